@@ -1,0 +1,298 @@
+//! Serializers: WAMP messages to and from JSON, MessagePack and CBOR bytes, and the batched
+//! framing of the `wamp.2.*.batched` WebSocket subprotocols.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::message::{Message, ProtocolViolation};
+use crate::value::{List, Value};
+
+/// One of the three WAMP serializers this router speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Codec {
+    Json,
+    MsgPack,
+    Cbor,
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Codec {
+    pub const ALL: [Codec; 3] = [Codec::Cbor, Codec::MsgPack, Codec::Json];
+
+    /// The name used in Crossbar.io configs (`"json"`, `"msgpack"`, `"cbor"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Json => "json",
+            Codec::MsgPack => "msgpack",
+            Codec::Cbor => "cbor",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Codec> {
+        match name {
+            "json" => Some(Codec::Json),
+            "msgpack" => Some(Codec::MsgPack),
+            "cbor" => Some(Codec::Cbor),
+            _ => None,
+        }
+    }
+
+    /// Parses a WebSocket subprotocol (`wamp.2.cbor`, `wamp.2.json.batched`, …).
+    pub fn from_subprotocol(proto: &str) -> Option<(Codec, bool)> {
+        let rest = proto.strip_prefix("wamp.2.")?;
+        let (name, batched) = match rest.strip_suffix(".batched") {
+            Some(n) => (n, true),
+            None => (rest, false),
+        };
+        Codec::from_name(name).map(|c| (c, batched))
+    }
+
+    pub fn subprotocol(self, batched: bool) -> &'static str {
+        match (self, batched) {
+            (Codec::Json, false) => "wamp.2.json",
+            (Codec::Json, true) => "wamp.2.json.batched",
+            (Codec::MsgPack, false) => "wamp.2.msgpack",
+            (Codec::MsgPack, true) => "wamp.2.msgpack.batched",
+            (Codec::Cbor, false) => "wamp.2.cbor",
+            (Codec::Cbor, true) => "wamp.2.cbor.batched",
+        }
+    }
+
+    /// The serializer id in the RawSocket handshake.
+    pub fn rawsocket_id(self) -> u8 {
+        match self {
+            Codec::Json => 1,
+            Codec::MsgPack => 2,
+            Codec::Cbor => 3,
+        }
+    }
+
+    pub fn from_rawsocket_id(id: u8) -> Option<Codec> {
+        match id {
+            1 => Some(Codec::Json),
+            2 => Some(Codec::MsgPack),
+            3 => Some(Codec::Cbor),
+            _ => None,
+        }
+    }
+
+    /// JSON travels in WebSocket text frames, the others in binary frames.
+    pub fn is_binary(self) -> bool {
+        !matches!(self, Codec::Json)
+    }
+
+    /// Serializes one message.
+    pub fn encode(self, msg: &Message) -> Bytes {
+        let mut buf = BytesMut::with_capacity(128);
+        self.encode_into(msg, &mut buf);
+        buf.freeze()
+    }
+
+    /// Serializes one message, appending to `buf`.
+    pub fn encode_into(self, msg: &Message, buf: &mut BytesMut) {
+        let w = buf.writer();
+        // Encoding a `Message` cannot fail: every map key is a string and every value is
+        // representable in all three formats (non-finite floats become JSON null).
+        let res = match self {
+            Codec::Json => serde_json::to_writer(w, msg).map_err(|e| e.to_string()),
+            Codec::MsgPack => {
+                let mut w = w;
+                rmp_serde::encode::write(&mut w, msg).map_err(|e| e.to_string())
+            }
+            Codec::Cbor => ciborium::into_writer(msg, w).map_err(|e| e.to_string()),
+        };
+        if let Err(e) = res {
+            tracing::error!(codec = %self, error = %e, "message encoding failed");
+        }
+    }
+
+    /// Deserializes one message and checks its shape.
+    pub fn decode(self, bytes: &[u8]) -> Result<Message, ProtocolViolation> {
+        let value = self.decode_value(bytes)?;
+        match value {
+            Value::List(list) => Message::from_list(list),
+            other => Err(ProtocolViolation(format!(
+                "a WAMP message must be a list, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Deserializes any value (the first step of [`Codec::decode`]).
+    pub fn decode_value(self, bytes: &[u8]) -> Result<Value, ProtocolViolation> {
+        let bad = |e: String| ProtocolViolation(format!("invalid {} message: {}", self.name(), e));
+        match self {
+            Codec::Json => serde_json::from_slice::<Value>(bytes).map_err(|e| bad(e.to_string())),
+            Codec::MsgPack => {
+                let mut reader = bytes;
+                let v: Value = {
+                    let mut de = rmp_serde::Deserializer::new(&mut reader);
+                    serde::Deserialize::deserialize(&mut de).map_err(|e| bad(e.to_string()))?
+                };
+                let rest = reader.len();
+                if rest != 0 {
+                    return Err(bad(format!("{rest} trailing bytes")));
+                }
+                Ok(v)
+            }
+            Codec::Cbor => {
+                let mut reader = bytes;
+                let v: Value = ciborium::from_reader(&mut reader).map_err(|e| bad(e.to_string()))?;
+                if !reader.is_empty() {
+                    return Err(bad(format!("{} trailing bytes", reader.len())));
+                }
+                Ok(v)
+            }
+        }
+    }
+
+    /// Serializes any value (used for the JSON config, CBOR worker extras and tests).
+    pub fn encode_value(self, value: &Value) -> Bytes {
+        let mut buf = BytesMut::new();
+        let w = (&mut buf).writer();
+        let _ = match self {
+            Codec::Json => serde_json::to_writer(w, value).map_err(|e| e.to_string()),
+            Codec::MsgPack => {
+                let mut w = w;
+                rmp_serde::encode::write(&mut w, value).map_err(|e| e.to_string())
+            }
+            Codec::Cbor => ciborium::into_writer(value, w).map_err(|e| e.to_string()),
+        };
+        buf.freeze()
+    }
+
+    /// Appends one message in the batched framing of this serializer: JSON messages end with
+    /// `0x1e`, binary messages are prefixed with their length as a big-endian u32.
+    pub fn encode_batched_into(self, msg: &Message, buf: &mut BytesMut) {
+        match self {
+            Codec::Json => {
+                self.encode_into(msg, buf);
+                buf.put_u8(0x1e);
+            }
+            Codec::MsgPack | Codec::Cbor => {
+                let at = buf.len();
+                buf.put_u32(0);
+                self.encode_into(msg, buf);
+                let len = (buf.len() - at - 4) as u32;
+                buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+    }
+
+    /// Splits one batched WebSocket message into the serialized messages it carries.
+    pub fn split_batched(self, data: &[u8]) -> Result<Vec<&[u8]>, ProtocolViolation> {
+        let mut out = Vec::new();
+        match self {
+            Codec::Json => {
+                for part in data.split(|b| *b == 0x1e) {
+                    if !part.is_empty() {
+                        out.push(part);
+                    }
+                }
+            }
+            Codec::MsgPack | Codec::Cbor => {
+                let mut rest = data;
+                while !rest.is_empty() {
+                    if rest.len() < 4 {
+                        return Err(ProtocolViolation("truncated batched message length".into()));
+                    }
+                    let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                    if rest.len() - 4 < len {
+                        return Err(ProtocolViolation("truncated batched message".into()));
+                    }
+                    out.push(&rest[4..4 + len]);
+                    rest = &rest[4 + len..];
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(ProtocolViolation("empty batch".into()));
+        }
+        Ok(out)
+    }
+}
+
+/// Decodes a message given as a list of values (for in-process peers and tests).
+pub fn from_values(list: List) -> Result<Message, ProtocolViolation> {
+    Message::from_list(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dict;
+    use crate::message::Payload;
+    use crate::value::Dict;
+
+    fn sample() -> Message {
+        Message::Call {
+            request: 42,
+            options: dict! {"receive_progress" => true},
+            procedure: "com.example.add".into(),
+            payload: Payload::new(
+                vec![Value::Int(1), Value::Float(2.5), Value::Bytes(Bytes::from_static(b"\x00\xff"))],
+                dict! {"k" => "v"},
+            ),
+        }
+    }
+
+    #[test]
+    fn all_codecs_roundtrip() {
+        for c in Codec::ALL {
+            let m = sample();
+            let b = c.encode(&m);
+            assert_eq!(c.decode(&b).unwrap(), m, "{c}");
+        }
+    }
+
+    #[test]
+    fn json_wire_form() {
+        let m = Message::Hello { realm: Some("realm1".into()), details: Dict::new() };
+        assert_eq!(&Codec::Json.encode(&m)[..], br#"[1,"realm1",{}]"#);
+    }
+
+    #[test]
+    fn batched_roundtrip() {
+        for c in Codec::ALL {
+            let mut buf = BytesMut::new();
+            c.encode_batched_into(&sample(), &mut buf);
+            c.encode_batched_into(&Message::Unsubscribed { request: 3 }, &mut buf);
+            let parts = c.split_batched(&buf).unwrap();
+            assert_eq!(parts.len(), 2);
+            assert_eq!(c.decode(parts[1]).unwrap(), Message::Unsubscribed { request: 3 });
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        use rand::RngExt as _;
+        let mut rng = rand::rng();
+        for c in Codec::ALL {
+            let good = c.encode(&sample());
+            for _ in 0..3000 {
+                let mut b = good.to_vec();
+                let n = rng.random_range(1..4);
+                for _ in 0..n {
+                    let i = rng.random_range(0..b.len());
+                    b[i] = rng.random();
+                }
+                let cut = rng.random_range(0..=b.len());
+                let _ = c.decode(&b[..cut]);
+                let _ = c.split_batched(&b[..cut]);
+            }
+        }
+    }
+
+    #[test]
+    fn subprotocols() {
+        assert_eq!(Codec::from_subprotocol("wamp.2.cbor.batched"), Some((Codec::Cbor, true)));
+        assert_eq!(Codec::from_subprotocol("wamp.2.json"), Some((Codec::Json, false)));
+        assert_eq!(Codec::from_subprotocol("wamp.2.ubjson"), None);
+    }
+}

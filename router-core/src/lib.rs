@@ -1,0 +1,20 @@
+//! router-core: a WAMP v2 router and client library.
+//!
+//! It knows WAMP — messages, serializers, transports, sessions, realms, routing, authentication
+//! and authorization — and nothing of processes, config files or management centers.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod auth;
+pub mod authorization;
+pub mod codec;
+pub mod config;
+pub mod message;
+pub mod peer;
+pub mod transport;
+pub mod uri;
+pub mod value;
+
+pub use codec::Codec;
+pub use message::{Id, Message, Payload, ProtocolViolation};
+pub use value::{Dict, List, Value};

@@ -1,0 +1,609 @@
+//! WAMP messages as a typed enum, with strict shape checks when built from a decoded list.
+//!
+//! Decoding happens in two steps (see `codec`): bytes → `Vec<Value>` by the serializer, then
+//! [`Message::from_list`] checks every field's type and range. Any mismatch is a
+//! [`ProtocolViolation`], which closes only the offending session.
+
+use serde::ser::SerializeSeq;
+use serde::{Serialize, Serializer};
+
+use crate::value::{Dict, List, Value};
+
+/// A WAMP ID (session, publication, subscription, registration, request): an integer in [0, 2^53].
+pub type Id = u64;
+
+/// The largest valid WAMP ID (2^53), so that IDs survive a trip through a JavaScript double.
+pub const MAX_ID: Id = 1 << 53;
+
+/// The message type codes of the basic and advanced profile.
+pub mod code {
+    pub const HELLO: u64 = 1;
+    pub const WELCOME: u64 = 2;
+    pub const ABORT: u64 = 3;
+    pub const CHALLENGE: u64 = 4;
+    pub const AUTHENTICATE: u64 = 5;
+    pub const GOODBYE: u64 = 6;
+    pub const ERROR: u64 = 8;
+    pub const PUBLISH: u64 = 16;
+    pub const PUBLISHED: u64 = 17;
+    pub const SUBSCRIBE: u64 = 32;
+    pub const SUBSCRIBED: u64 = 33;
+    pub const UNSUBSCRIBE: u64 = 34;
+    pub const UNSUBSCRIBED: u64 = 35;
+    pub const EVENT: u64 = 36;
+    pub const CALL: u64 = 48;
+    pub const CANCEL: u64 = 49;
+    pub const RESULT: u64 = 50;
+    pub const REGISTER: u64 = 64;
+    pub const REGISTERED: u64 = 65;
+    pub const UNREGISTER: u64 = 66;
+    pub const UNREGISTERED: u64 = 67;
+    pub const INVOCATION: u64 = 68;
+    pub const INTERRUPT: u64 = 69;
+    pub const YIELD: u64 = 70;
+}
+
+/// Positional and keyword arguments of a message. Empty parts are omitted on the wire.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Payload {
+    pub args: List,
+    pub kwargs: Dict,
+}
+
+impl Payload {
+    pub fn new(args: List, kwargs: Dict) -> Self {
+        Payload { args, kwargs }
+    }
+    pub fn args(args: List) -> Self {
+        Payload {
+            args,
+            kwargs: Dict::new(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.kwargs.is_empty()
+    }
+    /// Number of trailing list elements this payload takes on the wire (0, 1 or 2).
+    pub fn wire_len(&self) -> usize {
+        if !self.kwargs.is_empty() {
+            2
+        } else if !self.args.is_empty() {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Every WAMP message this router speaks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    Hello { realm: Option<String>, details: Dict },
+    Welcome { session: Id, details: Dict },
+    Abort { details: Dict, reason: String, payload: Payload },
+    Challenge { authmethod: String, extra: Dict },
+    Authenticate { signature: String, extra: Dict },
+    Goodbye { details: Dict, reason: String },
+    Error { request_type: u64, request: Id, details: Dict, error: String, payload: Payload },
+    Publish { request: Id, options: Dict, topic: String, payload: Payload },
+    Published { request: Id, publication: Id },
+    Subscribe { request: Id, options: Dict, topic: String },
+    Subscribed { request: Id, subscription: Id },
+    Unsubscribe { request: Id, subscription: Id },
+    Unsubscribed { request: Id },
+    Event { subscription: Id, publication: Id, details: Dict, payload: Payload },
+    Call { request: Id, options: Dict, procedure: String, payload: Payload },
+    Cancel { request: Id, options: Dict },
+    Result { request: Id, details: Dict, payload: Payload },
+    Register { request: Id, options: Dict, procedure: String },
+    Registered { request: Id, registration: Id },
+    Unregister { request: Id, registration: Id },
+    Unregistered { request: Id },
+    Invocation { request: Id, registration: Id, details: Dict, payload: Payload },
+    Interrupt { request: Id, options: Dict },
+    Yield { request: Id, options: Dict, payload: Payload },
+}
+
+/// A message that is malformed: wrong length, wrong field type, out-of-range ID, unknown code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("protocol violation: {0}")]
+pub struct ProtocolViolation(pub String);
+
+fn violation<T>(msg: impl Into<String>) -> Result<T, ProtocolViolation> {
+    Err(ProtocolViolation(msg.into()))
+}
+
+/// Reads the fields of one message in order, naming the message and field in every error.
+struct Fields {
+    name: &'static str,
+    items: std::vec::IntoIter<Value>,
+    index: usize,
+}
+
+impl Fields {
+    fn next(&mut self, field: &str) -> Result<Value, ProtocolViolation> {
+        self.index += 1;
+        match self.items.next() {
+            Some(v) => Ok(v),
+            None => violation(format!("{}: missing {}", self.name, field)),
+        }
+    }
+    fn id(&mut self, field: &str) -> Result<Id, ProtocolViolation> {
+        match self.next(field)? {
+            Value::Int(i) if (0..=MAX_ID as i64).contains(&i) => Ok(i as u64),
+            other => violation(format!(
+                "{}: {} must be an integer in [0, 2^53], got {}",
+                self.name,
+                field,
+                describe(&other)
+            )),
+        }
+    }
+    fn int(&mut self, field: &str) -> Result<u64, ProtocolViolation> {
+        match self.next(field)? {
+            Value::Int(i) if i >= 0 => Ok(i as u64),
+            Value::UInt(u) => Ok(u),
+            other => violation(format!(
+                "{}: {} must be a non-negative integer, got {}",
+                self.name,
+                field,
+                describe(&other)
+            )),
+        }
+    }
+    fn dict(&mut self, field: &str) -> Result<Dict, ProtocolViolation> {
+        match self.next(field)? {
+            Value::Dict(d) => Ok(d),
+            other => violation(format!(
+                "{}: {} must be a dict, got {}",
+                self.name,
+                field,
+                describe(&other)
+            )),
+        }
+    }
+    fn string(&mut self, field: &str) -> Result<String, ProtocolViolation> {
+        match self.next(field)? {
+            Value::String(s) => Ok(s),
+            other => violation(format!(
+                "{}: {} must be a string, got {}",
+                self.name,
+                field,
+                describe(&other)
+            )),
+        }
+    }
+    fn opt_string(&mut self, field: &str) -> Result<Option<String>, ProtocolViolation> {
+        match self.next(field)? {
+            Value::String(s) => Ok(Some(s)),
+            Value::Null => Ok(None),
+            other => violation(format!(
+                "{}: {} must be a string or null, got {}",
+                self.name,
+                field,
+                describe(&other)
+            )),
+        }
+    }
+    /// Reads the optional `Args|list [, KwArgs|dict]` tail.
+    fn payload(&mut self) -> Result<Payload, ProtocolViolation> {
+        let args = match self.items.next() {
+            None => return self.end(Payload::default()),
+            Some(Value::List(l)) => l,
+            Some(other) => {
+                return violation(format!(
+                    "{}: Arguments must be a list, got {}",
+                    self.name,
+                    describe(&other)
+                ))
+            }
+        };
+        let kwargs = match self.items.next() {
+            None => Dict::new(),
+            Some(Value::Dict(d)) => d,
+            Some(other) => {
+                return violation(format!(
+                    "{}: ArgumentsKw must be a dict, got {}",
+                    self.name,
+                    describe(&other)
+                ))
+            }
+        };
+        self.end(Payload { args, kwargs })
+    }
+    fn end<T>(&mut self, t: T) -> Result<T, ProtocolViolation> {
+        let extra = self.items.len();
+        if extra > 0 {
+            return violation(format!("{}: {} unexpected trailing element(s)", self.name, extra));
+        }
+        Ok(t)
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Int(i) => format!("integer {i}"),
+        Value::UInt(u) => format!("integer {u}"),
+        other => other.type_name().to_string(),
+    }
+}
+
+impl Message {
+    /// Builds a message from its decoded list form, checking every field.
+    pub fn from_list(list: List) -> Result<Message, ProtocolViolation> {
+        let mut items = list.into_iter();
+        let code = match items.next() {
+            Some(Value::Int(c)) if c >= 0 => c as u64,
+            Some(other) => {
+                return violation(format!("message type must be an integer, got {}", describe(&other)))
+            }
+            None => return violation("empty message"),
+        };
+        let name = match name_of(code) {
+            Some(n) => n,
+            None => return violation(format!("unknown message type {code}")),
+        };
+        let mut f = Fields { name, items, index: 0 };
+        use code::*;
+        let msg = match code {
+            HELLO => {
+                let realm = f.opt_string("Realm")?;
+                let details = f.dict("Details")?;
+                f.end(Message::Hello { realm, details })?
+            }
+            WELCOME => {
+                let session = f.id("Session")?;
+                let details = f.dict("Details")?;
+                f.end(Message::Welcome { session, details })?
+            }
+            ABORT => {
+                let details = f.dict("Details")?;
+                let reason = f.string("Reason")?;
+                let payload = f.payload()?;
+                Message::Abort { details, reason, payload }
+            }
+            CHALLENGE => {
+                let authmethod = f.string("AuthMethod")?;
+                let extra = f.dict("Extra")?;
+                f.end(Message::Challenge { authmethod, extra })?
+            }
+            AUTHENTICATE => {
+                let signature = f.string("Signature")?;
+                let extra = f.dict("Extra")?;
+                f.end(Message::Authenticate { signature, extra })?
+            }
+            GOODBYE => {
+                let details = f.dict("Details")?;
+                let reason = f.string("Reason")?;
+                f.end(Message::Goodbye { details, reason })?
+            }
+            ERROR => {
+                let request_type = f.int("REQUEST.Type")?;
+                let request = f.id("REQUEST.Request")?;
+                let details = f.dict("Details")?;
+                let error = f.string("Error")?;
+                let payload = f.payload()?;
+                Message::Error { request_type, request, details, error, payload }
+            }
+            PUBLISH => {
+                let request = f.id("Request")?;
+                let options = f.dict("Options")?;
+                let topic = f.string("Topic")?;
+                let payload = f.payload()?;
+                Message::Publish { request, options, topic, payload }
+            }
+            PUBLISHED => {
+                let request = f.id("PUBLISH.Request")?;
+                let publication = f.id("Publication")?;
+                f.end(Message::Published { request, publication })?
+            }
+            SUBSCRIBE => {
+                let request = f.id("Request")?;
+                let options = f.dict("Options")?;
+                let topic = f.string("Topic")?;
+                f.end(Message::Subscribe { request, options, topic })?
+            }
+            SUBSCRIBED => {
+                let request = f.id("SUBSCRIBE.Request")?;
+                let subscription = f.id("Subscription")?;
+                f.end(Message::Subscribed { request, subscription })?
+            }
+            UNSUBSCRIBE => {
+                let request = f.id("Request")?;
+                let subscription = f.id("SUBSCRIBED.Subscription")?;
+                f.end(Message::Unsubscribe { request, subscription })?
+            }
+            UNSUBSCRIBED => {
+                let request = f.id("UNSUBSCRIBE.Request")?;
+                // The advanced profile may append a Details dict (subscription revocation).
+                if f.items.len() == 1 {
+                    f.dict("Details")?;
+                }
+                f.end(Message::Unsubscribed { request })?
+            }
+            EVENT => {
+                let subscription = f.id("SUBSCRIBED.Subscription")?;
+                let publication = f.id("PUBLISHED.Publication")?;
+                let details = f.dict("Details")?;
+                let payload = f.payload()?;
+                Message::Event { subscription, publication, details, payload }
+            }
+            CALL => {
+                let request = f.id("Request")?;
+                let options = f.dict("Options")?;
+                let procedure = f.string("Procedure")?;
+                let payload = f.payload()?;
+                Message::Call { request, options, procedure, payload }
+            }
+            CANCEL => {
+                let request = f.id("CALL.Request")?;
+                let options = f.dict("Options")?;
+                f.end(Message::Cancel { request, options })?
+            }
+            RESULT => {
+                let request = f.id("CALL.Request")?;
+                let details = f.dict("Details")?;
+                let payload = f.payload()?;
+                Message::Result { request, details, payload }
+            }
+            REGISTER => {
+                let request = f.id("Request")?;
+                let options = f.dict("Options")?;
+                let procedure = f.string("Procedure")?;
+                f.end(Message::Register { request, options, procedure })?
+            }
+            REGISTERED => {
+                let request = f.id("REGISTER.Request")?;
+                let registration = f.id("Registration")?;
+                f.end(Message::Registered { request, registration })?
+            }
+            UNREGISTER => {
+                let request = f.id("Request")?;
+                let registration = f.id("REGISTERED.Registration")?;
+                f.end(Message::Unregister { request, registration })?
+            }
+            UNREGISTERED => {
+                let request = f.id("UNREGISTER.Request")?;
+                if f.items.len() == 1 {
+                    f.dict("Details")?;
+                }
+                f.end(Message::Unregistered { request })?
+            }
+            INVOCATION => {
+                let request = f.id("Request")?;
+                let registration = f.id("REGISTERED.Registration")?;
+                let details = f.dict("Details")?;
+                let payload = f.payload()?;
+                Message::Invocation { request, registration, details, payload }
+            }
+            INTERRUPT => {
+                let request = f.id("INVOCATION.Request")?;
+                let options = f.dict("Options")?;
+                f.end(Message::Interrupt { request, options })?
+            }
+            YIELD => {
+                let request = f.id("INVOCATION.Request")?;
+                let options = f.dict("Options")?;
+                let payload = f.payload()?;
+                Message::Yield { request, options, payload }
+            }
+            _ => unreachable!("name_of() covers exactly the handled codes"),
+        };
+        let _ = f.index;
+        Ok(msg)
+    }
+
+    /// The message type code.
+    pub fn code(&self) -> u64 {
+        use code::*;
+        match self {
+            Message::Hello { .. } => HELLO,
+            Message::Welcome { .. } => WELCOME,
+            Message::Abort { .. } => ABORT,
+            Message::Challenge { .. } => CHALLENGE,
+            Message::Authenticate { .. } => AUTHENTICATE,
+            Message::Goodbye { .. } => GOODBYE,
+            Message::Error { .. } => ERROR,
+            Message::Publish { .. } => PUBLISH,
+            Message::Published { .. } => PUBLISHED,
+            Message::Subscribe { .. } => SUBSCRIBE,
+            Message::Subscribed { .. } => SUBSCRIBED,
+            Message::Unsubscribe { .. } => UNSUBSCRIBE,
+            Message::Unsubscribed { .. } => UNSUBSCRIBED,
+            Message::Event { .. } => EVENT,
+            Message::Call { .. } => CALL,
+            Message::Cancel { .. } => CANCEL,
+            Message::Result { .. } => RESULT,
+            Message::Register { .. } => REGISTER,
+            Message::Registered { .. } => REGISTERED,
+            Message::Unregister { .. } => UNREGISTER,
+            Message::Unregistered { .. } => UNREGISTERED,
+            Message::Invocation { .. } => INVOCATION,
+            Message::Interrupt { .. } => INTERRUPT,
+            Message::Yield { .. } => YIELD,
+        }
+    }
+
+    /// The message type name (`"CALL"`), for logs and errors.
+    pub fn name(&self) -> &'static str {
+        name_of(self.code()).unwrap_or("UNKNOWN")
+    }
+
+    /// An ABORT with the given reason and a human-readable message.
+    pub fn abort(reason: &str, message: impl Into<String>) -> Message {
+        Message::Abort {
+            details: crate::dict! { "message" => message.into() },
+            reason: reason.to_owned(),
+            payload: Payload::default(),
+        }
+    }
+
+    /// An ERROR answering request `request` of type `request_type`.
+    pub fn error(request_type: u64, request: Id, error: &str, args: List) -> Message {
+        Message::Error {
+            request_type,
+            request,
+            details: Dict::new(),
+            error: error.to_owned(),
+            payload: Payload::args(args),
+        }
+    }
+}
+
+/// The name of a message type code, or `None` for codes this router does not speak.
+pub fn name_of(code: u64) -> Option<&'static str> {
+    use code::*;
+    Some(match code {
+        HELLO => "HELLO",
+        WELCOME => "WELCOME",
+        ABORT => "ABORT",
+        CHALLENGE => "CHALLENGE",
+        AUTHENTICATE => "AUTHENTICATE",
+        GOODBYE => "GOODBYE",
+        ERROR => "ERROR",
+        PUBLISH => "PUBLISH",
+        PUBLISHED => "PUBLISHED",
+        SUBSCRIBE => "SUBSCRIBE",
+        SUBSCRIBED => "SUBSCRIBED",
+        UNSUBSCRIBE => "UNSUBSCRIBE",
+        UNSUBSCRIBED => "UNSUBSCRIBED",
+        EVENT => "EVENT",
+        CALL => "CALL",
+        CANCEL => "CANCEL",
+        RESULT => "RESULT",
+        REGISTER => "REGISTER",
+        REGISTERED => "REGISTERED",
+        UNREGISTER => "UNREGISTER",
+        UNREGISTERED => "UNREGISTERED",
+        INVOCATION => "INVOCATION",
+        INTERRUPT => "INTERRUPT",
+        YIELD => "YIELD",
+        _ => return None,
+    })
+}
+
+/// Serializes a message as its WAMP list form: `[code, fields…, Args?, KwArgs?]`.
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct D<'a>(&'a Dict);
+        impl Serialize for D<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                crate::value::serialize_dict(self.0, s)
+            }
+        }
+        fn tail<S: SerializeSeq>(seq: &mut S, p: &Payload) -> Result<(), S::Error> {
+            match p.wire_len() {
+                0 => Ok(()),
+                1 => seq.serialize_element(&p.args),
+                _ => {
+                    seq.serialize_element(&p.args)?;
+                    seq.serialize_element(&D(&p.kwargs))
+                }
+            }
+        }
+        let code = self.code();
+        macro_rules! seq {
+            ($n:expr, [$($e:expr),*] $(, $p:expr)?) => {{
+                let extra = 0 $( + $p.wire_len() )?;
+                let mut seq = s.serialize_seq(Some($n + 1 + extra))?;
+                seq.serialize_element(&code)?;
+                $( seq.serialize_element($e)?; )*
+                $( tail(&mut seq, $p)?; )?
+                seq.end()
+            }};
+        }
+        match self {
+            Message::Hello { realm, details } => seq!(2, [realm, &D(details)]),
+            Message::Welcome { session, details } => seq!(2, [session, &D(details)]),
+            Message::Abort { details, reason, payload } => seq!(2, [&D(details), reason], payload),
+            Message::Challenge { authmethod, extra } => seq!(2, [authmethod, &D(extra)]),
+            Message::Authenticate { signature, extra } => seq!(2, [signature, &D(extra)]),
+            Message::Goodbye { details, reason } => seq!(2, [&D(details), reason]),
+            Message::Error { request_type, request, details, error, payload } => {
+                seq!(4, [request_type, request, &D(details), error], payload)
+            }
+            Message::Publish { request, options, topic, payload } => {
+                seq!(3, [request, &D(options), topic], payload)
+            }
+            Message::Published { request, publication } => seq!(2, [request, publication]),
+            Message::Subscribe { request, options, topic } => seq!(3, [request, &D(options), topic]),
+            Message::Subscribed { request, subscription } => seq!(2, [request, subscription]),
+            Message::Unsubscribe { request, subscription } => seq!(2, [request, subscription]),
+            Message::Unsubscribed { request } => seq!(1, [request]),
+            Message::Event { subscription, publication, details, payload } => {
+                seq!(3, [subscription, publication, &D(details)], payload)
+            }
+            Message::Call { request, options, procedure, payload } => {
+                seq!(3, [request, &D(options), procedure], payload)
+            }
+            Message::Cancel { request, options } => seq!(2, [request, &D(options)]),
+            Message::Result { request, details, payload } => seq!(2, [request, &D(details)], payload),
+            Message::Register { request, options, procedure } => {
+                seq!(3, [request, &D(options), procedure])
+            }
+            Message::Registered { request, registration } => seq!(2, [request, registration]),
+            Message::Unregister { request, registration } => seq!(2, [request, registration]),
+            Message::Unregistered { request } => seq!(1, [request]),
+            Message::Invocation { request, registration, details, payload } => {
+                seq!(3, [request, registration, &D(details)], payload)
+            }
+            Message::Interrupt { request, options } => seq!(2, [request, &D(options)]),
+            Message::Yield { request, options, payload } => seq!(2, [request, &D(options)], payload),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dict;
+
+    fn roundtrip(m: Message) {
+        let v = serde_json::to_value(&m).unwrap();
+        let list: List = match Value::from(v) {
+            Value::List(l) => l,
+            _ => panic!("not a list"),
+        };
+        assert_eq!(Message::from_list(list).unwrap(), m);
+    }
+
+    #[test]
+    fn roundtrips() {
+        roundtrip(Message::Hello { realm: Some("realm1".into()), details: dict! {"roles" => Dict::new()} });
+        roundtrip(Message::Hello { realm: None, details: Dict::new() });
+        roundtrip(Message::Call {
+            request: 1,
+            options: Dict::new(),
+            procedure: "com.x".into(),
+            payload: Payload::new(vec![Value::Int(1)], dict! {"a" => 1}),
+        });
+        roundtrip(Message::Call {
+            request: 1,
+            options: Dict::new(),
+            procedure: "com.x".into(),
+            payload: Payload::new(vec![], dict! {"a" => 1}),
+        });
+        roundtrip(Message::Yield { request: MAX_ID, options: Dict::new(), payload: Payload::default() });
+        roundtrip(Message::Unsubscribed { request: 7 });
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        let bad: Vec<List> = vec![
+            vec![],
+            vec![Value::Int(999)],
+            vec![Value::String("x".into())],
+            vec![Value::Int(48), Value::Int(1), Value::Dict(Dict::new())],
+            vec![Value::Int(48), Value::Int(-1), Value::Dict(Dict::new()), Value::from("a")],
+            vec![Value::Int(48), Value::Int((MAX_ID + 1) as i64), Value::Dict(Dict::new()), Value::from("a")],
+            vec![Value::Int(48), Value::Int(1), Value::List(vec![]), Value::from("a")],
+            vec![Value::Int(48), Value::Int(1), Value::Dict(Dict::new()), Value::from("a"), Value::Dict(Dict::new())],
+            vec![Value::Int(48), Value::Int(1), Value::Dict(Dict::new()), Value::from("a"), Value::List(vec![]), Value::Dict(Dict::new()), Value::Null],
+            vec![Value::Int(1), Value::Int(1), Value::Dict(Dict::new())],
+            vec![Value::Int(32), Value::Int(1), Value::Dict(Dict::new())],
+        ];
+        for b in bad {
+            assert!(Message::from_list(b.clone()).is_err(), "{b:?}");
+        }
+    }
+}

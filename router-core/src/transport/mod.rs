@@ -1,0 +1,3 @@
+//! Transports: how bytes become WAMP sessions.
+
+pub mod wire;

@@ -1,0 +1,452 @@
+//! The dynamic value model of WAMP payloads and option dictionaries.
+//!
+//! One type serves all three serializers. Binary data is kept as [`Bytes`]: MessagePack and CBOR
+//! carry it natively, JSON uses the WAMP convention of a string `"\0" + base64(bytes)`. The choice
+//! is made with serde's `is_human_readable()`, which is `true` only for the JSON (text) formats.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A WAMP dictionary (`Details`, `Options`, `KwArgs`). Keys are always strings.
+pub type Dict = BTreeMap<String, Value>;
+/// A WAMP list (`Args`).
+pub type List = Vec<Value>;
+
+/// Any value that may appear in a WAMP message.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    /// Every integer that fits `i64` (all WAMP IDs do).
+    Int(i64),
+    /// Only for unsigned integers above `i64::MAX`.
+    UInt(u64),
+    Float(f64),
+    String(String),
+    Bytes(Bytes),
+    List(List),
+    Dict(Dict),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// The value as a non-negative integer, if it is one.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Int(i) if *i >= 0 => Some(*i as u64),
+            Value::UInt(u) => Some(*u),
+            _ => None,
+        }
+    }
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::UInt(u) => Some(*u as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+    pub fn as_list(&self) -> Option<&List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    pub fn as_dict(&self) -> Option<&Dict> {
+        match self {
+            Value::Dict(d) => Some(d),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+    /// A short name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::UInt(_) => "integer",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Dict(_) => "dict",
+        }
+    }
+
+    /// Converts any serializable value (a config struct, a status record) into a `Value`.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(value).map(Value::from)
+    }
+
+    /// Converts this value into a typed structure through serde.
+    pub fn deserialize_into<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::from(self))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<i32> for Value {
+    fn from(i: i32) -> Self {
+        Value::Int(i as i64)
+    }
+}
+impl From<u32> for Value {
+    fn from(i: u32) -> Self {
+        Value::Int(i as i64)
+    }
+}
+impl From<u64> for Value {
+    fn from(u: u64) -> Self {
+        if u <= i64::MAX as u64 {
+            Value::Int(u as i64)
+        } else {
+            Value::UInt(u)
+        }
+    }
+}
+impl From<usize> for Value {
+    fn from(u: usize) -> Self {
+        Value::from(u as u64)
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Float(f)
+    }
+}
+impl From<Bytes> for Value {
+    fn from(b: Bytes) -> Self {
+        Value::Bytes(b)
+    }
+}
+impl From<List> for Value {
+    fn from(l: List) -> Self {
+        Value::List(l)
+    }
+}
+impl From<Dict> for Value {
+    fn from(d: Dict) -> Self {
+        Value::Dict(d)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(o: Option<T>) -> Self {
+        o.map(Into::into).unwrap_or(Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Value::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    Value::UInt(u)
+                } else {
+                    Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => match decode_json_binary(&s) {
+                Some(b) => Value::Bytes(b),
+                None => Value::String(s),
+            },
+            serde_json::Value::Array(a) => Value::List(a.into_iter().map(Value::from).collect()),
+            serde_json::Value::Object(o) => {
+                Value::Dict(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl From<Value> for serde_json::Value {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(b),
+            Value::Int(i) => serde_json::Value::from(i),
+            Value::UInt(u) => serde_json::Value::from(u),
+            Value::Float(f) => serde_json::Number::from_f64(f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::String(s) => serde_json::Value::String(s),
+            Value::Bytes(b) => serde_json::Value::String(encode_json_binary(&b)),
+            Value::List(l) => serde_json::Value::Array(l.into_iter().map(Into::into).collect()),
+            Value::Dict(d) => {
+                serde_json::Value::Object(d.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
+        }
+    }
+}
+
+/// Encodes bytes in the WAMP JSON binary convention: `"\0"` followed by standard base64.
+pub fn encode_json_binary(b: &[u8]) -> String {
+    let mut s = String::with_capacity(1 + b.len().div_ceil(3) * 4);
+    s.push('\0');
+    base64::engine::general_purpose::STANDARD.encode_string(b, &mut s);
+    s
+}
+
+/// Decodes a string in the WAMP JSON binary convention; `None` if it is an ordinary string.
+pub fn decode_json_binary(s: &str) -> Option<Bytes> {
+    let rest = s.strip_prefix('\0')?;
+    base64::engine::general_purpose::STANDARD
+        .decode(rest)
+        .ok()
+        .map(Bytes::from)
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::UInt(u) => serializer.serialize_u64(*u),
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::Bytes(b) => {
+                if serializer.is_human_readable() {
+                    serializer.serialize_str(&encode_json_binary(b))
+                } else {
+                    serializer.serialize_bytes(b)
+                }
+            }
+            Value::List(l) => {
+                let mut seq = serializer.serialize_seq(Some(l.len()))?;
+                for v in l {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Dict(d) => serialize_dict(d, serializer),
+        }
+    }
+}
+
+pub(crate) fn serialize_dict<S: Serializer>(d: &Dict, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(d.len()))?;
+    for (k, v) in d {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+/// Nesting limit: deeper input is rejected instead of risking a stack overflow.
+pub const MAX_DEPTH: usize = 128;
+
+struct ValueVisitor {
+    human_readable: bool,
+    depth: usize,
+}
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a WAMP value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+    fn visit_i128<E: de::Error>(self, i: i128) -> Result<Value, E> {
+        if let Ok(v) = i64::try_from(i) {
+            Ok(Value::Int(v))
+        } else if let Ok(v) = u64::try_from(i) {
+            Ok(Value::UInt(v))
+        } else {
+            Err(E::custom("integer out of range"))
+        }
+    }
+    fn visit_u128<E: de::Error>(self, u: u128) -> Result<Value, E> {
+        u64::try_from(u)
+            .map(Value::from)
+            .map_err(|_| E::custom("integer out of range"))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        if self.human_readable {
+            if let Some(b) = decode_json_binary(s) {
+                return Ok(Value::Bytes(b));
+            }
+        }
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        if self.human_readable {
+            if let Some(b) = decode_json_binary(&s) {
+                return Ok(Value::Bytes(b));
+            }
+        }
+        Ok(Value::String(s))
+    }
+    fn visit_bytes<E>(self, b: &[u8]) -> Result<Value, E> {
+        Ok(Value::Bytes(Bytes::copy_from_slice(b)))
+    }
+    fn visit_byte_buf<E>(self, b: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Bytes(Bytes::from(b)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        // Cap the pre-allocation: the size hint comes from untrusted input.
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(v) = seq.next_element_seed(ValueSeed {
+            human_readable: self.human_readable,
+            depth: self.depth + 1,
+        })? {
+            list.push(v);
+        }
+        Ok(Value::List(list))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        let mut dict = Dict::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let v = map.next_value_seed(ValueSeed {
+                human_readable: self.human_readable,
+                depth: self.depth + 1,
+            })?;
+            dict.insert(key, v);
+        }
+        Ok(Value::Dict(dict))
+    }
+}
+
+/// Deserializes a [`Value`] with an explicit nesting depth (used for nested elements).
+pub(crate) struct ValueSeed {
+    pub human_readable: bool,
+    pub depth: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor {
+            human_readable: self.human_readable,
+            depth: self.depth,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let human_readable = d.is_human_readable();
+        d.deserialize_any(ValueVisitor {
+            human_readable,
+            depth: 0,
+        })
+    }
+}
+
+/// Builds a [`Dict`] from `key => value` pairs.
+#[macro_export]
+macro_rules! dict {
+    () => { $crate::value::Dict::new() };
+    ($($k:expr => $v:expr),+ $(,)?) => {{
+        let mut d = $crate::value::Dict::new();
+        $( d.insert(::std::string::String::from($k), $crate::value::Value::from($v)); )+
+        d
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_binary_roundtrip() {
+        let v = Value::List(vec![Value::Bytes(Bytes::from_static(b"\x00\x01hello"))]);
+        let s = serde_json::to_string(&v).unwrap();
+        assert_eq!(s, "[\"\\u0000AAFoZWxsbw==\"]");
+        let back: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn msgpack_binary_native() {
+        let v = Value::Bytes(Bytes::from_static(b"abc"));
+        let b = rmp_serde::to_vec(&v).unwrap();
+        assert_eq!(b, vec![0xc4, 3, b'a', b'b', b'c']);
+        let back: Value = rmp_serde::from_slice(&b).unwrap();
+        assert_eq!(back, v);
+        // A msgpack string starting with NUL stays a string.
+        let s = Value::String("\0AAE=".into());
+        let back: Value = rmp_serde::from_slice(&rmp_serde::to_vec(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected() {
+        let s = "[".repeat(200) + &"]".repeat(200);
+        // serde_json's own recursion limit is 128 too; either way it must be an error, not a crash.
+        assert!(serde_json::from_str::<Value>(&s).is_err());
+    }
+}
