@@ -132,7 +132,10 @@ pub struct Role {
 impl Role {
     /// Builds a role from its config; grants without an id get `grant001`, `grant002`, …
     pub fn from_config(cfg: &RoleConfig) -> Role {
-        let mut role = Role { name: cfg.name.clone(), ..Default::default() };
+        let mut role = Role {
+            name: cfg.name.clone(),
+            ..Default::default()
+        };
         for p in &cfg.permissions {
             let id = p.id.clone().unwrap_or_else(|| role.next_grant_id());
             role.grants.push((id, p.clone()));
@@ -143,7 +146,11 @@ impl Role {
 
     /// A role that may do everything (Crossbar.io's built-in `trusted`).
     pub fn trusted(name: &str) -> Role {
-        Role { name: name.to_owned(), allow_all: true, ..Default::default() }
+        Role {
+            name: name.to_owned(),
+            allow_all: true,
+            ..Default::default()
+        }
     }
 
     pub fn is_allow_all(&self) -> bool {
@@ -196,7 +203,10 @@ impl Role {
             permissions: self
                 .grants
                 .iter()
-                .map(|(id, p)| Permission { id: Some(id.clone()), ..p.clone() })
+                .map(|(id, p)| Permission {
+                    id: Some(id.clone()),
+                    ..p.clone()
+                })
                 .collect(),
             authorizer: None,
         }
@@ -208,9 +218,16 @@ impl Role {
         for (i, (_, p)) in self.grants.iter().enumerate() {
             let (u, m) = p.effective();
             if let Some(at) = u.find("..") {
-                self.wild.entry(u[..at].to_owned()).or_default().push((u.clone(), i));
+                self.wild
+                    .entry(u[..at].to_owned())
+                    .or_default()
+                    .push((u.clone(), i));
             } else if m == MatchPolicy::Wildcard && u.split('.').any(|c| c.is_empty()) {
-                let head = u.split('.').take_while(|c| !c.is_empty()).collect::<Vec<_>>().join(".");
+                let head = u
+                    .split('.')
+                    .take_while(|c| !c.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 self.wild.entry(head).or_default().push((u.clone(), i));
             } else {
                 // A later permission with the same URI replaces an earlier one, as in a trie.
@@ -238,10 +255,14 @@ impl Role {
         }
         let mut wild_best: Option<(&str, usize)> = None;
         for (head, list) in &self.wild {
-            if uri.starts_with(head.as_str()) && wild_best.is_none_or(|(h, _)| head.len() > h.len()) {
-                if let Some((_, i)) = list.iter().rev().find(|(pat, _)| uri::wildcard_matches(pat, uri)) {
-                    wild_best = Some((head, *i));
-                }
+            if uri.starts_with(head.as_str())
+                && wild_best.is_none_or(|(h, _)| head.len() > h.len())
+                && let Some((_, i)) = list
+                    .iter()
+                    .rev()
+                    .find(|(pat, _)| uri::wildcard_matches(pat, uri))
+            {
+                wild_best = Some((head, *i));
             }
         }
         if let Some((_, i)) = wild_best {
@@ -253,7 +274,10 @@ impl Role {
     /// May a session with this role take `action` on `uri`?
     pub fn authorize(&self, uri: &str, action: Action) -> Authorization {
         if self.allow_all {
-            return Authorization { allow: true, disclose: false };
+            return Authorization {
+                allow: true,
+                disclose: false,
+            };
         }
         match self.lookup(uri) {
             Some(p) => Authorization {
@@ -278,7 +302,12 @@ mod tests {
             id: None,
             uri: uri.into(),
             match_: m.and_then(MatchPolicy::parse),
-            allow: Allow { call, register: call, publish: call, subscribe: call },
+            allow: Allow {
+                call,
+                register: call,
+                publish: call,
+                subscribe: call,
+            },
             disclose: Disclose::default(),
             cache: true,
             validate: None,
@@ -286,7 +315,12 @@ mod tests {
     }
 
     fn role(perms: Vec<Permission>) -> Role {
-        Role::from_config(&RoleConfig { id: None, name: "r".into(), permissions: perms, authorizer: None })
+        Role::from_config(&RoleConfig {
+            id: None,
+            name: "r".into(),
+            permissions: perms,
+            authorizer: None,
+        })
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl Codec {
             }
             Codec::Cbor => {
                 let mut reader = bytes;
-                let v: Value = ciborium::from_reader(&mut reader).map_err(|e| bad(e.to_string()))?;
+                let v: Value =
+                    ciborium::from_reader(&mut reader).map_err(|e| bad(e.to_string()))?;
                 if !reader.is_empty() {
                     return Err(bad(format!("{} trailing bytes", reader.len())));
                 }
@@ -236,7 +237,11 @@ mod tests {
             options: dict! {"receive_progress" => true},
             procedure: "com.example.add".into(),
             payload: Payload::new(
-                vec![Value::Int(1), Value::Float(2.5), Value::Bytes(Bytes::from_static(b"\x00\xff"))],
+                vec![
+                    Value::Int(1),
+                    Value::Float(2.5),
+                    Value::Bytes(Bytes::from_static(b"\x00\xff")),
+                ],
                 dict! {"k" => "v"},
             ),
         }
@@ -253,7 +258,10 @@ mod tests {
 
     #[test]
     fn json_wire_form() {
-        let m = Message::Hello { realm: Some("realm1".into()), details: Dict::new() };
+        let m = Message::Hello {
+            realm: Some("realm1".into()),
+            details: Dict::new(),
+        };
         assert_eq!(&Codec::Json.encode(&m)[..], br#"[1,"realm1",{}]"#);
     }
 
@@ -265,7 +273,10 @@ mod tests {
             c.encode_batched_into(&Message::Unsubscribed { request: 3 }, &mut buf);
             let parts = c.split_batched(&buf).unwrap();
             assert_eq!(parts.len(), 2);
-            assert_eq!(c.decode(parts[1]).unwrap(), Message::Unsubscribed { request: 3 });
+            assert_eq!(
+                c.decode(parts[1]).unwrap(),
+                Message::Unsubscribed { request: 3 }
+            );
         }
     }
 
@@ -291,8 +302,14 @@ mod tests {
 
     #[test]
     fn subprotocols() {
-        assert_eq!(Codec::from_subprotocol("wamp.2.cbor.batched"), Some((Codec::Cbor, true)));
-        assert_eq!(Codec::from_subprotocol("wamp.2.json"), Some((Codec::Json, false)));
+        assert_eq!(
+            Codec::from_subprotocol("wamp.2.cbor.batched"),
+            Some((Codec::Cbor, true))
+        );
+        assert_eq!(
+            Codec::from_subprotocol("wamp.2.json"),
+            Some((Codec::Json, false))
+        );
         assert_eq!(Codec::from_subprotocol("wamp.2.ubjson"), None);
     }
 }

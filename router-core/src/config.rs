@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
 use serde::Deserializer;
+use serde::de::DeserializeOwned;
 
 /// A configuration error: where (a key path like `realms[0].roles[1].name`) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,7 +31,10 @@ impl fmt::Display for ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { path: path.into(), message: message.into() }
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Prefixes this error's path with `outer` (e.g. `workers[0]`).
@@ -87,7 +90,9 @@ where
     let kind = match value.get(tag) {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(_) => return Err(D::Error::custom(marked(tag, "must be a string"))),
-        None if value.is_object() => return Err(D::Error::custom(marked(tag, "missing required key"))),
+        None if value.is_object() => {
+            return Err(D::Error::custom(marked(tag, "missing required key")));
+        }
         None => return Err(D::Error::custom("expected an object")),
     };
     build(&kind, value).map_err(|e| D::Error::custom(marked(&e.path, &e.message)))
@@ -99,7 +104,13 @@ fn marked(path: &str, message: &str) -> String {
 
 /// The error for an unknown value of a tag (`type: "foo"`), listing what is accepted.
 pub fn unknown_variant(tag: &str, got: &str, expected: &[&str]) -> ConfigError {
-    ConfigError::new(tag, format!("unknown value \"{got}\", expected one of: {}", expected.join(", ")))
+    ConfigError::new(
+        tag,
+        format!(
+            "unknown value \"{got}\", expected one of: {}",
+            expected.join(", ")
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -116,7 +127,10 @@ mod tests {
 
     #[derive(Debug)]
     enum Transport {
-        Ws { #[allow(dead_code)] endpoint: Endpoint },
+        Ws {
+            #[allow(dead_code)]
+            endpoint: Endpoint,
+        },
     }
 
     impl<'de> Deserialize<'de> for Transport {
@@ -128,7 +142,9 @@ mod tests {
                 endpoint: Endpoint,
             }
             deserialize_tagged(d, "type", |kind, v| match kind {
-                "websocket" => from_value::<Ws>(v).map(|w| Transport::Ws { endpoint: w.endpoint }),
+                "websocket" => from_value::<Ws>(v).map(|w| Transport::Ws {
+                    endpoint: w.endpoint,
+                }),
                 other => Err(unknown_variant("type", other, &["websocket"])),
             })
         }

@@ -7,14 +7,23 @@
 
 pub mod auth;
 pub mod authorization;
+pub mod broker;
 pub mod codec;
 pub mod config;
+pub mod dealer;
 pub mod message;
+mod meta;
 pub mod peer;
+pub mod realm;
+pub mod router;
+pub mod session;
 pub mod transport;
 pub mod uri;
+pub mod util;
 pub mod value;
 
 pub use codec::Codec;
 pub use message::{Id, Message, Payload, ProtocolViolation};
+pub use realm::{Realm, RealmConfig};
+pub use router::{ConnectionInfo, LocalLink, Router, RouterError};
 pub use value::{Dict, List, Value};

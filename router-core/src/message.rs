@@ -78,30 +78,116 @@ impl Payload {
 /// Every WAMP message this router speaks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
-    Hello { realm: Option<String>, details: Dict },
-    Welcome { session: Id, details: Dict },
-    Abort { details: Dict, reason: String, payload: Payload },
-    Challenge { authmethod: String, extra: Dict },
-    Authenticate { signature: String, extra: Dict },
-    Goodbye { details: Dict, reason: String },
-    Error { request_type: u64, request: Id, details: Dict, error: String, payload: Payload },
-    Publish { request: Id, options: Dict, topic: String, payload: Payload },
-    Published { request: Id, publication: Id },
-    Subscribe { request: Id, options: Dict, topic: String },
-    Subscribed { request: Id, subscription: Id },
-    Unsubscribe { request: Id, subscription: Id },
-    Unsubscribed { request: Id },
-    Event { subscription: Id, publication: Id, details: Dict, payload: Payload },
-    Call { request: Id, options: Dict, procedure: String, payload: Payload },
-    Cancel { request: Id, options: Dict },
-    Result { request: Id, details: Dict, payload: Payload },
-    Register { request: Id, options: Dict, procedure: String },
-    Registered { request: Id, registration: Id },
-    Unregister { request: Id, registration: Id },
-    Unregistered { request: Id },
-    Invocation { request: Id, registration: Id, details: Dict, payload: Payload },
-    Interrupt { request: Id, options: Dict },
-    Yield { request: Id, options: Dict, payload: Payload },
+    Hello {
+        realm: Option<String>,
+        details: Dict,
+    },
+    Welcome {
+        session: Id,
+        details: Dict,
+    },
+    Abort {
+        details: Dict,
+        reason: String,
+        payload: Payload,
+    },
+    Challenge {
+        authmethod: String,
+        extra: Dict,
+    },
+    Authenticate {
+        signature: String,
+        extra: Dict,
+    },
+    Goodbye {
+        details: Dict,
+        reason: String,
+    },
+    Error {
+        request_type: u64,
+        request: Id,
+        details: Dict,
+        error: String,
+        payload: Payload,
+    },
+    Publish {
+        request: Id,
+        options: Dict,
+        topic: String,
+        payload: Payload,
+    },
+    Published {
+        request: Id,
+        publication: Id,
+    },
+    Subscribe {
+        request: Id,
+        options: Dict,
+        topic: String,
+    },
+    Subscribed {
+        request: Id,
+        subscription: Id,
+    },
+    Unsubscribe {
+        request: Id,
+        subscription: Id,
+    },
+    Unsubscribed {
+        request: Id,
+    },
+    Event {
+        subscription: Id,
+        publication: Id,
+        details: Dict,
+        payload: Payload,
+    },
+    Call {
+        request: Id,
+        options: Dict,
+        procedure: String,
+        payload: Payload,
+    },
+    Cancel {
+        request: Id,
+        options: Dict,
+    },
+    Result {
+        request: Id,
+        details: Dict,
+        payload: Payload,
+    },
+    Register {
+        request: Id,
+        options: Dict,
+        procedure: String,
+    },
+    Registered {
+        request: Id,
+        registration: Id,
+    },
+    Unregister {
+        request: Id,
+        registration: Id,
+    },
+    Unregistered {
+        request: Id,
+    },
+    Invocation {
+        request: Id,
+        registration: Id,
+        details: Dict,
+        payload: Payload,
+    },
+    Interrupt {
+        request: Id,
+        options: Dict,
+    },
+    Yield {
+        request: Id,
+        options: Dict,
+        payload: Payload,
+    },
 }
 
 /// A message that is malformed: wrong length, wrong field type, out-of-range ID, unknown code.
@@ -195,7 +281,7 @@ impl Fields {
                     "{}: Arguments must be a list, got {}",
                     self.name,
                     describe(&other)
-                ))
+                ));
             }
         };
         let kwargs = match self.items.next() {
@@ -206,7 +292,7 @@ impl Fields {
                     "{}: ArgumentsKw must be a dict, got {}",
                     self.name,
                     describe(&other)
-                ))
+                ));
             }
         };
         self.end(Payload { args, kwargs })
@@ -214,7 +300,10 @@ impl Fields {
     fn end<T>(&mut self, t: T) -> Result<T, ProtocolViolation> {
         let extra = self.items.len();
         if extra > 0 {
-            return violation(format!("{}: {} unexpected trailing element(s)", self.name, extra));
+            return violation(format!(
+                "{}: {} unexpected trailing element(s)",
+                self.name, extra
+            ));
         }
         Ok(t)
     }
@@ -235,7 +324,10 @@ impl Message {
         let code = match items.next() {
             Some(Value::Int(c)) if c >= 0 => c as u64,
             Some(other) => {
-                return violation(format!("message type must be an integer, got {}", describe(&other)))
+                return violation(format!(
+                    "message type must be an integer, got {}",
+                    describe(&other)
+                ));
             }
             None => return violation("empty message"),
         };
@@ -243,7 +335,11 @@ impl Message {
             Some(n) => n,
             None => return violation(format!("unknown message type {code}")),
         };
-        let mut f = Fields { name, items, index: 0 };
+        let mut f = Fields {
+            name,
+            items,
+            index: 0,
+        };
         use code::*;
         let msg = match code {
             HELLO => {
@@ -260,7 +356,11 @@ impl Message {
                 let details = f.dict("Details")?;
                 let reason = f.string("Reason")?;
                 let payload = f.payload()?;
-                Message::Abort { details, reason, payload }
+                Message::Abort {
+                    details,
+                    reason,
+                    payload,
+                }
             }
             CHALLENGE => {
                 let authmethod = f.string("AuthMethod")?;
@@ -283,35 +383,59 @@ impl Message {
                 let details = f.dict("Details")?;
                 let error = f.string("Error")?;
                 let payload = f.payload()?;
-                Message::Error { request_type, request, details, error, payload }
+                Message::Error {
+                    request_type,
+                    request,
+                    details,
+                    error,
+                    payload,
+                }
             }
             PUBLISH => {
                 let request = f.id("Request")?;
                 let options = f.dict("Options")?;
                 let topic = f.string("Topic")?;
                 let payload = f.payload()?;
-                Message::Publish { request, options, topic, payload }
+                Message::Publish {
+                    request,
+                    options,
+                    topic,
+                    payload,
+                }
             }
             PUBLISHED => {
                 let request = f.id("PUBLISH.Request")?;
                 let publication = f.id("Publication")?;
-                f.end(Message::Published { request, publication })?
+                f.end(Message::Published {
+                    request,
+                    publication,
+                })?
             }
             SUBSCRIBE => {
                 let request = f.id("Request")?;
                 let options = f.dict("Options")?;
                 let topic = f.string("Topic")?;
-                f.end(Message::Subscribe { request, options, topic })?
+                f.end(Message::Subscribe {
+                    request,
+                    options,
+                    topic,
+                })?
             }
             SUBSCRIBED => {
                 let request = f.id("SUBSCRIBE.Request")?;
                 let subscription = f.id("Subscription")?;
-                f.end(Message::Subscribed { request, subscription })?
+                f.end(Message::Subscribed {
+                    request,
+                    subscription,
+                })?
             }
             UNSUBSCRIBE => {
                 let request = f.id("Request")?;
                 let subscription = f.id("SUBSCRIBED.Subscription")?;
-                f.end(Message::Unsubscribe { request, subscription })?
+                f.end(Message::Unsubscribe {
+                    request,
+                    subscription,
+                })?
             }
             UNSUBSCRIBED => {
                 let request = f.id("UNSUBSCRIBE.Request")?;
@@ -326,14 +450,24 @@ impl Message {
                 let publication = f.id("PUBLISHED.Publication")?;
                 let details = f.dict("Details")?;
                 let payload = f.payload()?;
-                Message::Event { subscription, publication, details, payload }
+                Message::Event {
+                    subscription,
+                    publication,
+                    details,
+                    payload,
+                }
             }
             CALL => {
                 let request = f.id("Request")?;
                 let options = f.dict("Options")?;
                 let procedure = f.string("Procedure")?;
                 let payload = f.payload()?;
-                Message::Call { request, options, procedure, payload }
+                Message::Call {
+                    request,
+                    options,
+                    procedure,
+                    payload,
+                }
             }
             CANCEL => {
                 let request = f.id("CALL.Request")?;
@@ -344,23 +478,37 @@ impl Message {
                 let request = f.id("CALL.Request")?;
                 let details = f.dict("Details")?;
                 let payload = f.payload()?;
-                Message::Result { request, details, payload }
+                Message::Result {
+                    request,
+                    details,
+                    payload,
+                }
             }
             REGISTER => {
                 let request = f.id("Request")?;
                 let options = f.dict("Options")?;
                 let procedure = f.string("Procedure")?;
-                f.end(Message::Register { request, options, procedure })?
+                f.end(Message::Register {
+                    request,
+                    options,
+                    procedure,
+                })?
             }
             REGISTERED => {
                 let request = f.id("REGISTER.Request")?;
                 let registration = f.id("Registration")?;
-                f.end(Message::Registered { request, registration })?
+                f.end(Message::Registered {
+                    request,
+                    registration,
+                })?
             }
             UNREGISTER => {
                 let request = f.id("Request")?;
                 let registration = f.id("REGISTERED.Registration")?;
-                f.end(Message::Unregister { request, registration })?
+                f.end(Message::Unregister {
+                    request,
+                    registration,
+                })?
             }
             UNREGISTERED => {
                 let request = f.id("UNREGISTER.Request")?;
@@ -374,7 +522,12 @@ impl Message {
                 let registration = f.id("REGISTERED.Registration")?;
                 let details = f.dict("Details")?;
                 let payload = f.payload()?;
-                Message::Invocation { request, registration, details, payload }
+                Message::Invocation {
+                    request,
+                    registration,
+                    details,
+                    payload,
+                }
             }
             INTERRUPT => {
                 let request = f.id("INVOCATION.Request")?;
@@ -385,7 +538,11 @@ impl Message {
                 let request = f.id("INVOCATION.Request")?;
                 let options = f.dict("Options")?;
                 let payload = f.payload()?;
-                Message::Yield { request, options, payload }
+                Message::Yield {
+                    request,
+                    options,
+                    payload,
+                }
             }
             _ => unreachable!("name_of() covers exactly the handled codes"),
         };
@@ -515,40 +672,101 @@ impl Serialize for Message {
         match self {
             Message::Hello { realm, details } => seq!(2, [realm, &D(details)]),
             Message::Welcome { session, details } => seq!(2, [session, &D(details)]),
-            Message::Abort { details, reason, payload } => seq!(2, [&D(details), reason], payload),
+            Message::Abort {
+                details,
+                reason,
+                payload,
+            } => seq!(2, [&D(details), reason], payload),
             Message::Challenge { authmethod, extra } => seq!(2, [authmethod, &D(extra)]),
             Message::Authenticate { signature, extra } => seq!(2, [signature, &D(extra)]),
             Message::Goodbye { details, reason } => seq!(2, [&D(details), reason]),
-            Message::Error { request_type, request, details, error, payload } => {
+            Message::Error {
+                request_type,
+                request,
+                details,
+                error,
+                payload,
+            } => {
                 seq!(4, [request_type, request, &D(details), error], payload)
             }
-            Message::Publish { request, options, topic, payload } => {
+            Message::Publish {
+                request,
+                options,
+                topic,
+                payload,
+            } => {
                 seq!(3, [request, &D(options), topic], payload)
             }
-            Message::Published { request, publication } => seq!(2, [request, publication]),
-            Message::Subscribe { request, options, topic } => seq!(3, [request, &D(options), topic]),
-            Message::Subscribed { request, subscription } => seq!(2, [request, subscription]),
-            Message::Unsubscribe { request, subscription } => seq!(2, [request, subscription]),
+            Message::Published {
+                request,
+                publication,
+            } => seq!(2, [request, publication]),
+            Message::Subscribe {
+                request,
+                options,
+                topic,
+            } => seq!(3, [request, &D(options), topic]),
+            Message::Subscribed {
+                request,
+                subscription,
+            } => seq!(2, [request, subscription]),
+            Message::Unsubscribe {
+                request,
+                subscription,
+            } => seq!(2, [request, subscription]),
             Message::Unsubscribed { request } => seq!(1, [request]),
-            Message::Event { subscription, publication, details, payload } => {
+            Message::Event {
+                subscription,
+                publication,
+                details,
+                payload,
+            } => {
                 seq!(3, [subscription, publication, &D(details)], payload)
             }
-            Message::Call { request, options, procedure, payload } => {
+            Message::Call {
+                request,
+                options,
+                procedure,
+                payload,
+            } => {
                 seq!(3, [request, &D(options), procedure], payload)
             }
             Message::Cancel { request, options } => seq!(2, [request, &D(options)]),
-            Message::Result { request, details, payload } => seq!(2, [request, &D(details)], payload),
-            Message::Register { request, options, procedure } => {
+            Message::Result {
+                request,
+                details,
+                payload,
+            } => seq!(2, [request, &D(details)], payload),
+            Message::Register {
+                request,
+                options,
+                procedure,
+            } => {
                 seq!(3, [request, &D(options), procedure])
             }
-            Message::Registered { request, registration } => seq!(2, [request, registration]),
-            Message::Unregister { request, registration } => seq!(2, [request, registration]),
+            Message::Registered {
+                request,
+                registration,
+            } => seq!(2, [request, registration]),
+            Message::Unregister {
+                request,
+                registration,
+            } => seq!(2, [request, registration]),
             Message::Unregistered { request } => seq!(1, [request]),
-            Message::Invocation { request, registration, details, payload } => {
+            Message::Invocation {
+                request,
+                registration,
+                details,
+                payload,
+            } => {
                 seq!(3, [request, registration, &D(details)], payload)
             }
             Message::Interrupt { request, options } => seq!(2, [request, &D(options)]),
-            Message::Yield { request, options, payload } => seq!(2, [request, &D(options)], payload),
+            Message::Yield {
+                request,
+                options,
+                payload,
+            } => seq!(2, [request, &D(options)], payload),
         }
     }
 }
@@ -569,8 +787,14 @@ mod tests {
 
     #[test]
     fn roundtrips() {
-        roundtrip(Message::Hello { realm: Some("realm1".into()), details: dict! {"roles" => Dict::new()} });
-        roundtrip(Message::Hello { realm: None, details: Dict::new() });
+        roundtrip(Message::Hello {
+            realm: Some("realm1".into()),
+            details: dict! {"roles" => Dict::new()},
+        });
+        roundtrip(Message::Hello {
+            realm: None,
+            details: Dict::new(),
+        });
         roundtrip(Message::Call {
             request: 1,
             options: Dict::new(),
@@ -583,7 +807,11 @@ mod tests {
             procedure: "com.x".into(),
             payload: Payload::new(vec![], dict! {"a" => 1}),
         });
-        roundtrip(Message::Yield { request: MAX_ID, options: Dict::new(), payload: Payload::default() });
+        roundtrip(Message::Yield {
+            request: MAX_ID,
+            options: Dict::new(),
+            payload: Payload::default(),
+        });
         roundtrip(Message::Unsubscribed { request: 7 });
     }
 
@@ -594,11 +822,40 @@ mod tests {
             vec![Value::Int(999)],
             vec![Value::String("x".into())],
             vec![Value::Int(48), Value::Int(1), Value::Dict(Dict::new())],
-            vec![Value::Int(48), Value::Int(-1), Value::Dict(Dict::new()), Value::from("a")],
-            vec![Value::Int(48), Value::Int((MAX_ID + 1) as i64), Value::Dict(Dict::new()), Value::from("a")],
-            vec![Value::Int(48), Value::Int(1), Value::List(vec![]), Value::from("a")],
-            vec![Value::Int(48), Value::Int(1), Value::Dict(Dict::new()), Value::from("a"), Value::Dict(Dict::new())],
-            vec![Value::Int(48), Value::Int(1), Value::Dict(Dict::new()), Value::from("a"), Value::List(vec![]), Value::Dict(Dict::new()), Value::Null],
+            vec![
+                Value::Int(48),
+                Value::Int(-1),
+                Value::Dict(Dict::new()),
+                Value::from("a"),
+            ],
+            vec![
+                Value::Int(48),
+                Value::Int((MAX_ID + 1) as i64),
+                Value::Dict(Dict::new()),
+                Value::from("a"),
+            ],
+            vec![
+                Value::Int(48),
+                Value::Int(1),
+                Value::List(vec![]),
+                Value::from("a"),
+            ],
+            vec![
+                Value::Int(48),
+                Value::Int(1),
+                Value::Dict(Dict::new()),
+                Value::from("a"),
+                Value::Dict(Dict::new()),
+            ],
+            vec![
+                Value::Int(48),
+                Value::Int(1),
+                Value::Dict(Dict::new()),
+                Value::from("a"),
+                Value::List(vec![]),
+                Value::Dict(Dict::new()),
+                Value::Null,
+            ],
             vec![Value::Int(1), Value::Int(1), Value::Dict(Dict::new())],
             vec![Value::Int(32), Value::Int(1), Value::Dict(Dict::new())],
         ];

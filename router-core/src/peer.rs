@@ -59,7 +59,10 @@ pub struct SharedMessage {
 
 impl SharedMessage {
     pub fn new(message: Message) -> Arc<Self> {
-        Arc::new(SharedMessage { message, encoded: Default::default() })
+        Arc::new(SharedMessage {
+            message,
+            encoded: Default::default(),
+        })
     }
 
     pub fn message(&self) -> &Message {

@@ -2,7 +2,9 @@
 //! and pattern matching for prefix and wildcard subscriptions/registrations.
 
 /// How a subscription, registration or permission matches URIs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchPolicy {
     #[default]
@@ -39,11 +41,13 @@ pub enum UriCheck {
 }
 
 fn strict_component(c: &str) -> bool {
-    c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    c.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn loose_component(c: &str) -> bool {
-    !c.chars().any(|ch| ch.is_whitespace() || ch == '.' || ch == '#')
+    !c.chars()
+        .any(|ch| ch.is_whitespace() || ch == '.' || ch == '#')
 }
 
 /// Checks a URI used with `policy`: exact URIs have no empty component; prefix URIs may end
@@ -55,7 +59,9 @@ pub fn is_valid(uri: &str, check: UriCheck, policy: MatchPolicy) -> bool {
         UriCheck::Loose => loose_component(c),
     };
     match policy {
-        MatchPolicy::Exact => !uri.is_empty() && uri.split('.').all(|c| !c.is_empty() && comp_ok(c)),
+        MatchPolicy::Exact => {
+            !uri.is_empty() && uri.split('.').all(|c| !c.is_empty() && comp_ok(c))
+        }
         MatchPolicy::Prefix => {
             if uri.is_empty() {
                 return true;
@@ -140,12 +146,30 @@ mod tests {
 
     #[test]
     fn matching() {
-        assert!(matches(MatchPolicy::Prefix, "com.a.emergency", "com.a.emergency-low"));
-        assert!(matches(MatchPolicy::Wildcard, "com..update", "com.x.update"));
-        assert!(!matches(MatchPolicy::Wildcard, "com..update", "com.x.y.update"));
+        assert!(matches(
+            MatchPolicy::Prefix,
+            "com.a.emergency",
+            "com.a.emergency-low"
+        ));
+        assert!(matches(
+            MatchPolicy::Wildcard,
+            "com..update",
+            "com.x.update"
+        ));
+        assert!(!matches(
+            MatchPolicy::Wildcard,
+            "com..update",
+            "com.x.y.update"
+        ));
         assert!(!matches(MatchPolicy::Wildcard, "com..update", "com.x"));
-        assert_eq!(convert_starred("com.example.*"), ("com.example.".into(), MatchPolicy::Prefix));
+        assert_eq!(
+            convert_starred("com.example.*"),
+            ("com.example.".into(), MatchPolicy::Prefix)
+        );
         assert_eq!(convert_starred("*"), ("".into(), MatchPolicy::Prefix));
-        assert_eq!(convert_starred("com.*.x"), ("com..x".into(), MatchPolicy::Wildcard));
+        assert_eq!(
+            convert_starred("com.*.x"),
+            ("com..x".into(), MatchPolicy::Wildcard)
+        );
     }
 }

@@ -329,18 +329,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Float(f))
     }
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        if self.human_readable {
-            if let Some(b) = decode_json_binary(s) {
-                return Ok(Value::Bytes(b));
-            }
+        if self.human_readable
+            && let Some(b) = decode_json_binary(s)
+        {
+            return Ok(Value::Bytes(b));
         }
         Ok(Value::String(s.to_owned()))
     }
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        if self.human_readable {
-            if let Some(b) = decode_json_binary(&s) {
-                return Ok(Value::Bytes(b));
-            }
+        if self.human_readable
+            && let Some(b) = decode_json_binary(&s)
+        {
+            return Ok(Value::Bytes(b));
         }
         Ok(Value::String(s))
     }

@@ -34,7 +34,10 @@ pub trait WireRead: Send + 'static {
 /// The sending half: writes batches of serialized WAMP messages.
 pub trait WireWrite: Send + 'static {
     /// Writes all `frames` (each one serialized message) and flushes.
-    fn write_frames(&mut self, frames: &[Bytes]) -> impl Future<Output = Result<(), WireError>> + Send;
+    fn write_frames(
+        &mut self,
+        frames: &[Bytes],
+    ) -> impl Future<Output = Result<(), WireError>> + Send;
     /// Closes the connection in an orderly way (WebSocket close frame, TCP shutdown).
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 }

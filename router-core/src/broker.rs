@@ -1,0 +1,526 @@
+//! Publish & subscribe: subscriptions (exact, prefix, wildcard) and event fan-out.
+//!
+//! An event is delivered once per matching subscription. All subscribers of one subscription
+//! receive the same EVENT (same subscription ID), so it is built once and shared; its bytes are
+//! produced at most once per serializer (see [`SharedMessage`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::authorization::Action;
+use crate::dict;
+use crate::message::{Id, Message, Payload, code};
+use crate::meta;
+use crate::peer::{Outgoing, SharedMessage};
+use crate::realm::Realm;
+use crate::session::{Deferred, SessionCtx, SessionHandle, Step};
+use crate::uri::{self, MatchPolicy};
+use crate::value::{Dict, Value};
+
+/// One subscription: a topic pattern and the sessions subscribed to it.
+#[derive(Debug)]
+pub struct Subscription {
+    pub id: Id,
+    pub uri: String,
+    pub policy: MatchPolicy,
+    pub created: String,
+    pub subscribers: Vec<Arc<SessionHandle>>,
+}
+
+impl Subscription {
+    /// The record used by the meta API (`wamp.subscription.get`, `on_create`).
+    pub fn details(&self) -> Dict {
+        dict! {
+            "id" => self.id,
+            "created" => self.created.clone(),
+            "uri" => self.uri.clone(),
+            "match" => self.policy.as_str(),
+        }
+    }
+}
+
+/// The subscriptions of one realm.
+#[derive(Debug, Default)]
+pub struct Broker {
+    exact: HashMap<String, Id>,
+    prefix: HashMap<String, Id>,
+    wildcard: HashMap<String, Id>,
+    subs: HashMap<Id, Subscription>,
+}
+
+impl Broker {
+    fn index(&self, policy: MatchPolicy) -> &HashMap<String, Id> {
+        match policy {
+            MatchPolicy::Exact => &self.exact,
+            MatchPolicy::Prefix => &self.prefix,
+            MatchPolicy::Wildcard => &self.wildcard,
+        }
+    }
+    fn index_mut(&mut self, policy: MatchPolicy) -> &mut HashMap<String, Id> {
+        match policy {
+            MatchPolicy::Exact => &mut self.exact,
+            MatchPolicy::Prefix => &mut self.prefix,
+            MatchPolicy::Wildcard => &mut self.wildcard,
+        }
+    }
+
+    pub fn get(&self, id: Id) -> Option<&Subscription> {
+        self.subs.get(&id)
+    }
+
+    /// The subscription for exactly this topic pattern and policy.
+    pub fn lookup(&self, uri: &str, policy: MatchPolicy) -> Option<Id> {
+        self.index(policy).get(uri).copied()
+    }
+
+    /// IDs of all subscriptions by policy.
+    pub fn list(&self) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
+        (
+            self.exact.values().copied().collect(),
+            self.prefix.values().copied().collect(),
+            self.wildcard.values().copied().collect(),
+        )
+    }
+
+    /// Calls `f` for every subscription matching `topic`.
+    pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(&Subscription)) {
+        if let Some(s) = self.exact.get(topic).and_then(|id| self.subs.get(id)) {
+            f(s);
+        }
+        for (p, id) in &self.prefix {
+            if topic.starts_with(p.as_str())
+                && let Some(s) = self.subs.get(id)
+            {
+                f(s);
+            }
+        }
+        for (p, id) in &self.wildcard {
+            if uri::wildcard_matches(p, topic)
+                && let Some(s) = self.subs.get(id)
+            {
+                f(s);
+            }
+        }
+    }
+
+    /// Adds a subscriber; returns (subscription id, created, newly subscribed).
+    fn add(
+        &mut self,
+        uri: &str,
+        policy: MatchPolicy,
+        session: &Arc<SessionHandle>,
+    ) -> (Id, bool, bool) {
+        if let Some(&id) = self.index(policy).get(uri) {
+            let sub = self
+                .subs
+                .get_mut(&id)
+                .expect("index and subscriptions agree");
+            if sub.subscribers.iter().any(|s| s.id == session.id) {
+                return (id, false, false);
+            }
+            sub.subscribers.push(session.clone());
+            return (id, false, true);
+        }
+        let id = loop {
+            let id = crate::util::random_id();
+            if !self.subs.contains_key(&id) {
+                break id;
+            }
+        };
+        self.index_mut(policy).insert(uri.to_owned(), id);
+        self.subs.insert(
+            id,
+            Subscription {
+                id,
+                uri: uri.to_owned(),
+                policy,
+                created: crate::util::utcnow(),
+                subscribers: vec![session.clone()],
+            },
+        );
+        (id, true, true)
+    }
+
+    /// Removes a subscriber; returns (was subscribed, subscription deleted, its uri).
+    fn remove(&mut self, id: Id, session: Id) -> (bool, bool, String) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return (false, false, String::new());
+        };
+        let before = sub.subscribers.len();
+        sub.subscribers.retain(|s| s.id != session);
+        let removed = sub.subscribers.len() != before;
+        let uri = sub.uri.clone();
+        if sub.subscribers.is_empty() {
+            let policy = sub.policy;
+            self.subs.remove(&id);
+            self.index_mut(policy).remove(&uri);
+            return (removed, true, uri);
+        }
+        (removed, false, uri)
+    }
+}
+
+/// Reads the `match` option of SUBSCRIBE/REGISTER.
+pub(crate) fn match_option(options: &Dict) -> Result<MatchPolicy, String> {
+    match options.get("match") {
+        None | Some(Value::Null) => Ok(MatchPolicy::Exact),
+        Some(Value::String(s)) => MatchPolicy::parse(s)
+            .ok_or_else(|| format!("invalid value \"{s}\" for option \"match\"")),
+        Some(_) => Err("option \"match\" must be a string".into()),
+    }
+}
+
+/// `wamp.*` is reserved for the router; `crossbar.*` needs a grant that names `crossbar.`
+/// explicitly (management roles have one; application roles with a catch-all grant do not).
+pub(crate) fn restricted(ctx: &SessionCtx, uri: &str) -> Option<&'static str> {
+    let role = ctx.realm.role(&ctx.handle.identity.authrole);
+    let trusted = role.as_ref().is_some_and(|r| r.is_allow_all());
+    if trusted {
+        return None;
+    }
+    if uri.starts_with("wamp.") {
+        return Some("wamp.error.invalid_uri");
+    }
+    if uri.starts_with("crossbar.") {
+        let explicit = role.is_some_and(|r| {
+            r.grants()
+                .iter()
+                .any(|(_, p)| p.effective().0.starts_with("crossbar"))
+        });
+        if !explicit {
+            return Some("wamp.error.not_authorized");
+        }
+    }
+    None
+}
+
+pub(crate) fn subscribe(ctx: &mut SessionCtx, request: Id, options: Dict, topic: String) -> Step {
+    let policy = match match_option(&options) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.error(code::SUBSCRIBE, request, "wamp.error.invalid_argument", e);
+            return Step::Continue;
+        }
+    };
+    if !uri::is_valid(&topic, ctx.realm.options().uri_check, policy) {
+        ctx.error(
+            code::SUBSCRIBE,
+            request,
+            "wamp.error.invalid_uri",
+            format!("subscribe for invalid topic URI '{topic}'"),
+        );
+        return Step::Continue;
+    }
+    let auth = ctx
+        .realm
+        .authorize(&ctx.handle.identity.authrole, &topic, Action::Subscribe);
+    if !auth.allow {
+        let msg = format!(
+            "session is not authorized to subscribe to topic '{}' (authrole \"{}\")",
+            topic, ctx.handle.identity.authrole
+        );
+        ctx.error(code::SUBSCRIBE, request, "wamp.error.not_authorized", msg);
+        return Step::Continue;
+    }
+    let (id, created, added) = ctx.realm.broker.write().add(&topic, policy, &ctx.handle);
+    ctx.subscriptions.insert(id);
+    ctx.reply(Message::Subscribed {
+        request,
+        subscription: id,
+    });
+    if added && !topic.starts_with("wamp.") {
+        let realm = ctx.realm.clone();
+        if created {
+            let details = realm
+                .broker
+                .read()
+                .get(id)
+                .map(Subscription::details)
+                .unwrap_or_default();
+            meta::publish(
+                &realm,
+                "wamp.subscription.on_create",
+                vec![ctx.handle.id.into(), details.into()],
+                &mut ctx.deferred,
+            );
+        }
+        meta::publish(
+            &realm,
+            "wamp.subscription.on_subscribe",
+            vec![ctx.handle.id.into(), id.into()],
+            &mut ctx.deferred,
+        );
+    }
+    Step::Continue
+}
+
+pub(crate) fn unsubscribe(ctx: &mut SessionCtx, request: Id, subscription: Id) -> Step {
+    if !ctx.subscriptions.remove(&subscription) {
+        ctx.error(
+            code::UNSUBSCRIBE,
+            request,
+            "wamp.error.no_such_subscription",
+            format!("session has no subscription {subscription}"),
+        );
+        return Step::Continue;
+    }
+    let realm = ctx.realm.clone();
+    remove_subscriber(&realm, &ctx.handle, subscription, &mut ctx.deferred);
+    ctx.reply(Message::Unsubscribed { request });
+    Step::Continue
+}
+
+/// Removes a session from a subscription, with meta events.
+pub(crate) fn remove_subscriber(
+    realm: &Arc<Realm>,
+    session: &Arc<SessionHandle>,
+    id: Id,
+    deferred: &mut Deferred,
+) {
+    let (removed, deleted, uri) = realm.broker.write().remove(id, session.id);
+    if removed && !uri.starts_with("wamp.") {
+        meta::publish(
+            realm,
+            "wamp.subscription.on_unsubscribe",
+            vec![session.id.into(), id.into()],
+            deferred,
+        );
+        if deleted {
+            meta::publish(
+                realm,
+                "wamp.subscription.on_delete",
+                vec![session.id.into(), id.into()],
+                deferred,
+            );
+        }
+    }
+}
+
+fn id_list(options: &Dict, key: &str) -> Option<Vec<Id>> {
+    options
+        .get(key)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(Value::as_u64).collect())
+}
+
+fn str_list(options: &Dict, key: &str) -> Option<Vec<String>> {
+    options.get(key).and_then(Value::as_list).map(|l| {
+        l.iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    })
+}
+
+/// Who may receive an event, from PUBLISH options (exclusion and black/white listing).
+struct ReceiverFilter {
+    publisher: Option<Id>,
+    exclude: Option<Vec<Id>>,
+    eligible: Option<Vec<Id>>,
+    exclude_authid: Option<Vec<String>>,
+    exclude_authrole: Option<Vec<String>>,
+    eligible_authid: Option<Vec<String>>,
+    eligible_authrole: Option<Vec<String>>,
+}
+
+impl ReceiverFilter {
+    fn from_options(options: &Dict, publisher: Option<Id>) -> Self {
+        let exclude_me = options
+            .get("exclude_me")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        ReceiverFilter {
+            publisher: if exclude_me { publisher } else { None },
+            exclude: id_list(options, "exclude"),
+            eligible: id_list(options, "eligible"),
+            exclude_authid: str_list(options, "exclude_authid"),
+            exclude_authrole: str_list(options, "exclude_authrole"),
+            eligible_authid: str_list(options, "eligible_authid"),
+            eligible_authrole: str_list(options, "eligible_authrole"),
+        }
+    }
+
+    fn is_trivial(&self) -> bool {
+        self.exclude.is_none()
+            && self.eligible.is_none()
+            && self.exclude_authid.is_none()
+            && self.exclude_authrole.is_none()
+            && self.eligible_authid.is_none()
+            && self.eligible_authrole.is_none()
+    }
+
+    fn accepts(&self, s: &SessionHandle) -> bool {
+        if self.publisher == Some(s.id) {
+            return false;
+        }
+        if self.is_trivial() {
+            return true;
+        }
+        let id = &s.identity;
+        !(self.exclude.as_ref().is_some_and(|l| l.contains(&s.id))
+            || self.eligible.as_ref().is_some_and(|l| !l.contains(&s.id))
+            || self
+                .exclude_authid
+                .as_ref()
+                .is_some_and(|l| l.contains(&id.authid))
+            || self
+                .exclude_authrole
+                .as_ref()
+                .is_some_and(|l| l.contains(&id.authrole))
+            || self
+                .eligible_authid
+                .as_ref()
+                .is_some_and(|l| !l.contains(&id.authid))
+            || self
+                .eligible_authrole
+                .as_ref()
+                .is_some_and(|l| !l.contains(&id.authrole)))
+    }
+}
+
+pub(crate) fn publish(
+    ctx: &mut SessionCtx,
+    request: Id,
+    options: Dict,
+    topic: String,
+    payload: Payload,
+) -> Step {
+    let acknowledge = options
+        .get("acknowledge")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let fail = |ctx: &mut SessionCtx, error: &str, message: String| {
+        if acknowledge {
+            ctx.error(code::PUBLISH, request, error, message);
+        }
+        Step::Continue
+    };
+    if !uri::is_valid(&topic, ctx.realm.options().uri_check, MatchPolicy::Exact) {
+        return fail(
+            ctx,
+            "wamp.error.invalid_uri",
+            format!("publish with invalid topic URI '{topic}'"),
+        );
+    }
+    if let Some(err) = restricted(ctx, &topic) {
+        return fail(
+            ctx,
+            err,
+            format!("publish with restricted topic URI '{topic}'"),
+        );
+    }
+    let auth = ctx
+        .realm
+        .authorize(&ctx.handle.identity.authrole, &topic, Action::Publish);
+    if !auth.allow {
+        return fail(
+            ctx,
+            "wamp.error.not_authorized",
+            format!("session not authorized to publish to topic '{topic}'"),
+        );
+    }
+    let publication = crate::util::random_id();
+    if acknowledge {
+        ctx.reply(Message::Published {
+            request,
+            publication,
+        });
+    }
+    let disclose = auth.allow
+        && (auth.disclose || topic.starts_with("wamp.") || topic.starts_with("crossbar."));
+    let publisher = disclose.then(|| ctx.handle.clone());
+    let filter = ReceiverFilter::from_options(&options, Some(ctx.handle.id));
+    let realm = ctx.realm.clone();
+    dispatch(
+        &realm,
+        &topic,
+        publication,
+        payload,
+        &filter,
+        publisher.as_deref(),
+        &mut ctx.deferred,
+    );
+    Step::Continue
+}
+
+/// Publishes an event from the router itself (meta events, testaments).
+pub(crate) fn publish_internal(
+    realm: &Arc<Realm>,
+    topic: &str,
+    payload: Payload,
+    options: &Dict,
+    deferred: &mut Deferred,
+) {
+    let filter = ReceiverFilter::from_options(options, None);
+    dispatch(
+        realm,
+        topic,
+        crate::util::random_id(),
+        payload,
+        &filter,
+        None,
+        deferred,
+    );
+}
+
+fn dispatch(
+    realm: &Arc<Realm>,
+    topic: &str,
+    publication: Id,
+    payload: Payload,
+    filter: &ReceiverFilter,
+    publisher: Option<&SessionHandle>,
+    deferred: &mut Deferred,
+) {
+    let broker = realm.broker.read();
+    // One EVENT per matching subscription; count them first so the last one takes the payload.
+    let mut matching = 0usize;
+    broker.for_each_match(topic, |_| matching += 1);
+    if matching == 0 {
+        return;
+    }
+    let mut payload = Some(payload);
+    let mut seen = 0usize;
+    broker.for_each_match(topic, |sub| {
+        seen += 1;
+        let receivers = sub.subscribers.iter().filter(|s| filter.accepts(s)).count();
+        if receivers == 0 {
+            return;
+        }
+        let mut details = Dict::new();
+        if sub.policy != MatchPolicy::Exact {
+            details.insert("topic".into(), Value::from(topic));
+        }
+        if let Some(p) = publisher {
+            details.insert("publisher".into(), Value::from(p.id));
+            details.insert(
+                "publisher_authid".into(),
+                Value::from(p.identity.authid.clone()),
+            );
+            details.insert(
+                "publisher_authrole".into(),
+                Value::from(p.identity.authrole.clone()),
+            );
+        }
+        let payload = if seen == matching {
+            payload.take().unwrap_or_default()
+        } else {
+            payload.clone().unwrap_or_default()
+        };
+        let event = Message::Event {
+            subscription: sub.id,
+            publication,
+            details,
+            payload,
+        };
+        if receivers == 1 {
+            if let Some(s) = sub.subscribers.iter().find(|s| filter.accepts(s)) {
+                s.send(Outgoing::Message(event), deferred);
+            }
+            return;
+        }
+        let shared = SharedMessage::new(event);
+        for s in sub.subscribers.iter().filter(|s| filter.accepts(s)) {
+            s.send(Outgoing::Shared(shared.clone()), deferred);
+        }
+    });
+}

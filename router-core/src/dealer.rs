@@ -1,0 +1,768 @@
+//! Remote procedure calls: registrations (exact, prefix, wildcard; shared with invocation
+//! policies), call routing, progressive results, cancellation and timeouts.
+//!
+//! In-flight calls are tracked on the sessions, not in a realm-wide table: the callee's handle
+//! holds its pending INVOCATIONs (answered by its own YIELD/ERROR), the caller's handle maps
+//! its CALL request IDs to them (for CANCEL and for cleanup when the caller leaves). Locks are
+//! per session and never held two at a time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rand::RngExt as _;
+
+use crate::authorization::Action;
+use crate::broker::{match_option, restricted};
+use crate::dict;
+use crate::message::{Id, Message, Payload, code};
+use crate::meta;
+use crate::peer::Outgoing;
+use crate::realm::Realm;
+use crate::session::{CallRef, Deferred, PendingInvocation, SessionCtx, SessionHandle, Step};
+use crate::uri::{self, MatchPolicy};
+use crate::value::{Dict, Value};
+
+/// How a shared registration picks its callee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvokePolicy {
+    Single,
+    RoundRobin,
+    Random,
+    First,
+    Last,
+}
+
+impl InvokePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvokePolicy::Single => "single",
+            InvokePolicy::RoundRobin => "roundrobin",
+            InvokePolicy::Random => "random",
+            InvokePolicy::First => "first",
+            InvokePolicy::Last => "last",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "single" => InvokePolicy::Single,
+            "roundrobin" => InvokePolicy::RoundRobin,
+            "random" => InvokePolicy::Random,
+            "first" => InvokePolicy::First,
+            "last" => InvokePolicy::Last,
+            _ => return None,
+        })
+    }
+}
+
+/// One registration: a procedure pattern and its callees.
+#[derive(Debug)]
+pub struct Registration {
+    pub id: Id,
+    pub uri: String,
+    pub policy: MatchPolicy,
+    pub invoke: InvokePolicy,
+    pub created: String,
+    pub callees: Vec<Arc<SessionHandle>>,
+    next: AtomicUsize,
+}
+
+impl Registration {
+    /// The record used by the meta API (`wamp.registration.get`, `on_create`).
+    pub fn details(&self) -> Dict {
+        dict! {
+            "id" => self.id,
+            "created" => self.created.clone(),
+            "uri" => self.uri.clone(),
+            "match" => self.policy.as_str(),
+            "invoke" => self.invoke.as_str(),
+        }
+    }
+
+    fn pick(&self) -> Option<&Arc<SessionHandle>> {
+        let n = self.callees.len();
+        if n == 0 {
+            return None;
+        }
+        let i = match self.invoke {
+            InvokePolicy::Single | InvokePolicy::First => 0,
+            InvokePolicy::Last => n - 1,
+            InvokePolicy::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % n,
+            InvokePolicy::Random => rand::rng().random_range(0..n),
+        };
+        self.callees.get(i)
+    }
+}
+
+/// The registrations of one realm.
+#[derive(Debug, Default)]
+pub struct Dealer {
+    exact: HashMap<String, Id>,
+    prefix: HashMap<String, Id>,
+    wildcard: HashMap<String, Id>,
+    regs: HashMap<Id, Registration>,
+}
+
+impl Dealer {
+    fn index_mut(&mut self, policy: MatchPolicy) -> &mut HashMap<String, Id> {
+        match policy {
+            MatchPolicy::Exact => &mut self.exact,
+            MatchPolicy::Prefix => &mut self.prefix,
+            MatchPolicy::Wildcard => &mut self.wildcard,
+        }
+    }
+
+    pub fn get(&self, id: Id) -> Option<&Registration> {
+        self.regs.get(&id)
+    }
+
+    /// The registration for exactly this pattern and policy.
+    pub fn lookup(&self, uri: &str, policy: MatchPolicy) -> Option<Id> {
+        match policy {
+            MatchPolicy::Exact => &self.exact,
+            MatchPolicy::Prefix => &self.prefix,
+            MatchPolicy::Wildcard => &self.wildcard,
+        }
+        .get(uri)
+        .copied()
+    }
+
+    pub fn list(&self) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
+        (
+            self.exact.values().copied().collect(),
+            self.prefix.values().copied().collect(),
+            self.wildcard.values().copied().collect(),
+        )
+    }
+
+    /// The registration a call to `procedure` goes to: exact, then the longest matching prefix,
+    /// then the wildcard whose literal components come first (and then the longest).
+    pub fn best_match(&self, procedure: &str) -> Option<&Registration> {
+        if let Some(r) = self.exact.get(procedure).and_then(|id| self.regs.get(id)) {
+            return Some(r);
+        }
+        let prefix = self
+            .prefix
+            .iter()
+            .filter(|(p, _)| procedure.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .and_then(|(_, id)| self.regs.get(id));
+        if prefix.is_some() {
+            return prefix;
+        }
+        self.wildcard
+            .iter()
+            .filter(|(p, _)| uri::wildcard_matches(p, procedure))
+            .max_by(|(a, _), (b, _)| {
+                uri::wildcard_rank(a)
+                    .cmp(&uri::wildcard_rank(b))
+                    .then(a.len().cmp(&b.len()))
+            })
+            .and_then(|(_, id)| self.regs.get(id))
+    }
+
+    /// Removes a callee; returns (was a callee, registration deleted, its uri).
+    fn remove(&mut self, id: Id, session: Id) -> (bool, bool, String) {
+        let Some(reg) = self.regs.get_mut(&id) else {
+            return (false, false, String::new());
+        };
+        let before = reg.callees.len();
+        reg.callees.retain(|s| s.id != session);
+        let removed = before != reg.callees.len();
+        let uri = reg.uri.clone();
+        if reg.callees.is_empty() {
+            let policy = reg.policy;
+            self.regs.remove(&id);
+            self.index_mut(policy).remove(&uri);
+            return (removed, true, uri);
+        }
+        (removed, false, uri)
+    }
+}
+
+pub(crate) fn register(
+    ctx: &mut SessionCtx,
+    request: Id,
+    options: Dict,
+    procedure: String,
+) -> Step {
+    let policy = match match_option(&options) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.error(code::REGISTER, request, "wamp.error.invalid_argument", e);
+            return Step::Continue;
+        }
+    };
+    let invoke = match options.get("invoke") {
+        None | Some(Value::Null) => InvokePolicy::Single,
+        Some(Value::String(s)) => match InvokePolicy::parse(s) {
+            Some(p) => p,
+            None => {
+                ctx.error(
+                    code::REGISTER,
+                    request,
+                    "wamp.error.invalid_argument",
+                    format!("invalid invocation policy \"{s}\""),
+                );
+                return Step::Continue;
+            }
+        },
+        Some(_) => {
+            ctx.error(
+                code::REGISTER,
+                request,
+                "wamp.error.invalid_argument",
+                "option \"invoke\" must be a string".into(),
+            );
+            return Step::Continue;
+        }
+    };
+    if !uri::is_valid(&procedure, ctx.realm.options().uri_check, policy) {
+        ctx.error(
+            code::REGISTER,
+            request,
+            "wamp.error.invalid_uri",
+            format!("register for invalid procedure URI '{procedure}'"),
+        );
+        return Step::Continue;
+    }
+    if let Some(err) = restricted(ctx, &procedure) {
+        ctx.error(
+            code::REGISTER,
+            request,
+            err,
+            format!("register for restricted procedure URI '{procedure}'"),
+        );
+        return Step::Continue;
+    }
+    let auth = ctx
+        .realm
+        .authorize(&ctx.handle.identity.authrole, &procedure, Action::Register);
+    if !auth.allow {
+        let msg = format!(
+            "session (session_id={}, authid=\"{}\", authrole=\"{}\") is not authorized to register procedure \"{}\" on realm \"{}\"",
+            ctx.handle.id,
+            ctx.handle.identity.authid,
+            ctx.handle.identity.authrole,
+            procedure,
+            ctx.realm.name()
+        );
+        ctx.error(code::REGISTER, request, "wamp.error.not_authorized", msg);
+        return Step::Continue;
+    }
+    let outcome = {
+        let mut dealer = ctx.realm.dealer.write();
+        match dealer.lookup(&procedure, policy) {
+            Some(id) => {
+                let reg = dealer
+                    .regs
+                    .get_mut(&id)
+                    .expect("index and registrations agree");
+                if reg.invoke == InvokePolicy::Single
+                    || reg.callees.iter().any(|c| c.id == ctx.handle.id)
+                {
+                    Err((
+                        "wamp.error.procedure_already_exists",
+                        format!("register for already registered procedure '{procedure}'"),
+                    ))
+                } else if reg.invoke != invoke {
+                    Err((
+                        "wamp.error.procedure_exists_with_different_invocation_policy",
+                        format!(
+                            "register for already registered procedure '{procedure}' with conflicting invocation policy (has {} and {} was requested)",
+                            reg.invoke.as_str(),
+                            invoke.as_str()
+                        ),
+                    ))
+                } else {
+                    reg.callees.push(ctx.handle.clone());
+                    Ok((id, false))
+                }
+            }
+            None => {
+                let id = loop {
+                    let id = crate::util::random_id();
+                    if !dealer.regs.contains_key(&id) {
+                        break id;
+                    }
+                };
+                dealer.index_mut(policy).insert(procedure.clone(), id);
+                dealer.regs.insert(
+                    id,
+                    Registration {
+                        id,
+                        uri: procedure.clone(),
+                        policy,
+                        invoke,
+                        created: crate::util::utcnow(),
+                        callees: vec![ctx.handle.clone()],
+                        next: AtomicUsize::new(0),
+                    },
+                );
+                Ok((id, true))
+            }
+        }
+    };
+    match outcome {
+        Err((err, msg)) => ctx.error(code::REGISTER, request, err, msg),
+        Ok((id, created)) => {
+            ctx.registrations.insert(id);
+            ctx.reply(Message::Registered {
+                request,
+                registration: id,
+            });
+            if !procedure.starts_with("wamp.") {
+                let realm = ctx.realm.clone();
+                if created {
+                    let details = realm
+                        .dealer
+                        .read()
+                        .get(id)
+                        .map(Registration::details)
+                        .unwrap_or_default();
+                    meta::publish(
+                        &realm,
+                        "wamp.registration.on_create",
+                        vec![ctx.handle.id.into(), details.into()],
+                        &mut ctx.deferred,
+                    );
+                }
+                meta::publish(
+                    &realm,
+                    "wamp.registration.on_register",
+                    vec![ctx.handle.id.into(), id.into()],
+                    &mut ctx.deferred,
+                );
+            }
+        }
+    }
+    Step::Continue
+}
+
+pub(crate) fn unregister(ctx: &mut SessionCtx, request: Id, registration: Id) -> Step {
+    if !ctx.registrations.remove(&registration) {
+        ctx.error(
+            code::UNREGISTER,
+            request,
+            "wamp.error.no_such_registration",
+            format!("session has no registration {registration}"),
+        );
+        return Step::Continue;
+    }
+    let realm = ctx.realm.clone();
+    remove_callee(&realm, &ctx.handle, registration, &mut ctx.deferred);
+    ctx.reply(Message::Unregistered { request });
+    Step::Continue
+}
+
+/// Removes a session from a registration, with meta events.
+pub(crate) fn remove_callee(
+    realm: &Arc<Realm>,
+    session: &Arc<SessionHandle>,
+    id: Id,
+    deferred: &mut Deferred,
+) {
+    let (removed, deleted, uri) = realm.dealer.write().remove(id, session.id);
+    if removed && !uri.starts_with("wamp.") {
+        meta::publish(
+            realm,
+            "wamp.registration.on_unregister",
+            vec![session.id.into(), id.into()],
+            deferred,
+        );
+        if deleted {
+            meta::publish(
+                realm,
+                "wamp.registration.on_delete",
+                vec![session.id.into(), id.into()],
+                deferred,
+            );
+        }
+    }
+}
+
+pub(crate) fn call(
+    ctx: &mut SessionCtx,
+    request: Id,
+    options: Dict,
+    procedure: String,
+    payload: Payload,
+) -> Step {
+    if !uri::is_valid(
+        &procedure,
+        ctx.realm.options().uri_check,
+        MatchPolicy::Exact,
+    ) {
+        ctx.error(
+            code::CALL,
+            request,
+            "wamp.error.invalid_uri",
+            format!("call with invalid procedure URI '{procedure}'"),
+        );
+        return Step::Continue;
+    }
+    let auth = ctx
+        .realm
+        .authorize(&ctx.handle.identity.authrole, &procedure, Action::Call);
+    if !auth.allow {
+        let msg = format!(
+            "session (session_id={}, authid=\"{}\", authrole=\"{}\") is not authorized to call procedure \"{}\" on realm \"{}\"",
+            ctx.handle.id,
+            ctx.handle.identity.authid,
+            ctx.handle.identity.authrole,
+            procedure,
+            ctx.realm.name()
+        );
+        ctx.error(code::CALL, request, "wamp.error.not_authorized", msg);
+        return Step::Continue;
+    }
+    if ctx.handle.calls.lock().contains_key(&request) {
+        return Step::Violation(format!(
+            "CALL with request ID {request} that is already in flight"
+        ));
+    }
+    let receive_progress = options
+        .get("receive_progress")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let timeout_ms = options.get("timeout").and_then(Value::as_u64).unwrap_or(0);
+    let disclose =
+        auth.disclose || procedure.starts_with("wamp.") || procedure.starts_with("crossbar.");
+
+    // Pick the callee under the dealer's read lock; send after building the INVOCATION.
+    let target = {
+        let dealer = ctx.realm.dealer.read();
+        dealer
+            .best_match(&procedure)
+            .and_then(|reg| reg.pick().map(|c| (c.clone(), reg.id, reg.policy)))
+    };
+    let Some((callee, registration, policy)) = target else {
+        if ctx.realm.options().enable_meta_api && procedure.starts_with("wamp.") {
+            let realm = ctx.realm.clone();
+            let handle = ctx.handle.clone();
+            match meta::call(&realm, &handle, &procedure, payload, &mut ctx.deferred) {
+                Some(Ok(result)) => ctx.reply(Message::Result {
+                    request,
+                    details: Dict::new(),
+                    payload: result,
+                }),
+                Some(Err((err, msg))) => ctx.error(code::CALL, request, &err, msg),
+                None => ctx.error(
+                    code::CALL,
+                    request,
+                    "wamp.error.no_such_procedure",
+                    format!("no callee registered for procedure <{procedure}>"),
+                ),
+            }
+        } else {
+            ctx.error(
+                code::CALL,
+                request,
+                "wamp.error.no_such_procedure",
+                format!("no callee registered for procedure <{procedure}>"),
+            );
+        }
+        return Step::Continue;
+    };
+
+    let invocation = callee.next_request_id();
+    let mut details = Dict::new();
+    if policy != MatchPolicy::Exact {
+        details.insert("procedure".into(), Value::from(procedure.as_str()));
+    }
+    if receive_progress {
+        details.insert("receive_progress".into(), Value::Bool(true));
+    }
+    if timeout_ms > 0 {
+        details.insert("timeout".into(), Value::from(timeout_ms));
+    }
+    if disclose {
+        details.insert("caller".into(), Value::from(ctx.handle.id));
+        details.insert(
+            "caller_authid".into(),
+            Value::from(ctx.handle.identity.authid.clone()),
+        );
+        details.insert(
+            "caller_authrole".into(),
+            Value::from(ctx.handle.identity.authrole.clone()),
+        );
+    }
+    let timeout = (timeout_ms > 0).then(|| {
+        let callee = callee.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(timeout_ms)).await;
+            let mut deferred = Deferred::default();
+            abort_invocation(
+                &callee,
+                invocation,
+                "wamp.error.canceled",
+                "timeout reached",
+                &mut deferred,
+            );
+            deferred.flush().await;
+        })
+        .abort_handle()
+    });
+    callee.invocations.lock().insert(
+        invocation,
+        PendingInvocation {
+            caller: ctx.handle.clone(),
+            caller_request: request,
+            receive_progress,
+            canceled: false,
+            timeout,
+        },
+    );
+    ctx.handle.calls.lock().insert(
+        request,
+        CallRef {
+            callee: Arc::downgrade(&callee),
+            invocation,
+        },
+    );
+    callee.send(
+        Outgoing::Message(Message::Invocation {
+            request: invocation,
+            registration,
+            details,
+            payload,
+        }),
+        &mut ctx.deferred,
+    );
+    Step::Continue
+}
+
+/// Ends an INVOCATION from the router's side: the caller gets ERROR(`error`), the callee an
+/// INTERRUPT if it can take one (timeouts, `killnowait` cancels).
+fn abort_invocation(
+    callee: &Arc<SessionHandle>,
+    invocation: Id,
+    error: &str,
+    message: &str,
+    deferred: &mut Deferred,
+) {
+    let Some(p) = callee.invocations.lock().remove(&invocation) else {
+        return;
+    };
+    if let Some(t) = &p.timeout {
+        t.abort();
+    }
+    p.caller.calls.lock().remove(&p.caller_request);
+    p.caller.send(
+        Outgoing::Message(Message::error(
+            code::CALL,
+            p.caller_request,
+            error,
+            vec![Value::from(message)],
+        )),
+        deferred,
+    );
+    if callee.features.callee_call_canceling {
+        callee.send(
+            Outgoing::Message(Message::Interrupt {
+                request: invocation,
+                options: dict! {"mode" => "killnowait"},
+            }),
+            deferred,
+        );
+    }
+}
+
+pub(crate) fn yield_(ctx: &mut SessionCtx, request: Id, options: Dict, payload: Payload) -> Step {
+    let progress = options
+        .get("progress")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let pending = {
+        let mut inv = ctx.handle.invocations.lock();
+        if progress {
+            match inv.get(&request) {
+                Some(p) if p.receive_progress => Some((p.caller.clone(), p.caller_request, false)),
+                // Progress the caller did not ask for is dropped.
+                Some(_) => return Step::Continue,
+                None => None,
+            }
+        } else {
+            inv.remove(&request).map(|p| {
+                if let Some(t) = &p.timeout {
+                    t.abort();
+                }
+                (p.caller, p.caller_request, true)
+            })
+        }
+    };
+    // A YIELD for an invocation that was canceled or timed out is dropped.
+    let Some((caller, caller_request, last)) = pending else {
+        return Step::Continue;
+    };
+    if last {
+        caller.calls.lock().remove(&caller_request);
+    }
+    let details = if progress {
+        dict! {"progress" => true}
+    } else {
+        Dict::new()
+    };
+    caller.send(
+        Outgoing::Message(Message::Result {
+            request: caller_request,
+            details,
+            payload,
+        }),
+        &mut ctx.deferred,
+    );
+    Step::Continue
+}
+
+pub(crate) fn invocation_error(
+    ctx: &mut SessionCtx,
+    request: Id,
+    _details: Dict,
+    error: String,
+    payload: Payload,
+) -> Step {
+    let pending = ctx.handle.invocations.lock().remove(&request);
+    let Some(p) = pending else {
+        return Step::Continue;
+    };
+    if let Some(t) = &p.timeout {
+        t.abort();
+    }
+    p.caller.calls.lock().remove(&p.caller_request);
+    let error = if p.canceled {
+        "wamp.error.canceled".to_owned()
+    } else {
+        error
+    };
+    p.caller.send(
+        Outgoing::Message(Message::Error {
+            request_type: code::CALL,
+            request: p.caller_request,
+            details: Dict::new(),
+            error,
+            payload,
+        }),
+        &mut ctx.deferred,
+    );
+    Step::Continue
+}
+
+pub(crate) fn cancel(ctx: &mut SessionCtx, request: Id, options: Dict) -> Step {
+    let call = ctx
+        .handle
+        .calls
+        .lock()
+        .get(&request)
+        .map(|c| (c.callee.clone(), c.invocation));
+    let Some((callee, invocation)) = call else {
+        // The call already finished: nothing to cancel.
+        return Step::Continue;
+    };
+    let Some(callee) = callee.upgrade() else {
+        return Step::Continue;
+    };
+    let mut mode = options
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("killnowait")
+        .to_owned();
+    if !matches!(mode.as_str(), "skip" | "kill" | "killnowait") {
+        ctx.error(
+            code::CANCEL,
+            request,
+            "wamp.error.invalid_argument",
+            format!("invalid cancel mode \"{mode}\""),
+        );
+        return Step::Continue;
+    }
+    if !callee.features.callee_call_canceling {
+        mode = "skip".into();
+    }
+    match mode.as_str() {
+        "kill" => {
+            let marked = match callee.invocations.lock().get_mut(&invocation) {
+                Some(p) if !p.canceled => {
+                    p.canceled = true;
+                    true
+                }
+                _ => false,
+            };
+            if marked {
+                callee.send(
+                    Outgoing::Message(Message::Interrupt {
+                        request: invocation,
+                        options: dict! {"mode" => "kill"},
+                    }),
+                    &mut ctx.deferred,
+                );
+            }
+        }
+        "killnowait" => abort_invocation(
+            &callee,
+            invocation,
+            "wamp.error.canceled",
+            "call canceled by caller",
+            &mut ctx.deferred,
+        ),
+        _ => {
+            // skip: the caller is told now; the callee's eventual answer is dropped.
+            let removed = callee.invocations.lock().remove(&invocation);
+            if let Some(p) = removed {
+                if let Some(t) = &p.timeout {
+                    t.abort();
+                }
+                ctx.handle.calls.lock().remove(&request);
+                ctx.error(
+                    code::CALL,
+                    request,
+                    "wamp.error.canceled",
+                    "call canceled by caller".into(),
+                );
+            }
+        }
+    }
+    Step::Continue
+}
+
+/// Cleans up after a session that left: its pending invocations fail for their callers, and
+/// its own calls in flight are interrupted at their callees.
+pub(crate) fn session_gone(handle: &Arc<SessionHandle>, deferred: &mut Deferred) {
+    let invocations: Vec<(Id, PendingInvocation)> = handle.invocations.lock().drain().collect();
+    for (_, p) in invocations {
+        if let Some(t) = &p.timeout {
+            t.abort();
+        }
+        p.caller.calls.lock().remove(&p.caller_request);
+        p.caller.send(
+            Outgoing::Message(Message::error(
+                code::CALL,
+                p.caller_request,
+                "wamp.error.canceled",
+                vec![Value::from("callee disconnected from in-flight request")],
+            )),
+            deferred,
+        );
+    }
+    let calls: Vec<(Id, CallRef)> = handle.calls.lock().drain().collect();
+    for (_, c) in calls {
+        let Some(callee) = c.callee.upgrade() else {
+            continue;
+        };
+        let removed = callee.invocations.lock().remove(&c.invocation);
+        if let Some(p) = removed {
+            if let Some(t) = &p.timeout {
+                t.abort();
+            }
+            if callee.features.callee_call_canceling {
+                callee.send(
+                    Outgoing::Message(Message::Interrupt {
+                        request: c.invocation,
+                        options: dict! {"mode" => "killnowait"},
+                    }),
+                    deferred,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The WAMP meta API: session, subscription and registration events and procedures, and
+//! testaments. Procedures are answered by the router itself when a session calls a `wamp.`
+//! URI that nobody registered.
+
+use std::sync::Arc;
+
+use crate::broker;
+use crate::message::{Id, Payload};
+use crate::realm::Realm;
+use crate::session::{Deferred, SessionHandle, Testament};
+use crate::uri::MatchPolicy;
+use crate::value::{Dict, List, Value};
+
+/// Publishes a meta event (when the realm has the meta API enabled).
+pub(crate) fn publish(realm: &Arc<Realm>, topic: &str, args: List, deferred: &mut Deferred) {
+    if realm.options().enable_meta_api {
+        broker::publish_internal(realm, topic, Payload::args(args), &Dict::new(), deferred);
+    }
+}
+
+pub(crate) fn on_join(realm: &Arc<Realm>, s: &Arc<SessionHandle>, deferred: &mut Deferred) {
+    publish(
+        realm,
+        "wamp.session.on_join",
+        vec![Value::Dict(s.details())],
+        deferred,
+    );
+}
+
+pub(crate) fn on_leave(realm: &Arc<Realm>, s: &Arc<SessionHandle>, deferred: &mut Deferred) {
+    // Crossbar.io publishes the session ID alone; authid and authrole follow for newer clients.
+    publish(
+        realm,
+        "wamp.session.on_leave",
+        vec![
+            s.id.into(),
+            s.identity.authid.clone().into(),
+            s.identity.authrole.clone().into(),
+        ],
+        deferred,
+    );
+}
+
+type MetaResult = Result<Payload, (String, String)>;
+
+fn ok(v: impl Into<Value>) -> Option<MetaResult> {
+    Some(Ok(Payload::args(vec![v.into()])))
+}
+
+fn err(uri: &str, msg: impl Into<String>) -> Option<MetaResult> {
+    Some(Err((uri.to_owned(), msg.into())))
+}
+
+/// Reads positional argument `i` (or keyword `name`).
+fn arg<'a>(p: &'a Payload, i: usize, name: &str) -> Option<&'a Value> {
+    p.args
+        .get(i)
+        .or_else(|| p.kwargs.get(name))
+        .filter(|v| !v.is_null())
+}
+
+fn id_arg(p: &Payload, i: usize, name: &str) -> Result<Id, (String, String)> {
+    arg(p, i, name).and_then(Value::as_u64).ok_or_else(|| {
+        (
+            "wamp.error.invalid_argument".to_owned(),
+            format!("argument \"{name}\" must be an ID"),
+        )
+    })
+}
+
+fn roles_filter(p: &Payload, i: usize) -> Option<Vec<String>> {
+    arg(p, i, "filter_authroles")
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+}
+
+fn list_by_policy((exact, prefix, wildcard): (Vec<Id>, Vec<Id>, Vec<Id>)) -> Value {
+    let l = |v: Vec<Id>| Value::List(v.into_iter().map(Value::from).collect());
+    Value::Dict(
+        crate::dict! { "exact" => l(exact), "prefix" => l(prefix), "wildcard" => l(wildcard) },
+    )
+}
+
+fn match_arg(p: &Payload, i: usize) -> MatchPolicy {
+    arg(p, i, "options")
+        .and_then(Value::as_dict)
+        .and_then(|o| o.get("match"))
+        .and_then(Value::as_str)
+        .and_then(MatchPolicy::parse)
+        .unwrap_or_default()
+}
+
+fn kill_reason(p: &Payload, i: usize) -> (String, String) {
+    let reason = arg(p, i, "reason")
+        .and_then(Value::as_str)
+        .unwrap_or("wamp.close.killed")
+        .to_owned();
+    let message = arg(p, i + 1, "message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    (reason, message)
+}
+
+/// Answers a meta procedure; `None` if `procedure` is not one.
+pub(crate) fn call(
+    realm: &Arc<Realm>,
+    caller: &Arc<SessionHandle>,
+    procedure: &str,
+    p: Payload,
+    _deferred: &mut Deferred,
+) -> Option<MetaResult> {
+    let proc_ = procedure.strip_prefix("wamp.")?;
+    match proc_ {
+        "session.count" => ok(realm.sessions(roles_filter(&p, 0).as_deref()).len()),
+        "session.list" => {
+            let ids: List = realm
+                .sessions(roles_filter(&p, 0).as_deref())
+                .iter()
+                .map(|s| Value::from(s.id))
+                .collect();
+            ok(ids)
+        }
+        "session.get" => {
+            let id = match id_arg(&p, 0, "session_id") {
+                Ok(i) => i,
+                Err(e) => return Some(Err(e)),
+            };
+            match realm.session(id) {
+                Some(s) => ok(s.details()),
+                None => err(
+                    "wamp.error.no_such_session",
+                    format!("no session with ID {id} exists on this router"),
+                ),
+            }
+        }
+        "session.kill" => {
+            let id = match id_arg(&p, 0, "session_id") {
+                Ok(i) => i,
+                Err(e) => return Some(Err(e)),
+            };
+            if id == caller.id {
+                return err(
+                    "wamp.error.no_such_session",
+                    "cannot kill the calling session",
+                );
+            }
+            let (reason, message) = kill_reason(&p, 1);
+            match realm.session(id) {
+                Some(s) => {
+                    s.close(&reason, &message);
+                    Some(Ok(Payload::default()))
+                }
+                None => err(
+                    "wamp.error.no_such_session",
+                    format!("no session with ID {id} exists on this router"),
+                ),
+            }
+        }
+        "session.kill_by_authid" | "session.kill_by_authrole" | "session.kill_all" => {
+            let (key, first_reason) = match proc_ {
+                "session.kill_all" => (None, 0),
+                _ => (
+                    arg(
+                        &p,
+                        0,
+                        if proc_.ends_with("authid") {
+                            "authid"
+                        } else {
+                            "authrole"
+                        },
+                    )
+                    .and_then(Value::as_str),
+                    1,
+                ),
+            };
+            if proc_ != "session.kill_all" && key.is_none() {
+                return err(
+                    "wamp.error.invalid_argument",
+                    "missing authid/authrole argument",
+                );
+            }
+            let (reason, message) = kill_reason(&p, first_reason);
+            let mut killed = List::new();
+            for s in realm.sessions(None) {
+                if s.id == caller.id {
+                    continue;
+                }
+                let hit = match proc_ {
+                    "session.kill_by_authid" => Some(s.identity.authid.as_str()) == key,
+                    "session.kill_by_authrole" => Some(s.identity.authrole.as_str()) == key,
+                    _ => true,
+                };
+                if hit {
+                    s.close(&reason, &message);
+                    killed.push(Value::from(s.id));
+                }
+            }
+            if proc_ == "session.kill_all" {
+                ok(killed.len())
+            } else {
+                ok(killed)
+            }
+        }
+        "session.add_testament" => {
+            let Some(topic) = arg(&p, 0, "topic")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                return err("wamp.error.invalid_argument", "add_testament needs a topic");
+            };
+            let args = arg(&p, 1, "args")
+                .and_then(Value::as_list)
+                .cloned()
+                .unwrap_or_default();
+            let kwargs = arg(&p, 2, "kwargs")
+                .and_then(Value::as_dict)
+                .cloned()
+                .unwrap_or_default();
+            let options = p
+                .kwargs
+                .get("publish_options")
+                .and_then(Value::as_dict)
+                .cloned()
+                .unwrap_or_default();
+            caller.testaments.lock().push(Testament {
+                topic,
+                payload: Payload::new(args, kwargs),
+                options,
+            });
+            Some(Ok(Payload::default()))
+        }
+        "session.flush_testaments" => {
+            let n = std::mem::take(&mut *caller.testaments.lock()).len();
+            ok(n)
+        }
+        "subscription.list" => ok(list_by_policy(realm.broker.read().list())),
+        "subscription.lookup" => {
+            let Some(topic) = arg(&p, 0, "topic").and_then(Value::as_str) else {
+                return err("wamp.error.invalid_argument", "lookup needs a topic");
+            };
+            ok(realm.broker.read().lookup(topic, match_arg(&p, 1)))
+        }
+        "subscription.match" => {
+            let Some(topic) = arg(&p, 0, "topic").and_then(Value::as_str) else {
+                return err("wamp.error.invalid_argument", "match needs a topic");
+            };
+            let mut ids = List::new();
+            realm
+                .broker
+                .read()
+                .for_each_match(topic, |s| ids.push(Value::from(s.id)));
+            if ids.is_empty() {
+                ok(Value::Null)
+            } else {
+                ok(ids)
+            }
+        }
+        "subscription.get" | "subscription.list_subscribers" | "subscription.count_subscribers" => {
+            let id = match id_arg(&p, 0, "subscription_id") {
+                Ok(i) => i,
+                Err(e) => return Some(Err(e)),
+            };
+            let broker = realm.broker.read();
+            let Some(s) = broker.get(id) else {
+                return err(
+                    "wamp.error.no_such_subscription",
+                    format!("no subscription with ID {id} exists on this broker"),
+                );
+            };
+            match proc_ {
+                "subscription.get" => ok(s.details()),
+                "subscription.list_subscribers" => ok(s
+                    .subscribers
+                    .iter()
+                    .map(|x| Value::from(x.id))
+                    .collect::<List>()),
+                _ => ok(s.subscribers.len()),
+            }
+        }
+        "registration.list" => ok(list_by_policy(realm.dealer.read().list())),
+        "registration.lookup" => {
+            let Some(procedure) = arg(&p, 0, "procedure").and_then(Value::as_str) else {
+                return err("wamp.error.invalid_argument", "lookup needs a procedure");
+            };
+            ok(realm.dealer.read().lookup(procedure, match_arg(&p, 1)))
+        }
+        "registration.match" => {
+            let Some(procedure) = arg(&p, 0, "procedure").and_then(Value::as_str) else {
+                return err("wamp.error.invalid_argument", "match needs a procedure");
+            };
+            ok(realm.dealer.read().best_match(procedure).map(|r| r.id))
+        }
+        "registration.get" | "registration.list_callees" | "registration.count_callees" => {
+            let id = match id_arg(&p, 0, "registration_id") {
+                Ok(i) => i,
+                Err(e) => return Some(Err(e)),
+            };
+            let dealer = realm.dealer.read();
+            let Some(r) = dealer.get(id) else {
+                return err(
+                    "wamp.error.no_such_registration",
+                    format!("no registration with ID {id} exists on this dealer"),
+                );
+            };
+            match proc_ {
+                "registration.get" => ok(r.details()),
+                "registration.list_callees" => ok(r
+                    .callees
+                    .iter()
+                    .map(|x| Value::from(x.id))
+                    .collect::<List>()),
+                _ => ok(r.callees.len()),
+            }
+        }
+        _ => None,
+    }
+}

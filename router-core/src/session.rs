@@ -1,0 +1,747 @@
+//! The router side of one WAMP session: handshake, dispatch, and cleanup.
+//!
+//! A connection runs [`serve_wire`] (or [`connect_local`] for in-process peers). The session
+//! task reads messages in order and routes each one synchronously under short realm locks;
+//! messages for other sessions go into their bounded queues with `try_send`. A message that
+//! finds a full queue is kept in the step's `Deferred` list and awaited (with a timeout) before
+//! this session reads its next message: a slow receiver slows its senders down instead of
+//! growing memory, and one that stays stuck is closed (see [`SLOW_CONSUMER_TIMEOUT`]).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::auth::{AuthStep, HelloInfo, Identity, TransportInfo};
+use crate::codec::Codec;
+use crate::message::{Id, Message, Payload, ProtocolViolation, code};
+use crate::peer::Outgoing;
+use crate::realm::Realm;
+use crate::router::{ConnectionInfo, LocalLink, Router};
+use crate::transport::wire::{WireError, WireRead, WireWrite};
+use crate::value::{Dict, Value};
+use crate::{broker, dealer, dict, meta};
+
+/// Capacity of every session's outgoing queue, in messages. Channels allocate in small blocks
+/// as they fill, so an idle session pays almost nothing for a large capacity.
+pub const QUEUE_CAPACITY: usize = 8192;
+/// How long a sender waits for room in a full queue before the receiver is closed.
+pub const SLOW_CONSUMER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time allowed between connection and HELLO, and between CHALLENGE and AUTHENTICATE.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// After the session ends, how long the writer may take to flush what is queued.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for the peer's GOODBYE after the router sent one.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a peer announced in HELLO.Details.roles that changes what the router sends it.
+#[derive(Debug, Clone, Default)]
+pub struct PeerFeatures {
+    pub callee_call_canceling: bool,
+    pub callee_progressive_call_results: bool,
+}
+
+impl PeerFeatures {
+    fn from_hello(details: &Dict) -> Self {
+        let feature = |role: &str, f: &str| -> bool {
+            details
+                .get("roles")
+                .and_then(Value::as_dict)
+                .and_then(|r| r.get(role))
+                .and_then(Value::as_dict)
+                .and_then(|r| r.get("features"))
+                .and_then(Value::as_dict)
+                .and_then(|fs| fs.get(f))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        PeerFeatures {
+            callee_call_canceling: feature("callee", "call_canceling"),
+            callee_progressive_call_results: feature("callee", "progressive_call_results"),
+        }
+    }
+}
+
+/// An INVOCATION sent to a callee that has not been answered yet.
+pub(crate) struct PendingInvocation {
+    pub caller: Arc<SessionHandle>,
+    pub caller_request: Id,
+    pub receive_progress: bool,
+    /// Set once the caller canceled in `kill` mode: the callee's ERROR goes to the caller.
+    pub canceled: bool,
+    pub timeout: Option<tokio::task::AbortHandle>,
+}
+
+/// A CALL of this session that is in flight: which callee, which INVOCATION.
+pub(crate) struct CallRef {
+    pub callee: std::sync::Weak<SessionHandle>,
+    pub invocation: Id,
+}
+
+/// A testament: an event the router publishes when the session goes away.
+#[derive(Clone, Debug)]
+pub(crate) struct Testament {
+    pub topic: String,
+    pub payload: Payload,
+    pub options: Dict,
+}
+
+/// A joined session as other sessions and the management API see it.
+pub struct SessionHandle {
+    pub id: Id,
+    pub realm: String,
+    pub identity: Identity,
+    pub transport: Arc<TransportInfo>,
+    pub serializer: Option<Codec>,
+    pub features: PeerFeatures,
+    pub joined_at: String,
+    tx: mpsc::Sender<Outgoing>,
+    closer: CancellationToken,
+    close_reason: Mutex<Option<(String, String)>>,
+    next_request: AtomicU64,
+    pub(crate) invocations: Mutex<HashMap<Id, PendingInvocation>>,
+    pub(crate) calls: Mutex<HashMap<Id, CallRef>>,
+    pub(crate) testaments: Mutex<Vec<Testament>>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("id", &self.id)
+            .field("authid", &self.identity.authid)
+            .field("authrole", &self.identity.authrole)
+            .finish()
+    }
+}
+
+impl SessionHandle {
+    /// Asks the session to end with GOODBYE(`reason`).
+    pub fn close(&self, reason: &str, message: &str) {
+        let mut r = self.close_reason.lock();
+        if r.is_none() {
+            *r = Some((reason.to_owned(), message.to_owned()));
+        }
+        self.closer.cancel();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closer.is_cancelled()
+    }
+
+    /// The next router→peer request ID (INVOCATION, INTERRUPT refer to it), sequential from 1.
+    pub(crate) fn next_request_id(&self) -> Id {
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed) + 1;
+        if id > crate::message::MAX_ID {
+            self.next_request.store(1, Ordering::Relaxed);
+            1
+        } else {
+            id
+        }
+    }
+
+    /// Queues `out` for this session now, or defers it if the queue is full.
+    pub(crate) fn send(self: &Arc<Self>, out: Outgoing, deferred: &mut Deferred) {
+        if deferred.has(self.id) {
+            deferred.push(self.clone(), out);
+            return;
+        }
+        match self.tx.try_send(out) {
+            Ok(()) => {}
+            Err(TrySendError::Full(out)) => deferred.push(self.clone(), out),
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// The details published in `wamp.session.on_join` and returned by `wamp.session.get`.
+    pub fn details(&self) -> Dict {
+        dict! {
+            "realm" => self.realm.clone(),
+            "session" => self.id,
+            "authid" => self.identity.authid.clone(),
+            "authrole" => self.identity.authrole.clone(),
+            "authmethod" => self.identity.authmethod.clone(),
+            "authprovider" => self.identity.authprovider.clone(),
+            "authextra" => self.identity.authextra.clone(),
+            "serializer" => self.serializer.map(|c| c.name().to_owned()),
+            "transport" => dict! {
+                "type" => self.transport.kind.clone(),
+                "peer" => self.transport.peer.clone(),
+                "transport_id" => self.transport.id.clone(),
+            },
+            "resumed" => false,
+            "resumable" => false,
+            "resume_token" => Value::Null,
+        }
+    }
+}
+
+/// Messages that found a full queue during one routing step, delivered before the next step.
+#[derive(Default)]
+pub(crate) struct Deferred(Vec<(Arc<SessionHandle>, Outgoing)>);
+
+impl Deferred {
+    fn has(&self, id: Id) -> bool {
+        !self.0.is_empty() && self.0.iter().any(|(s, _)| s.id == id)
+    }
+    fn push(&mut self, s: Arc<SessionHandle>, out: Outgoing) {
+        self.0.push((s, out));
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Waits for room in each full queue; a receiver that stays full is closed.
+    pub(crate) async fn flush(&mut self) {
+        for (s, out) in self.0.drain(..) {
+            if s.is_closing() {
+                continue;
+            }
+            match tokio::time::timeout(SLOW_CONSUMER_TIMEOUT, s.tx.send(out)).await {
+                Ok(_) => {}
+                Err(_) => {
+                    warn!(session = s.id, authid = %s.identity.authid, "slow consumer: outgoing queue stayed full, closing session");
+                    s.close("wamp.close.killed", "slow consumer: outgoing queue full");
+                }
+            }
+        }
+    }
+    /// Delivers in the background (for steps that are not driven by a session task).
+    pub(crate) fn spawn_flush(mut self) {
+        if !self.is_empty() {
+            tokio::spawn(async move { self.flush().await });
+        }
+    }
+}
+
+/// Where a session's incoming messages come from.
+pub(crate) trait MessageSource: Send {
+    fn next_message(&mut self)
+    -> impl Future<Output = Result<Option<Message>, SourceError>> + Send;
+}
+
+pub(crate) enum SourceError {
+    Violation(ProtocolViolation),
+    Wire(WireError),
+}
+
+struct WireSource<R> {
+    reader: R,
+    codec: Codec,
+}
+
+impl<R: WireRead> MessageSource for WireSource<R> {
+    async fn next_message(&mut self) -> Result<Option<Message>, SourceError> {
+        match self.reader.read_frame().await {
+            Ok(Some(frame)) => self
+                .codec
+                .decode(&frame)
+                .map(Some)
+                .map_err(SourceError::Violation),
+            Ok(None) => Ok(None),
+            Err(e) => Err(SourceError::Wire(e)),
+        }
+    }
+}
+
+struct LocalSource {
+    rx: mpsc::Receiver<Message>,
+}
+
+impl MessageSource for LocalSource {
+    async fn next_message(&mut self) -> Result<Option<Message>, SourceError> {
+        Ok(self.rx.recv().await)
+    }
+}
+
+/// Runs sessions over a framed wire until the connection ends.
+pub(crate) async fn serve_wire<R: WireRead, W: WireWrite>(
+    router: Arc<Router>,
+    codec: Codec,
+    reader: R,
+    mut writer: W,
+    conn: ConnectionInfo,
+) {
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE_CAPACITY);
+    let done = CancellationToken::new();
+    let writer_done = done.clone();
+    let span = info_span!("conn", peer = %conn.transport.peer, transport = %conn.transport.id);
+    let writer_task = tokio::spawn(
+        async move {
+            let mut batch: Vec<Outgoing> = Vec::new();
+            let mut frames: Vec<Bytes> = Vec::new();
+            loop {
+                let n = tokio::select! {
+                    biased;
+                    n = rx.recv_many(&mut batch, 256) => n,
+                    _ = writer_done.cancelled() => break,
+                };
+                if n == 0 {
+                    break;
+                }
+                frames.extend(batch.drain(..).map(|o| o.encode(codec)));
+                let res = writer.write_frames(&frames).await;
+                frames.clear();
+                if let Err(e) = res {
+                    debug!(error = %e, "write failed");
+                    writer.close().await;
+                    return;
+                }
+            }
+            // The session is over: flush what it queued last (GOODBYE, ABORT), bounded in time.
+            let drain = async {
+                while let Ok(o) = rx.try_recv() {
+                    frames.push(o.encode(codec));
+                }
+                if !frames.is_empty() {
+                    let _ = writer.write_frames(&frames).await;
+                }
+                writer.close().await;
+            };
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+        }
+        .instrument(span.clone()),
+    );
+    run(router, conn, WireSource { reader, codec }, tx, Some(codec))
+        .instrument(span)
+        .await;
+    done.cancel();
+    let _ = writer_task.await;
+}
+
+/// Opens an in-process session link; the router side runs on a spawned task.
+pub(crate) fn connect_local(router: Arc<Router>, conn: ConnectionInfo) -> LocalLink {
+    let (in_tx, in_rx) = mpsc::channel::<Message>(QUEUE_CAPACITY);
+    let (out_tx, out_rx) = mpsc::channel::<Outgoing>(QUEUE_CAPACITY);
+    let span = info_span!("local", transport = %conn.transport.id);
+    tokio::spawn(run(router, conn, LocalSource { rx: in_rx }, out_tx, None).instrument(span));
+    LocalLink {
+        tx: in_tx,
+        rx: out_rx,
+    }
+}
+
+/// Sends one message to the peer directly (handshake phase: nobody else knows this queue yet).
+async fn send_direct(tx: &mpsc::Sender<Outgoing>, msg: Message) {
+    let _ = tokio::time::timeout(SLOW_CONSUMER_TIMEOUT, tx.send(Outgoing::Message(msg))).await;
+}
+
+async fn next_with_timeout<S: MessageSource>(src: &mut S) -> Result<Option<Message>, SourceError> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, src.next_message()).await {
+        Ok(r) => r,
+        Err(_) => Err(SourceError::Violation(ProtocolViolation(
+            "handshake timeout".into(),
+        ))),
+    }
+}
+
+async fn run<S: MessageSource>(
+    router: Arc<Router>,
+    conn: ConnectionInfo,
+    mut src: S,
+    tx: mpsc::Sender<Outgoing>,
+    codec: Option<Codec>,
+) {
+    // WAMP allows a new session on the same transport after GOODBYE.
+    loop {
+        let Some(mut ctx) = handshake(&router, &conn, &mut src, &tx, codec).await else {
+            return;
+        };
+        let again = established(&mut ctx, &mut src).await;
+        ctx.detach().await;
+        if !again {
+            return;
+        }
+    }
+}
+
+/// Runs HELLO → (CHALLENGE → AUTHENTICATE) → WELCOME. `None` if the session did not open.
+async fn handshake<S: MessageSource>(
+    router: &Arc<Router>,
+    conn: &ConnectionInfo,
+    src: &mut S,
+    tx: &mpsc::Sender<Outgoing>,
+    codec: Option<Codec>,
+) -> Option<SessionCtx> {
+    let (realm_req, details) = match next_with_timeout(src).await {
+        Ok(Some(Message::Hello { realm, details })) => (realm, details),
+        Ok(Some(other)) => {
+            let text = format!("expected HELLO, got {}", other.name());
+            send_direct(tx, Message::abort("wamp.error.protocol_violation", text)).await;
+            return None;
+        }
+        Ok(None) => return None,
+        Err(SourceError::Violation(v)) => {
+            send_direct(tx, Message::abort("wamp.error.protocol_violation", v.0)).await;
+            return None;
+        }
+        Err(SourceError::Wire(e)) => {
+            debug!(error = %e, "connection failed before HELLO");
+            return None;
+        }
+    };
+    let str_of = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_owned);
+    let authmethods = match details.get("authmethods") {
+        None | Some(Value::Null) => vec!["anonymous".to_owned()],
+        Some(Value::List(l)) => {
+            let mut v = Vec::with_capacity(l.len());
+            for m in l {
+                match m.as_str() {
+                    Some(s) => v.push(s.to_owned()),
+                    None => {
+                        send_direct(
+                            tx,
+                            Message::abort(
+                                "wamp.error.protocol_violation",
+                                "HELLO: authmethods must be a list of strings",
+                            ),
+                        )
+                        .await;
+                        return None;
+                    }
+                }
+            }
+            v
+        }
+        Some(_) => {
+            send_direct(
+                tx,
+                Message::abort(
+                    "wamp.error.protocol_violation",
+                    "HELLO: authmethods must be a list",
+                ),
+            )
+            .await;
+            return None;
+        }
+    };
+    let authextra = match details.get("authextra") {
+        Some(Value::Dict(d)) => d.clone(),
+        _ => Dict::new(),
+    };
+    let session_id = crate::util::random_id();
+    let hello = HelloInfo {
+        realm: realm_req,
+        authmethods,
+        authid: str_of("authid"),
+        authrole: str_of("authrole"),
+        authextra,
+        session_id,
+        transport: conn.transport.clone(),
+    };
+    let identity = match conn.authenticator.hello(&hello).await {
+        AuthStep::Welcome(id) => id,
+        AuthStep::Deny(d) => {
+            send_direct(tx, Message::abort(&d.reason, d.message)).await;
+            return None;
+        }
+        AuthStep::Challenge {
+            method,
+            extra,
+            pending,
+        } => {
+            send_direct(
+                tx,
+                Message::Challenge {
+                    authmethod: method,
+                    extra,
+                },
+            )
+            .await;
+            match next_with_timeout(src).await {
+                Ok(Some(Message::Authenticate { signature, extra })) => {
+                    match pending.authenticate(&signature, &extra).await {
+                        Ok(id) => id,
+                        Err(d) => {
+                            send_direct(tx, Message::abort(&d.reason, d.message)).await;
+                            return None;
+                        }
+                    }
+                }
+                Ok(Some(Message::Abort { .. })) | Ok(None) => return None,
+                Ok(Some(other)) => {
+                    let text = format!("expected AUTHENTICATE, got {}", other.name());
+                    send_direct(tx, Message::abort("wamp.error.protocol_violation", text)).await;
+                    return None;
+                }
+                Err(SourceError::Violation(v)) => {
+                    send_direct(tx, Message::abort("wamp.error.protocol_violation", v.0)).await;
+                    return None;
+                }
+                Err(SourceError::Wire(_)) => return None,
+            }
+        }
+    };
+    let Some(realm) = router.realm(&identity.realm) else {
+        let text = format!("no realm \"{}\" exists on this router", identity.realm);
+        send_direct(tx, Message::abort("wamp.error.no_such_realm", text)).await;
+        return None;
+    };
+    if !realm.has_role(&identity.authrole) {
+        let text = format!(
+            "no role \"{}\" on realm \"{}\"",
+            identity.authrole, identity.realm
+        );
+        send_direct(tx, Message::abort("wamp.error.no_such_role", text)).await;
+        return None;
+    }
+    let handle = Arc::new(SessionHandle {
+        id: session_id,
+        realm: realm.name().to_owned(),
+        identity,
+        transport: conn.transport.clone(),
+        serializer: codec,
+        features: PeerFeatures::from_hello(&details),
+        joined_at: crate::util::utcnow(),
+        tx: tx.clone(),
+        closer: CancellationToken::new(),
+        close_reason: Mutex::new(None),
+        next_request: AtomicU64::new(0),
+        invocations: Mutex::new(HashMap::new()),
+        calls: Mutex::new(HashMap::new()),
+        testaments: Mutex::new(Vec::new()),
+    });
+    if !realm.attach(handle.clone()) {
+        let text = format!("realm \"{}\" is shutting down", realm.name());
+        send_direct(tx, Message::abort("wamp.error.no_such_realm", text)).await;
+        return None;
+    }
+    let mut welcome = dict! {
+        "realm" => realm.name().to_owned(),
+        "authid" => handle.identity.authid.clone(),
+        "authrole" => handle.identity.authrole.clone(),
+        "authmethod" => handle.identity.authmethod.clone(),
+        "authprovider" => handle.identity.authprovider.clone(),
+        "roles" => router_roles(),
+    };
+    let mut authextra = handle.identity.authextra.clone();
+    authextra.insert("x_cb_peer".into(), Value::from(conn.transport.peer.clone()));
+    authextra.insert("x_cb_pid".into(), Value::from(std::process::id()));
+    welcome.insert("authextra".into(), Value::Dict(authextra));
+    send_direct(
+        tx,
+        Message::Welcome {
+            session: session_id,
+            details: welcome,
+        },
+    )
+    .await;
+    debug!(session = session_id, realm = %realm.name(), authid = %handle.identity.authid, authrole = %handle.identity.authrole, "session joined");
+    let mut ctx = SessionCtx {
+        handle,
+        realm,
+        subscriptions: HashSet::new(),
+        registrations: HashSet::new(),
+        deferred: Deferred::default(),
+    };
+    meta::on_join(&ctx.realm, &ctx.handle, &mut ctx.deferred);
+    ctx.deferred.flush().await;
+    Some(ctx)
+}
+
+/// The router's advertised roles and features (WELCOME.Details.roles).
+fn router_roles() -> Dict {
+    let features = |names: &[&str]| -> Value {
+        let mut d = Dict::new();
+        for n in names {
+            d.insert((*n).to_owned(), Value::Bool(true));
+        }
+        Value::Dict(dict! { "features" => Value::Dict(d) })
+    };
+    dict! {
+        "broker" => features(&[
+            "publisher_identification", "publisher_exclusion", "subscriber_blackwhite_listing",
+            "pattern_based_subscription", "session_meta_api", "subscription_meta_api",
+        ]),
+        "dealer" => features(&[
+            "caller_identification", "call_canceling", "call_timeout", "progressive_call_results",
+            "pattern_based_registration", "shared_registration", "registration_meta_api",
+            "session_meta_api", "testament_meta_api",
+        ]),
+    }
+}
+
+/// The state of a joined session, owned by its task.
+pub(crate) struct SessionCtx {
+    pub handle: Arc<SessionHandle>,
+    pub realm: Arc<Realm>,
+    pub subscriptions: HashSet<Id>,
+    pub registrations: HashSet<Id>,
+    pub deferred: Deferred,
+}
+
+/// What a step asks the session loop to do next.
+pub(crate) enum Step {
+    Continue,
+    /// The peer said GOODBYE (answered); a new HELLO may follow.
+    Goodbye,
+    /// Close the connection with ABORT(protocol_violation).
+    Violation(String),
+}
+
+/// Runs the joined session. Returns `true` if the transport may carry another session.
+async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> bool {
+    let closer = ctx.handle.closer.clone();
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = closer.cancelled() => {
+                let (reason, message) = ctx.handle.close_reason.lock().clone()
+                    .unwrap_or_else(|| ("wamp.close.system_shutdown".into(), String::new()));
+                let _ = ctx.handle.tx.try_send(Outgoing::Message(Message::Goodbye {
+                    details: dict! { "message" => message },
+                    reason,
+                }));
+                // Wait briefly for the peer's GOODBYE reply; anything else is dropped.
+                let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+                    while let Ok(Some(m)) = src.next_message().await {
+                        if matches!(m, Message::Goodbye { .. }) { break; }
+                    }
+                }).await;
+                return false;
+            }
+            m = src.next_message() => m,
+        };
+        let step = match next {
+            Ok(Some(msg)) => dispatch(ctx, msg),
+            Ok(None) => return false,
+            Err(SourceError::Violation(v)) => Step::Violation(v.0),
+            Err(SourceError::Wire(e)) => {
+                debug!(session = ctx.handle.id, error = %e, "connection lost");
+                return false;
+            }
+        };
+        if !ctx.deferred.is_empty() {
+            ctx.deferred.flush().await;
+        }
+        match step {
+            Step::Continue => {}
+            Step::Goodbye => return true,
+            Step::Violation(text) => {
+                debug!(session = ctx.handle.id, %text, "protocol violation");
+                let _ = ctx.handle.tx.try_send(Outgoing::Message(Message::abort(
+                    "wamp.error.protocol_violation",
+                    text,
+                )));
+                return false;
+            }
+        }
+    }
+}
+
+/// Routes one message of a joined session.
+fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
+    match msg {
+        Message::Publish {
+            request,
+            options,
+            topic,
+            payload,
+        } => broker::publish(ctx, request, options, topic, payload),
+        Message::Subscribe {
+            request,
+            options,
+            topic,
+        } => broker::subscribe(ctx, request, options, topic),
+        Message::Unsubscribe {
+            request,
+            subscription,
+        } => broker::unsubscribe(ctx, request, subscription),
+        Message::Call {
+            request,
+            options,
+            procedure,
+            payload,
+        } => dealer::call(ctx, request, options, procedure, payload),
+        Message::Register {
+            request,
+            options,
+            procedure,
+        } => dealer::register(ctx, request, options, procedure),
+        Message::Unregister {
+            request,
+            registration,
+        } => dealer::unregister(ctx, request, registration),
+        Message::Yield {
+            request,
+            options,
+            payload,
+        } => dealer::yield_(ctx, request, options, payload),
+        Message::Error {
+            request_type: code::INVOCATION,
+            request,
+            details,
+            error,
+            payload,
+        } => dealer::invocation_error(ctx, request, details, error, payload),
+        Message::Cancel { request, options } => dealer::cancel(ctx, request, options),
+        Message::Goodbye { .. } => {
+            let me = ctx.handle.clone();
+            me.send(
+                Outgoing::Message(Message::Goodbye {
+                    details: Dict::new(),
+                    reason: "wamp.close.goodbye_and_out".into(),
+                }),
+                &mut ctx.deferred,
+            );
+            Step::Goodbye
+        }
+        other => Step::Violation(format!(
+            "unexpected {} message in an established session",
+            other.name()
+        )),
+    }
+}
+
+impl SessionCtx {
+    /// Sends a reply to this session itself.
+    pub(crate) fn reply(&mut self, msg: Message) {
+        let me = self.handle.clone();
+        me.send(Outgoing::Message(msg), &mut self.deferred);
+    }
+
+    /// Replies with ERROR to a request of type `request_type`.
+    pub(crate) fn error(&mut self, request_type: u64, request: Id, error: &str, message: String) {
+        self.reply(Message::error(
+            request_type,
+            request,
+            error,
+            vec![Value::String(message)],
+        ));
+    }
+
+    /// Leaves the realm: testaments, subscriptions, registrations, calls in flight, meta events.
+    async fn detach(&mut self) {
+        let id = self.handle.id;
+        self.realm.detach(id);
+        let testaments = std::mem::take(&mut *self.handle.testaments.lock());
+        for t in testaments {
+            broker::publish_internal(
+                &self.realm,
+                &t.topic,
+                t.payload,
+                &t.options,
+                &mut self.deferred,
+            );
+        }
+        let subs: Vec<Id> = self.subscriptions.drain().collect();
+        for sub in subs {
+            broker::remove_subscriber(&self.realm, &self.handle, sub, &mut self.deferred);
+        }
+        let regs: Vec<Id> = self.registrations.drain().collect();
+        for reg in regs {
+            dealer::remove_callee(&self.realm, &self.handle, reg, &mut self.deferred);
+        }
+        dealer::session_gone(&self.handle, &mut self.deferred);
+        meta::on_leave(&self.realm, &self.handle, &mut self.deferred);
+        // Deliver in the background: this session's own queue is going away.
+        std::mem::take(&mut self.deferred).spawn_flush();
+        debug!(session = id, "session left");
+    }
+}

@@ -1,0 +1,33 @@
+//! Small shared helpers: ID generation and timestamps.
+
+use rand::RngExt as _;
+
+use crate::message::{Id, MAX_ID};
+
+/// A random ID in [1, 2^53] (global scope: sessions, publications; also used for
+/// subscriptions and registrations, which only need router-wide uniqueness).
+pub fn random_id() -> Id {
+    rand::rng().random_range(1..=MAX_ID)
+}
+
+/// The current time as Crossbar.io writes it: `2020-07-05T11:49:59.125Z`.
+pub fn utcnow() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A random serial like Crossbar.io's `generate_serial_number()` (`ABCD-EFGH-…`), used for
+/// anonymous authids.
+pub fn serial_number() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    let mut s = String::with_capacity(29);
+    for group in 0..6 {
+        if group > 0 {
+            s.push('-');
+        }
+        for _ in 0..4 {
+            s.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
+        }
+    }
+    s
+}
