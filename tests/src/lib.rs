@@ -1,14 +1,162 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Test harness for cross-crate integration tests: runs the real `crossbar-edge` binary on
+//! loopback ports and drives it with real clients (autobahn-python from the test venv).
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The workspace root (this crate lives in `<root>/tests`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A binary of the workspace (`crossbar-edge`, `crossbar-cdc`), built by the test script
+/// before `cargo test` runs (`tests/run.sh`); built here if it is missing.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--bin", name])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building {name} failed");
+    }
+    path
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// The Python interpreter of the test venv (autobahn-python installed). `tests/run.sh` makes it
+/// and exports `EDGE_TEST_PYTHON`; without it, the default location is tried. A missing venv is
+/// a test failure, not a skip: interop is what these tests are for.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("EDGE_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = workspace_root().join("target/test-venv/bin/python");
+    assert!(
+        p.exists(),
+        "no test venv at {}: run `bash tests/run.sh` (it creates the venv with autobahn) or set EDGE_TEST_PYTHON",
+        p.display()
+    );
+    p
+}
+
+/// Runs a script from `tests/py/` with the test venv's Python.
+pub fn run_py(script: &str, args: &[&str]) -> Output {
+    Command::new(python())
+        .arg(workspace_root().join("tests/py").join(script))
+        .args(args)
+        .output()
+        .expect("run python")
+}
+
+/// Asserts a script run succeeded, printing its output either way.
+pub fn assert_py_ok(out: &Output, what: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("--- {what}\n{stdout}{stderr}");
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again soon).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub fn wait_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+/// A running `crossbar-edge start` in a temporary node directory; killed on drop.
+pub struct Node {
+    pub dir: tempfile::TempDir,
+    pub child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    /// The node directory (`<tmp>/.crossbar`); `<tmp>/web` holds static files.
+    pub fn cbdir(&self) -> PathBuf {
+        self.dir.path().join(".crossbar")
+    }
+
+    /// Writes `config` into a fresh node directory and starts the node with `env` set.
+    pub fn start(config: &str, env: &[(&str, String)]) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cbdir = dir.path().join(".crossbar");
+        std::fs::create_dir_all(&cbdir).unwrap();
+        std::fs::create_dir_all(dir.path().join("web")).unwrap();
+        std::fs::write(dir.path().join("web/index.html"), "<h1>hello from crossbar-edge</h1>").unwrap();
+        std::fs::write(cbdir.join("config.json"), config).unwrap();
+        let mut cmd = Command::new(bin("crossbar-edge"));
+        cmd.args(["start", "--cbdir"]).arg(&cbdir).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn crossbar-edge");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                       child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
+            .into_iter()
+            .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        Node { dir, child, log }
+    }
+
+    /// Waits until the node accepts connections on every port in `ports`.
+    pub fn wait_ready(&mut self, ports: &[u16]) {
+        for &p in ports {
+            if !wait_port(p, Duration::from_secs(20)) {
+                let _ = self.child.kill();
+                panic!("node did not listen on {p}; log:\n{}", self.log_text());
+            }
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

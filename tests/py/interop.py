@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Interop checks for a WAMP router, driven by unmodified autobahn-python (asyncio).
+
+Each scenario connects real autobahn sessions to the router under test and checks behaviour
+against the WAMP spec and Crossbar.io (the same script passes against Crossbar.io itself).
+
+    interop.py --url ws://127.0.0.1:8080/ws --serializer cbor --scenario rpc
+    interop.py --url rs://127.0.0.1:8081 --serializer msgpack --scenario all
+    interop.py --url ws://127.0.0.1:8082 --scenario auth --auth ticket --authid joe --secret s --expect ok
+
+Prints one line per check and exits 1 on the first failure.
+"""
+import argparse
+import asyncio
+import binascii
+import sys
+from urllib.parse import urlparse
+
+from autobahn.asyncio.rawsocket import WampRawSocketClientFactory
+from autobahn.asyncio.wamp import ApplicationSession
+from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp import auth as wamp_auth
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from autobahn.wamp.types import (
+    CallOptions,
+    ComponentConfig,
+    PublishOptions,
+    RegisterOptions,
+    SubscribeOptions,
+)
+
+TIMEOUT = 10.0
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+
+
+class Aborted(Exception):
+    def __init__(self, reason, message):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print(f"  ok  {what}", flush=True)
+
+
+async def connect(url, serializer, realm="realm1", authmethods=None, authid=None, authextra=None, on_challenge=None):
+    """Opens one session; returns it once joined, or raises Aborted with the router's reason."""
+    loop = asyncio.get_running_loop()
+    joined = loop.create_future()
+
+    class Client(ApplicationSession):
+        def onConnect(self):
+            self.join(realm, authmethods=authmethods, authid=authid, authextra=authextra)
+
+        def onChallenge(self, challenge):
+            return on_challenge(challenge)
+
+        def onJoin(self, details):
+            if not joined.done():
+                joined.set_result(self)
+
+        def onLeave(self, details):
+            if not joined.done():
+                joined.set_exception(Aborted(details.reason, details.message))
+            self.disconnect()
+
+        def onDisconnect(self):
+            if not joined.done():
+                joined.set_exception(Aborted("transport.lost", "connection closed before join"))
+
+    def make():
+        return Client(ComponentConfig(realm))
+
+    ser = SERIALIZERS[serializer]()
+    u = urlparse(url)
+    if u.scheme in ("ws", "wss"):
+        factory = WampWebSocketClientFactory(make, url=url, serializers=[ser])
+    elif u.scheme == "rs":
+        factory = WampRawSocketClientFactory(make, serializer=ser)
+    else:
+        raise ValueError(f"unsupported url {url}")
+    await asyncio.wait_for(loop.create_connection(factory, u.hostname, u.port), TIMEOUT)
+    return await asyncio.wait_for(joined, TIMEOUT)
+
+
+async def wait_for(cond, what):
+    for _ in range(int(TIMEOUT / 0.02)):
+        if cond():
+            return
+        await asyncio.sleep(0.02)
+    raise Failure(f"timed out waiting for {what}")
+
+
+async def expect_error(coro, uri, what):
+    try:
+        await asyncio.wait_for(coro, TIMEOUT)
+    except ApplicationError as e:
+        check(e.error == uri, f"{what} -> {uri} (got {e.error})")
+        return e
+    raise Failure(f"{what}: expected {uri}, got success")
+
+
+async def scenario_rpc(url, ser):
+    callee = await connect(url, ser)
+    caller = await connect(url, ser)
+
+    def add2(a, b):
+        return a + b
+
+    def echo(*args, **kwargs):
+        from autobahn.wamp.types import CallResult
+
+        return CallResult(*args, **kwargs)
+
+    def fail(*args):
+        raise ApplicationError("com.test.error", "bad thing", 1, 2, detail="x")
+
+    await callee.register(add2, "com.test.add2")
+    await callee.register(echo, "com.test.echo")
+    await callee.register(fail, "com.test.fail")
+
+    check(await caller.call("com.test.add2", 2, 3) == 5, "call with args")
+    res = await caller.call("com.test.echo", 1, "two", [3], key="value", n=None)
+    check(list(res.results) == [1, "two", [3]] and res.kwresults == {"key": "value", "n": None}, "call with args and kwargs")
+    blob = bytes(range(256))
+    check(await caller.call("com.test.echo", blob) == blob, "binary argument round trip")
+    e = await expect_error(caller.call("com.test.fail", 7), "com.test.error", "application error")
+    check(list(e.args) == ["bad thing", 1, 2] and e.kwargs == {"detail": "x"}, "application error keeps args and kwargs")
+    await expect_error(caller.call("com.test.nope"), "wamp.error.no_such_procedure", "unknown procedure")
+    other = await connect(url, ser)
+    await expect_error(other.register(add2, "com.test.add2"), "wamp.error.procedure_already_exists", "duplicate registration")
+
+    # Pattern-based registrations: exact beats prefix beats wildcard.
+    await callee.register(lambda *a, **kw: "prefix", "com.pat.", options=RegisterOptions(match="prefix"))
+    await other.register(lambda *a, **kw: "wildcard", "com..leaf", options=RegisterOptions(match="wildcard"))
+    await other.register(lambda *a, **kw: "exact", "com.pat.leaf")
+    check(await caller.call("com.pat.leaf") == "exact", "exact registration wins")
+    check(await caller.call("com.pat.other") == "prefix", "prefix registration")
+    check(await caller.call("com.x.leaf") == "wildcard", "wildcard registration")
+
+    for s in (callee, caller, other):
+        s.leave()
+
+
+async def scenario_pubsub(url, ser):
+    pub = await connect(url, ser)
+    sub = await connect(url, ser)
+    got = []
+    mine = []
+
+    def on_event(*args, **kwargs):
+        got.append((args, kwargs, kwargs.pop("details", None)))
+
+    await sub.subscribe(lambda *a, details=None, **kw: got.append(("exact", a, kw, details)), "com.ps.topic",
+                        options=SubscribeOptions(details=True))
+    await sub.subscribe(lambda *a, details=None, **kw: got.append(("prefix", a, kw, details)), "com.ps.",
+                        options=SubscribeOptions(match="prefix", details=True))
+    await sub.subscribe(lambda *a, details=None, **kw: got.append(("wildcard", a, kw, details)), "com..topic",
+                        options=SubscribeOptions(match="wildcard", details=True))
+    await pub.subscribe(lambda *a, **kw: mine.append(a), "com.ps.topic")
+
+    p = await pub.publish("com.ps.topic", 1, "a", k=2, options=PublishOptions(acknowledge=True))
+    check(p is not None and isinstance(p.id, int), "acknowledged publish returns a publication id")
+    await wait_for(lambda: len(got) == 3, "three events")
+    kinds = sorted(g[0] for g in got)
+    check(kinds == ["exact", "prefix", "wildcard"], "one event per matching subscription")
+    check(all(g[1] == (1, "a") and g[2] == {"k": 2} for g in got), "event args and kwargs")
+    topics = {g[0]: g[3].topic for g in got}
+    check(topics["prefix"] == "com.ps.topic" and topics["wildcard"] == "com.ps.topic", "pattern events carry the topic")
+    await asyncio.sleep(0.2)
+    check(mine == [], "publisher does not receive its own event by default")
+    await pub.publish("com.ps.topic", 2, options=PublishOptions(acknowledge=True, exclude_me=False))
+    await wait_for(lambda: mine == [(2,)], "own event with exclude_me=False")
+    check(True, "publisher receives its own event with exclude_me=False")
+    await wait_for(lambda: len(got) == 6, "the subscriber's events of the second publication")
+    got.clear()
+    await pub.publish("com.other", options=PublishOptions(acknowledge=True))
+    await asyncio.sleep(0.2)
+    check(got == [], "no event for a non-matching topic")
+    blob = b"\x00\x01\xfe\xff"
+    await pub.publish("com.ps.bin", blob, options=PublishOptions(acknowledge=True))
+    await wait_for(lambda: any(g[0] == "prefix" and g[1] == (blob,) for g in got), "binary event")
+    check(True, "binary payload in an event")
+    for s in (pub, sub):
+        s.leave()
+
+
+async def scenario_auth(url, ser, args):
+    method = args.auth
+    on_challenge = None
+    authextra = None
+    if method == "ticket":
+        on_challenge = lambda ch: args.secret  # noqa: E731
+    elif method == "wampcra":
+        def on_challenge(ch):
+            key = args.secret
+            if "salt" in ch.extra:
+                key = wamp_auth.derive_key(args.secret, ch.extra["salt"], ch.extra["iterations"], ch.extra["keylen"])
+            return wamp_auth.compute_wcs(key, ch.extra["challenge"])
+    elif method == "cryptosign":
+        from autobahn.wamp.cryptosign import CryptosignKey
+
+        key = CryptosignKey.from_bytes(binascii.unhexlify(args.secret))
+        authextra = {"pubkey": key.public_key()}
+
+        def on_challenge(ch):
+            return key.sign_challenge(ch)
+    try:
+        s = await connect(url, ser, realm=args.realm, authmethods=[method], authid=args.authid,
+                          authextra=authextra, on_challenge=on_challenge)
+    except Aborted as e:
+        check(args.expect == e.reason, f"{method} authid={args.authid}: refused with {e.reason} ({e.message})")
+        return
+    check(args.expect == "ok", f"{method} authid={args.authid}: joined as role {s._authrole}")
+    if args.role:
+        check(s._authrole == args.role, f"authrole is {args.role}")
+    if args.denied_call:
+        await expect_error(s.call(args.denied_call), "wamp.error.not_authorized", f"call {args.denied_call}")
+    s.leave()
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--serializer", default="json", choices=sorted(SERIALIZERS))
+    ap.add_argument("--scenario", default="all", choices=["rpc", "pubsub", "all", "auth"])
+    ap.add_argument("--realm", default="realm1")
+    ap.add_argument("--auth")
+    ap.add_argument("--authid")
+    ap.add_argument("--secret")
+    ap.add_argument("--role")
+    ap.add_argument("--expect", default="ok")
+    ap.add_argument("--denied-call")
+    args = ap.parse_args()
+    print(f"# {args.scenario} over {args.url} with {args.serializer}", flush=True)
+    if args.scenario in ("rpc", "all"):
+        await scenario_rpc(args.url, args.serializer)
+    if args.scenario in ("pubsub", "all"):
+        await scenario_pubsub(args.url, args.serializer)
+    if args.scenario == "auth":
+        await scenario_auth(args.url, args.serializer, args)
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(asyncio.wait_for(main(), 60))
+    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
+        print(f"FAIL {type(e).__name__}: {e}", flush=True)
+        sys.exit(1)
