@@ -1,14 +1,10 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! worker-host: the worker processes of a node — spawning and supervising them, their control
+//! pipes, logs, limits and profiles, and the router/container/guest worker runtimes with their
+//! `crossbar.worker.<id>.*` management APIs.
+//!
+//! It builds on router-core and knows nothing of the management center (CDC).
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod log;
+pub mod vocabulary;

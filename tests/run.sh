@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: makes the Python venv with autobahn-python (once), builds every
+# binary, then runs all Rust unit and integration tests (which drive the binaries with autobahn).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${EDGE_TEST_VENV:-$PWD/target/test-venv}"
+if ! "$VENV/bin/python" -c "import autobahn, cbor2, msgpack, nacl" 2>/dev/null; then
+    echo "== creating test venv at $VENV (autobahn-python)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    # numpy<2: autobahn's optional bjdata extension is built against NumPy 1.x.
+    "$VENV/bin/pip" install -q 'autobahn[twisted,encryption,serialization]' 'numpy<2'
+fi
+export EDGE_TEST_PYTHON="$VENV/bin/python"
+
+echo "== building"
+cargo build --workspace --bins
+echo "== testing"
+cargo test --workspace "$@"
