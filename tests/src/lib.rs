@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// A binary of the workspace (`crossbar-edge`, `crossbar-cdc`), built by the test script
@@ -67,7 +70,11 @@ pub fn assert_py_ok(out: &Output, what: &str) {
 
 /// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again soon).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something accepts TCP connections on `port`.
@@ -101,19 +108,34 @@ impl Node {
         let cbdir = dir.path().join(".crossbar");
         std::fs::create_dir_all(&cbdir).unwrap();
         std::fs::create_dir_all(dir.path().join("web")).unwrap();
-        std::fs::write(dir.path().join("web/index.html"), "<h1>hello from crossbar-edge</h1>").unwrap();
+        std::fs::write(
+            dir.path().join("web/index.html"),
+            "<h1>hello from crossbar-edge</h1>",
+        )
+        .unwrap();
         std::fs::write(cbdir.join("config.json"), config).unwrap();
         let mut cmd = Command::new(bin("crossbar-edge"));
-        cmd.args(["start", "--cbdir"]).arg(&cbdir).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(["start", "--cbdir"])
+            .arg(&cbdir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn crossbar-edge");
         let log = Arc::new(Mutex::new(Vec::new()));
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                       child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
-            .into_iter()
-            .flatten()
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
         {
             let log = log.clone();
             std::thread::spawn(move || {
@@ -141,7 +163,10 @@ impl Node {
 
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit code.
     pub fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

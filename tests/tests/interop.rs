@@ -3,7 +3,7 @@
 
 use std::thread;
 
-use tests::{assert_py_ok, free_port, run_py, Node};
+use tests::{Node, assert_py_ok, free_port, run_py};
 
 struct Ports {
     web: u16,
@@ -13,8 +13,15 @@ struct Ports {
 }
 
 fn start_node() -> (Node, Ports) {
-    let ports = Ports { web: free_port(), raw: free_port(), auth: free_port(), rawauth: free_port() };
-    let config = std::fs::read_to_string(tests::workspace_root().join("tests/data/interop-config.json")).unwrap();
+    let ports = Ports {
+        web: free_port(),
+        raw: free_port(),
+        auth: free_port(),
+        rawauth: free_port(),
+    };
+    let config =
+        std::fs::read_to_string(tests::workspace_root().join("tests/data/interop-config.json"))
+            .unwrap();
     let mut node = Node::start(
         &config,
         &[
@@ -31,13 +38,19 @@ fn start_node() -> (Node, Ports) {
 #[test]
 fn rpc_and_pubsub_over_every_transport_and_serializer() {
     let (_node, ports) = start_node();
-    let urls = [format!("ws://127.0.0.1:{}/ws", ports.web), format!("rs://127.0.0.1:{}", ports.raw)];
+    let urls = [
+        format!("ws://127.0.0.1:{}/ws", ports.web),
+        format!("rs://127.0.0.1:{}", ports.raw),
+    ];
     let mut runs = Vec::new();
     for url in &urls {
         for ser in ["json", "msgpack", "cbor"] {
             let url = url.clone();
             runs.push(thread::spawn(move || {
-                let out = run_py("interop.py", &["--url", &url, "--serializer", ser, "--scenario", "all"]);
+                let out = run_py(
+                    "interop.py",
+                    &["--url", &url, "--serializer", ser, "--scenario", "all"],
+                );
                 (format!("{url} {ser}"), out)
             }));
         }
@@ -60,29 +73,104 @@ fn every_auth_method_accepts_the_right_credential_and_rejects_a_wrong_one() {
     let denied = "wamp.error.not_authorized";
     // (url, serializer, method, authid, secret, expect, extra args)
     let cases: Vec<(&str, &str, &str, &str, &str, &str, Vec<&str>)> = vec![
-        (&ws, "json", "ticket", "joe", "secret!!!", "ok", vec!["--role", "frontend"]),
+        (
+            &ws,
+            "json",
+            "ticket",
+            "joe",
+            "secret!!!",
+            "ok",
+            vec!["--role", "frontend"],
+        ),
         (&ws, "cbor", "ticket", "joe", "wrong", denied, vec![]),
         (&ws, "json", "ticket", "nobody", "x", denied, vec![]),
-        (&ws, "msgpack", "ticket", "limited", "lim", "ok", vec!["--denied-call", "com.other.x"]),
+        (
+            &ws,
+            "msgpack",
+            "ticket",
+            "limited",
+            "lim",
+            "ok",
+            vec!["--denied-call", "com.other.x"],
+        ),
         (&rs, "msgpack", "ticket", "joe", "secret!!!", "ok", vec![]),
         (&rs, "cbor", "ticket", "joe", "nope", denied, vec![]),
-        (&ws, "json", "wampcra", "peter", "secret1", "ok", vec!["--role", "frontend"]),
+        (
+            &ws,
+            "json",
+            "wampcra",
+            "peter",
+            "secret1",
+            "ok",
+            vec!["--role", "frontend"],
+        ),
         (&ws, "msgpack", "wampcra", "peter", "bad", denied, vec![]),
         (&ws, "cbor", "wampcra", "salty", "secret2", "ok", vec![]),
         (&ws, "json", "wampcra", "salty", "secret1", denied, vec![]),
-        (&ws, "json", "cryptosign", "alice", ALICE_SEED, "ok", vec!["--role", "frontend"]),
+        (
+            &ws,
+            "json",
+            "cryptosign",
+            "alice",
+            ALICE_SEED,
+            "ok",
+            vec!["--role", "frontend"],
+        ),
         (&ws, "cbor", "cryptosign", "", ALICE_SEED, "ok", vec![]),
-        (&ws, "msgpack", "cryptosign", "alice", WRONG_SEED, denied, vec![]),
-        (&ws, "json", "anonymous", "", "", "wamp.error.no_auth_method", vec![]),
-        (&anon, "json", "ticket", "joe", "secret!!!", "wamp.error.no_auth_method", vec![]),
-        (&anon, "cbor", "anonymous", "", "", "ok", vec!["--role", "anonymous"]),
+        (
+            &ws,
+            "msgpack",
+            "cryptosign",
+            "alice",
+            WRONG_SEED,
+            denied,
+            vec![],
+        ),
+        (
+            &ws,
+            "json",
+            "anonymous",
+            "",
+            "",
+            "wamp.error.no_auth_method",
+            vec![],
+        ),
+        (
+            &anon,
+            "json",
+            "ticket",
+            "joe",
+            "secret!!!",
+            "wamp.error.no_auth_method",
+            vec![],
+        ),
+        (
+            &anon,
+            "cbor",
+            "anonymous",
+            "",
+            "",
+            "ok",
+            vec!["--role", "anonymous"],
+        ),
     ];
     let mut runs = Vec::new();
     for (url, ser, method, authid, secret, expect, extra) in cases {
-        let mut args: Vec<String> = ["--url", url, "--serializer", ser, "--scenario", "auth", "--auth", method, "--expect", expect]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "--url",
+            url,
+            "--serializer",
+            ser,
+            "--scenario",
+            "auth",
+            "--auth",
+            method,
+            "--expect",
+            expect,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if !authid.is_empty() {
             args.extend(["--authid".to_string(), authid.to_string()]);
         }

@@ -30,7 +30,9 @@ impl LogRecord {
     /// A record from one line of a native worker's stderr (tracing JSON), or the plain line
     /// if it is not JSON (a panic message, say).
     pub fn from_native_line(line: &str, worker: &str, pid: u32) -> LogRecord {
-        let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Ok(serde_json::Value::Object(mut obj)) =
+            serde_json::from_str::<serde_json::Value>(line)
+        else {
             return LogRecord::plain(line, "info", worker, pid);
         };
         let time = match obj.remove("timestamp") {
@@ -56,7 +58,14 @@ impl LogRecord {
         if let Some(s) = obj.remove("span") {
             fields.insert("span".into(), s);
         }
-        LogRecord { time, level, text: truncate(text), worker: worker.into(), pid, fields }
+        LogRecord {
+            time,
+            level,
+            text: truncate(text),
+            worker: worker.into(),
+            pid,
+            fields,
+        }
     }
 
     /// A record from one line of plain text (guest output).
@@ -97,7 +106,10 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     pub fn new(capacity: usize) -> Self {
-        LogBuffer { records: VecDeque::with_capacity(capacity.min(64)), capacity: capacity.max(1) }
+        LogBuffer {
+            records: VecDeque::with_capacity(capacity.min(64)),
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn push(&mut self, r: LogRecord) {

@@ -171,8 +171,13 @@ mod tests {
     #[test]
     fn names_follow_one_pattern() {
         for uri in error::ALL {
-            let reason = uri.strip_prefix("crossbar.error.").expect("crossbar.error. prefix");
-            assert!(reason.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{uri}");
+            let reason = uri
+                .strip_prefix("crossbar.error.")
+                .expect("crossbar.error. prefix");
+            assert!(
+                reason.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{uri}"
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for k in Kind::ALL {
@@ -184,12 +189,25 @@ mod tests {
 
     #[test]
     fn crossbar_names() {
-        assert_eq!(Kind::Realm.crossbar_event(Status::Started, None).unwrap(), "on_realm_started");
         assert_eq!(
-            Kind::Worker.crossbar_event(Status::Starting, Some("router")).unwrap(),
+            Kind::Realm.crossbar_event(Status::Started, None).unwrap(),
+            "on_realm_started"
+        );
+        assert_eq!(
+            Kind::Worker
+                .crossbar_event(Status::Starting, Some("router"))
+                .unwrap(),
             "on_router_starting"
         );
-        assert_eq!(Kind::Worker.crossbar_event(Status::Stopped, Some("router")), None);
-        assert_eq!(Kind::Component.crossbar_event(Status::Started, None).unwrap(), "on_component_ready");
+        assert_eq!(
+            Kind::Worker.crossbar_event(Status::Stopped, Some("router")),
+            None
+        );
+        assert_eq!(
+            Kind::Component
+                .crossbar_event(Status::Started, None)
+                .unwrap(),
+            "on_component_ready"
+        );
     }
 }
