@@ -14,6 +14,22 @@ use async_trait::async_trait;
 use crate::message::Id;
 use crate::value::Dict;
 
+pub mod anonymous;
+pub mod client;
+pub mod config;
+pub mod cryptosign;
+pub mod reason;
+pub mod static_auth;
+mod ticket;
+pub mod wampcra;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::Credentials;
+pub use config::AuthConfig;
+pub use static_auth::StaticAuthenticator;
+
 /// Everything an authenticator may look at in a HELLO.
 #[derive(Debug, Clone)]
 pub struct HelloInfo {
@@ -66,7 +82,10 @@ pub struct AuthDenied {
 
 impl AuthDenied {
     pub fn new(reason: &str, message: impl Into<String>) -> Self {
-        AuthDenied { reason: reason.to_owned(), message: message.into() }
+        AuthDenied {
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -75,7 +94,11 @@ pub enum AuthStep {
     /// Accept without a challenge (anonymous, trusted).
     Welcome(Identity),
     /// Send CHALLENGE(method, extra); the AUTHENTICATE reply goes to `pending`.
-    Challenge { method: String, extra: Dict, pending: Box<dyn PendingAuth> },
+    Challenge {
+        method: String,
+        extra: Dict,
+        pending: Box<dyn PendingAuth>,
+    },
     /// Refuse the session with ABORT.
     Deny(AuthDenied),
 }
@@ -89,7 +112,11 @@ pub trait Authenticator: Send + Sync + 'static {
 /// Checks the AUTHENTICATE that answers a CHALLENGE.
 #[async_trait]
 pub trait PendingAuth: Send + 'static {
-    async fn authenticate(self: Box<Self>, signature: &str, extra: &Dict) -> Result<Identity, AuthDenied>;
+    async fn authenticate(
+        self: Box<Self>,
+        signature: &str,
+        extra: &Dict,
+    ) -> Result<Identity, AuthDenied>;
 }
 
 /// Accepts every HELLO with a fixed identity: for connections that are trusted because of how
@@ -105,13 +132,16 @@ pub struct TrustedAuthenticator {
 #[async_trait]
 impl Authenticator for TrustedAuthenticator {
     async fn hello(&self, hello: &HelloInfo) -> AuthStep {
-        if let Some(realm) = &hello.realm {
-            if realm != &self.realm {
-                return AuthStep::Deny(AuthDenied::new(
-                    "wamp.error.no_such_realm",
-                    format!("no realm \"{realm}\" on this connection (only \"{}\")", self.realm),
-                ));
-            }
+        if let Some(realm) = &hello.realm
+            && realm != &self.realm
+        {
+            return AuthStep::Deny(AuthDenied::new(
+                "wamp.error.no_such_realm",
+                format!(
+                    "no realm \"{realm}\" on this connection (only \"{}\")",
+                    self.realm
+                ),
+            ));
         }
         let authid = self
             .authid
