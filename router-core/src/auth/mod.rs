@@ -14,6 +14,22 @@ use async_trait::async_trait;
 use crate::message::Id;
 use crate::value::Dict;
 
+pub mod anonymous;
+pub mod client;
+pub mod config;
+pub mod cryptosign;
+pub mod reason;
+pub mod static_auth;
+mod ticket;
+pub mod wampcra;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::Credentials;
+pub use config::AuthConfig;
+pub use static_auth::StaticAuthenticator;
+
 /// Everything an authenticator may look at in a HELLO.
 #[derive(Debug, Clone)]
 pub struct HelloInfo {

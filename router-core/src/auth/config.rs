@@ -1,0 +1,497 @@
+//! The `auth` dict of a Crossbar.io transport config, typed: which methods a transport enables.
+//!
+//! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static` type of
+//! `anonymous`, `ticket`, `wampcra` and `cryptosign`. Everything Crossbar.io accepts but we do
+//! not implement (`dynamic`/`function` types, `trustroots`, the `tls`, `cookie`, `scram` and
+//! `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is refused at load
+//! instead of running with a method silently missing.
+//!
+//! `${VAR}` references in secrets (Crossbar.io's `maybe_from_env`) are resolved by the config
+//! loader before the tree reaches this module.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::config::{self, ConfigError};
+
+/// The methods a transport enables, each with its static principal database.
+///
+/// An empty dict (all `None`) means the same as no `auth` at all, as in Crossbar.io (`if not
+/// auth_config`): anyone may join as `anonymous`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawAuthConfig", into = "RawAuthConfig")]
+pub struct AuthConfig {
+    pub anonymous: Option<AnonymousAuth>,
+    pub ticket: Option<TicketAuth>,
+    pub wampcra: Option<WampCraAuth>,
+    pub cryptosign: Option<CryptosignAuth>,
+}
+
+impl AuthConfig {
+    /// Reads a transport's `auth` value, reporting errors with their key path (`ticket.type`).
+    pub fn from_value(value: serde_json::Value) -> Result<AuthConfig, ConfigError> {
+        config::from_value(value)
+    }
+
+    /// True when no method is configured (Crossbar.io's default then applies).
+    pub fn is_empty(&self) -> bool {
+        self.anonymous.is_none()
+            && self.ticket.is_none()
+            && self.wampcra.is_none()
+            && self.cryptosign.is_none()
+    }
+}
+
+/// `anonymous: {type: "static", role?, authid?, realm?}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousAuth {
+    /// The role anonymous sessions get (`anonymous` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// One authid for every anonymous session; when absent each gets a random serial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authid: Option<String>,
+    /// Crossbar.io accepts and ignores this key; we use it only when HELLO names no realm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+}
+
+/// `ticket: {type: "static", principals: {<authid>: {ticket, role?}}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketAuth {
+    pub principals: BTreeMap<String, TicketPrincipal>,
+    /// The role of principals that have none (Crossbar.io's `default-role`).
+    #[serde(
+        default,
+        rename = "default-role",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_role: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPrincipal {
+    pub ticket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+// Configs get logged; the ticket must not be.
+impl fmt::Debug for TicketPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketPrincipal")
+            .field("ticket", &"<redacted>")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// `wampcra: {type: "static", users: {<authid>: {secret, role?, salt?, iterations?, keylen?}}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WampCraAuth {
+    pub users: BTreeMap<String, WampCraUser>,
+    /// The role of users that have none (Crossbar.io's `default-role`).
+    #[serde(
+        default,
+        rename = "default-role",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_role: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WampCraUser {
+    /// The shared secret; with `salt`, `iterations` and `keylen` the PBKDF2 key is derived from it.
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "at_least_one",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iterations: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "at_least_one",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub keylen: Option<u16>,
+}
+
+impl WampCraUser {
+    /// `(salt, iterations, keylen)` when the secret is salted. Crossbar.io salts only when all
+    /// three keys are present; a lone `salt` is ignored there, and so it is here, because the
+    /// client must compute the same key as the router.
+    pub fn salting(&self) -> Option<(&str, u32, u16)> {
+        Some((self.salt.as_deref()?, self.iterations?, self.keylen?))
+    }
+}
+
+impl fmt::Debug for WampCraUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WampCraUser")
+            .field("secret", &"<redacted>")
+            .field("role", &self.role)
+            .field("salt", &self.salt)
+            .field("iterations", &self.iterations)
+            .field("keylen", &self.keylen)
+            .finish()
+    }
+}
+
+/// `cryptosign: {type: "static", principals: {<authid>: {realm?, role?, authorized_keys}}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptosignAuth {
+    pub principals: BTreeMap<String, CryptosignPrincipal>,
+    /// The role of principals that have none (Crossbar.io's `default-role`).
+    #[serde(
+        default,
+        rename = "default-role",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_role: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptosignPrincipal {
+    /// The only realm this principal may join (and the realm it gets when HELLO names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Ed25519 public keys, 64 hex characters each.
+    #[serde(deserialize_with = "public_keys")]
+    pub authorized_keys: Vec<String>,
+}
+
+/// What Crossbar.io accepts for `type` and we refuse with a specific message.
+const UNSUPPORTED_TYPES: &[&str] = &["dynamic", "function"];
+
+/// A method's static config, with its Crossbar.io name for messages.
+trait StaticMethod: DeserializeOwned + Serialize {
+    const LABEL: &'static str;
+
+    /// Refuses keys Crossbar.io accepts for this method but we do not implement.
+    fn check_unsupported(
+        _obj: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+impl StaticMethod for AnonymousAuth {
+    const LABEL: &'static str = "WAMP-Anonymous";
+}
+impl StaticMethod for TicketAuth {
+    const LABEL: &'static str = "WAMP-Ticket";
+}
+impl StaticMethod for WampCraAuth {
+    const LABEL: &'static str = "WAMP-CRA";
+}
+impl StaticMethod for CryptosignAuth {
+    const LABEL: &'static str = "WAMP-Cryptosign";
+
+    fn check_unsupported(
+        obj: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ConfigError> {
+        if obj.contains_key("trustroots") {
+            return Err(ConfigError::new(
+                "trustroots",
+                "WAMP-Cryptosign trustroots (certificate chains) are not supported by crossbar-edge; \
+                 list the keys under \"principals\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A method config in the file's shape: the fields of `T` plus `type: "static"`.
+struct Static<T>(T);
+
+impl<'de, T: StaticMethod> Deserialize<'de> for Static<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The tag is checked before the other keys: a `dynamic` config should be told that
+        // `dynamic` is unsupported, not that `authenticator` is an unknown field.
+        config::deserialize_tagged(d, "type", |kind, mut value| match kind {
+            "static" => {
+                if let Some(obj) = value.as_object_mut() {
+                    obj.remove("type");
+                    T::check_unsupported(obj)?;
+                }
+                config::from_value::<T>(value).map(Static)
+            }
+            k if UNSUPPORTED_TYPES.contains(&k) => Err(ConfigError::new(
+                "type",
+                format!(
+                    "{} authentication of type \"{k}\" is not supported by crossbar-edge (only \"static\")",
+                    T::LABEL
+                ),
+            )),
+            other => Err(config::unknown_variant("type", other, &["static"])),
+        })
+    }
+}
+
+impl<T: StaticMethod> Serialize for Static<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let mut value = serde_json::to_value(&self.0).map_err(S::Error::custom)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("type".into(), "static".into());
+        }
+        value.serialize(s)
+    }
+}
+
+/// The `auth` dict as written, including the keys Crossbar.io knows and we refuse.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    anonymous: Option<Static<AnonymousAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ticket: Option<Static<TicketAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wampcra: Option<Static<WampCraAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cryptosign: Option<Static<CryptosignAuth>>,
+    // Present only to turn these keys into errors; never set.
+    #[serde(
+        default,
+        rename = "tls",
+        skip_serializing,
+        deserialize_with = "unsupported_method"
+    )]
+    _tls: Option<()>,
+    #[serde(
+        default,
+        rename = "cookie",
+        skip_serializing,
+        deserialize_with = "unsupported_method"
+    )]
+    _cookie: Option<()>,
+    #[serde(
+        default,
+        rename = "scram",
+        skip_serializing,
+        deserialize_with = "unsupported_method"
+    )]
+    _scram: Option<()>,
+    #[serde(
+        default,
+        rename = "cryptosign-proxy",
+        skip_serializing,
+        deserialize_with = "unsupported_method"
+    )]
+    _cryptosign_proxy: Option<()>,
+    #[serde(
+        default,
+        rename = "anonymous-proxy",
+        skip_serializing,
+        deserialize_with = "unsupported_method"
+    )]
+    _anonymous_proxy: Option<()>,
+}
+
+impl From<RawAuthConfig> for AuthConfig {
+    fn from(raw: RawAuthConfig) -> Self {
+        AuthConfig {
+            anonymous: raw.anonymous.map(|s| s.0),
+            ticket: raw.ticket.map(|s| s.0),
+            wampcra: raw.wampcra.map(|s| s.0),
+            cryptosign: raw.cryptosign.map(|s| s.0),
+        }
+    }
+}
+
+impl From<AuthConfig> for RawAuthConfig {
+    fn from(c: AuthConfig) -> Self {
+        RawAuthConfig {
+            anonymous: c.anonymous.map(Static),
+            ticket: c.ticket.map(Static),
+            wampcra: c.wampcra.map(Static),
+            cryptosign: c.cryptosign.map(Static),
+            ..RawAuthConfig::default()
+        }
+    }
+}
+
+fn unsupported_method<'de, D: Deserializer<'de>>(_d: D) -> Result<Option<()>, D::Error> {
+    Err(D::Error::custom(
+        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign)",
+    ))
+}
+
+fn at_least_one<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialEq,
+{
+    let v = T::deserialize(d)?;
+    if v == T::default() {
+        return Err(D::Error::custom("must be at least 1"));
+    }
+    Ok(Some(v))
+}
+
+fn public_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let keys = Vec::<String>::deserialize(d)?;
+    for (i, k) in keys.iter().enumerate() {
+        if let Err(e) = super::cryptosign::parse_public_key(k) {
+            return Err(D::Error::custom(format!("[{i}]: {e}")));
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &str = "1adfc8bfe1d35616e64dffbd900096f23b066f914c8c2ffbb66f6075b96e116d";
+
+    fn err(v: serde_json::Value) -> ConfigError {
+        AuthConfig::from_value(v).unwrap_err()
+    }
+
+    #[test]
+    fn reads_all_static_methods() {
+        let c = AuthConfig::from_value(json!({
+            "anonymous": {"type": "static", "role": "public"},
+            "ticket": {"type": "static", "principals": {"joe": {"ticket": "secret!", "role": "user"}}},
+            "wampcra": {"type": "static", "users": {
+                "peter": {"secret": "prq7+YkJ1/KlW1X0YczMHw==", "role": "user",
+                          "salt": "salt123", "iterations": 100, "keylen": 16}}},
+            "cryptosign": {"type": "static", "principals": {
+                "client01@example.com": {"realm": "devices", "role": "device", "authorized_keys": [KEY]}}}
+        }))
+        .unwrap();
+        assert_eq!(
+            c.anonymous.as_ref().unwrap().role.as_deref(),
+            Some("public")
+        );
+        assert_eq!(
+            c.ticket.as_ref().unwrap().principals["joe"].ticket,
+            "secret!"
+        );
+        let peter = &c.wampcra.as_ref().unwrap().users["peter"];
+        assert_eq!(peter.salting(), Some(("salt123", 100, 16)));
+        let p = &c.cryptosign.as_ref().unwrap().principals["client01@example.com"];
+        assert_eq!(p.realm.as_deref(), Some("devices"));
+        assert!(!c.is_empty());
+
+        // Round trip: serialization writes `type: static` back.
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["ticket"]["type"], "static");
+        assert_eq!(AuthConfig::from_value(v).unwrap(), c);
+    }
+
+    #[test]
+    fn empty_dict_is_empty() {
+        assert!(AuthConfig::from_value(json!({})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn lone_salt_is_not_salting() {
+        let c = AuthConfig::from_value(json!({"wampcra": {"type": "static", "users": {
+            "a": {"secret": "s", "salt": "x"}}}}))
+        .unwrap();
+        assert_eq!(c.wampcra.unwrap().users["a"].salting(), None);
+    }
+
+    #[test]
+    fn unsupported_types_and_methods_name_their_key() {
+        let e = err(json!({"ticket": {"type": "dynamic", "authenticator": "com.example.auth"}}));
+        assert_eq!(e.path, "ticket.type");
+        assert!(e.message.contains("\"dynamic\" is not supported"), "{e}");
+
+        let e = err(json!({"anonymous": {"type": "function", "create": "m.f"}}));
+        assert_eq!(e.path, "anonymous.type");
+
+        let e = err(json!({"wampcra": {"type": "ldap"}}));
+        assert_eq!(e.path, "wampcra.type");
+        assert!(e.message.contains("expected one of: static"), "{e}");
+
+        for m in [
+            "scram",
+            "tls",
+            "cookie",
+            "cryptosign-proxy",
+            "anonymous-proxy",
+        ] {
+            let e = err(json!({ m: {"type": "static"} }));
+            assert_eq!(e.path, m);
+            assert!(e.message.contains("not supported"), "{e}");
+        }
+
+        let e = err(json!({"kerberos": {}}));
+        assert_eq!(e.path, "kerberos");
+        assert!(e.message.contains("unknown field"), "{e}");
+
+        let e = err(
+            json!({"cryptosign": {"type": "static", "trustroots": {"r": {"certificate": "c.json"}}}}),
+        );
+        assert_eq!(e.path, "cryptosign.trustroots");
+    }
+
+    #[test]
+    fn field_errors_have_paths() {
+        let e = err(json!({"ticket": {"type": "static", "principals": {"joe": {"ticket": 5}}}}));
+        assert_eq!(e.path, "ticket.principals.joe.ticket");
+
+        let e = err(
+            json!({"ticket": {"type": "static", "principals": {"joe": {"ticket": "t", "x": 1}}}}),
+        );
+        assert_eq!(e.path, "ticket.principals.joe.x");
+
+        let e = err(json!({"anonymous": {"role": "x"}}));
+        assert_eq!(e.path, "anonymous.type");
+
+        let e = err(json!({"anonymous": {"type": "static", "principals": {}}}));
+        assert_eq!(e.path, "anonymous.principals");
+
+        let e = err(
+            json!({"wampcra": {"type": "static", "users": {"a": {"secret": "s", "iterations": 0}}}}),
+        );
+        assert_eq!(e.path, "wampcra.users.a.iterations");
+
+        let e = err(
+            json!({"wampcra": {"type": "static", "users": {"a": {"secret": "s", "keylen": 70000}}}}),
+        );
+        assert_eq!(e.path, "wampcra.users.a.keylen");
+
+        let e = err(json!({"cryptosign": {"type": "static", "principals": {
+            "a": {"role": "r", "authorized_keys": [KEY, "abc"]}}}}));
+        assert_eq!(e.path, "cryptosign.principals.a.authorized_keys");
+        assert!(e.message.starts_with("[1]:"), "{e}");
+
+        let e = err(json!({"cryptosign": {"type": "static"}}));
+        assert_eq!(e.path, "cryptosign");
+        assert!(e.message.contains("principals"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_not_debug_printed() {
+        let c = AuthConfig::from_value(json!({
+            "ticket": {"type": "static", "principals": {"joe": {"ticket": "hunter2"}}},
+            "wampcra": {"type": "static", "users": {"ann": {"secret": "swordfish"}}}
+        }))
+        .unwrap();
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains("swordfish"), "{s}");
+    }
+}
