@@ -170,7 +170,7 @@ fn bad_config_exits_64_with_key_path() {
     );
 
     let o = run(&["check", "--cbdir", d, "--config", "missing.json"]);
-    assert_ne!(code(&o), 0);
+    assert_eq!(code(&o), 64, "{}", text(&o));
     assert!(text(&o).contains("missing.json"), "{}", text(&o));
 }
 

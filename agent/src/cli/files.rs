@@ -85,12 +85,10 @@ pub(super) fn check(args: &ConfigArgs) -> u8 {
     }
 }
 
+/// Prints a config load error; every one (unreadable, unparsable, invalid) is a usage error.
 pub(super) fn report_load_error(e: &LoadError) -> u8 {
     eprintln!("Error: {e}");
-    match e {
-        LoadError::Read { .. } => exit::FAILURE,
-        _ => exit::USAGE,
-    }
+    exit::USAGE
 }
 
 /// `convert`: writes the config in the other format beside it.
