@@ -540,3 +540,121 @@ async fn concurrent_calls_and_slow_handlers() {
     }
     hanging.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_caller_interrupts_the_callee_which_survives() {
+    let router = router();
+    let callee = join(&router, "callee", "app").await;
+    let caller = join(&router, "caller", "app").await;
+    let other = join(&router, "other", "app").await;
+    let mut events = register_hanging(&callee, "com.example.hang").await;
+    bounded(callee.register("com.example.ping", opts(), |_inv| async {
+        Ok::<_, CallError>(Payload::args(vec!["pong".into()]))
+    }))
+    .await
+    .unwrap();
+    let call = tokio::spawn({
+        let caller = caller.clone();
+        async move { caller.call_simple("com.example.hang", vec![]).await }
+    });
+    assert_eq!(bounded(events.recv()).await, Some("started"));
+    // The caller goes away without a word (its call task holds the last other clone).
+    call.abort();
+    let _ = call.await;
+    drop(caller);
+    assert_eq!(bounded(events.recv()).await, Some("dropped"));
+    let v = bounded(other.call_simple("com.example.ping", vec![])).await;
+    assert_eq!(v.unwrap(), Value::from("pong"));
+    assert!(!callee.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_callee_takes_its_registrations_along() {
+    let router = router();
+    let watcher = join(&router, "watcher", "app").await;
+    let (_, mut leaves) =
+        bounded(watcher.subscribe_stream("wamp.session.on_leave", Default::default(), 8))
+            .await
+            .unwrap();
+    let callee = join(&router, "callee", "app").await;
+    bounded(callee.register("com.example.gone", opts(), |_inv| async {
+        Ok::<_, CallError>(Payload::default())
+    }))
+    .await
+    .unwrap();
+    bounded(watcher.call_simple("com.example.gone", vec![]))
+        .await
+        .unwrap();
+    let id = callee.session_id();
+    drop(callee);
+    let ev = common::next_event(&mut leaves).await;
+    assert_eq!(ev.args[0], Value::from(id));
+    let e = bounded(watcher.call_simple("com.example.gone", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error, "wamp.error.no_such_procedure");
+    // Another session may take the URI over.
+    bounded(watcher.register("com.example.gone", opts(), |_inv| async {
+        Ok::<_, CallError>(Payload::default())
+    }))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_leaving_during_progressive_results() {
+    let router = router();
+    let callee = join(&router, "callee", "app").await;
+    let caller = join(&router, "caller", "app").await;
+    let (tx, mut events) = mpsc::channel(64);
+    bounded(
+        callee.register("com.example.stream", opts(), move |inv: Invocation| {
+            let tx = tx.clone();
+            async move {
+                let _guard = OnDrop(tx.clone());
+                let p = inv.progress.clone().expect("progress asked for");
+                loop {
+                    p.send(vec![Value::Int(1)], Dict::new()).await?;
+                    let _ = tx.send("progress").await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }),
+    )
+    .await
+    .unwrap();
+    let got_one = Arc::new(Notify::new());
+    let g = got_one.clone();
+    let opts = CallOptions {
+        on_progress: Some(Arc::new(move |_r: CallResult| g.notify_one())),
+        ..Default::default()
+    };
+    let call = tokio::spawn({
+        let caller = caller.clone();
+        async move {
+            caller
+                .call("com.example.stream", vec![], Dict::new(), opts)
+                .await
+        }
+    });
+    bounded(got_one.notified()).await;
+    bounded(caller.leave("wamp.close.normal")).await.unwrap();
+    let e = bounded(call).await.unwrap().unwrap_err();
+    assert_eq!(e.error, "wamp.close.goodbye_and_out");
+    // The callee is interrupted and stays up.
+    loop {
+        match bounded(events.recv()).await {
+            Some("progress") => continue,
+            other => {
+                assert_eq!(other, Some("dropped"));
+                break;
+            }
+        }
+    }
+    assert!(!callee.is_closed());
+    let other = join(&router, "other", "app").await;
+    let e = bounded(other.call_simple("com.example.nothing", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error, "wamp.error.no_such_procedure");
+}

@@ -634,3 +634,100 @@ async fn lost_transport_fails_pending_calls() {
         .unwrap_err();
     assert!(matches!(e, ClientError::TransportLost(_)), "{e:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_events_and_kills() {
+    let router = router();
+    let w = join(&router, "watcher", "app").await;
+    let opts = SubscribeOptions::default();
+    let stream = |topic: &'static str| {
+        let w = w.clone();
+        async move {
+            bounded(w.subscribe_stream(topic, opts, 16))
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    let mut on_register = stream("wamp.registration.on_register").await;
+    let mut on_unregister = stream("wamp.registration.on_unregister").await;
+    let mut on_subscribe = stream("wamp.subscription.on_subscribe").await;
+    let mut on_unsubscribe = stream("wamp.subscription.on_unsubscribe").await;
+    let mut sub_deleted = stream("wamp.subscription.on_delete").await;
+
+    let a = join(&router, "alice", "app").await;
+    let a_id = Value::from(a.session_id());
+    let reg = bounded(
+        a.register("com.m.p", RegisterOptions::default(), |_inv| async {
+            Ok::<_, CallError>(Payload::default())
+        }),
+    )
+    .await
+    .unwrap();
+    let ev = next_event(&mut on_register).await;
+    assert_eq!(ev.args, vec![a_id.clone(), Value::from(reg.id)]);
+    let sub = bounded(a.subscribe("com.m.t", opts, |_| {})).await.unwrap();
+    let ev = next_event(&mut on_subscribe).await;
+    assert_eq!(ev.args, vec![a_id.clone(), Value::from(sub.id)]);
+    bounded(a.unsubscribe(&sub)).await.unwrap();
+    let ev = next_event(&mut on_unsubscribe).await;
+    assert_eq!(ev.args, vec![a_id.clone(), Value::from(sub.id)]);
+    let ev = next_event(&mut sub_deleted).await;
+    assert_eq!(ev.args, vec![a_id.clone(), Value::from(sub.id)]);
+
+    // Killing by authid unregisters along the way.
+    let b = join(&router, "alice", "app").await;
+    let killed = bounded(w.call(
+        "wamp.session.kill_by_authid",
+        vec!["alice".into()],
+        dict! {"reason" => "wamp.close.killed"},
+        CallOptions::default(),
+    ))
+    .await
+    .unwrap();
+    let mut killed = ids(&killed.value());
+    killed.sort();
+    let mut expected = vec![a.session_id(), b.session_id()];
+    expected.sort();
+    assert_eq!(killed, expected);
+    assert_eq!(bounded(a.closed()).await.reason, "wamp.close.killed");
+    assert_eq!(bounded(b.closed()).await.reason, "wamp.close.killed");
+    let ev = next_event(&mut on_unregister).await;
+    assert_eq!(ev.args, vec![a_id, Value::from(reg.id)]);
+    // The caller is never killed by its own kill call.
+    let n = bounded(w.call_simple("wamp.session.kill_all", vec![])).await;
+    assert_eq!(n.unwrap(), Value::Int(0));
+    assert!(!w.is_closed());
+    let e = bounded(w.call_simple("wamp.session.kill", vec![w.session_id().into()]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error, "wamp.error.no_such_session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushed_testaments_are_not_published() {
+    let router = router();
+    let a = join(&router, "a", "app").await;
+    let b = join(&router, "b", "app").await;
+    let (_, mut rx) = bounded(b.subscribe_stream("com.will", SubscribeOptions::default(), 8))
+        .await
+        .unwrap();
+    let add = |n: i64| {
+        let a = a.clone();
+        async move {
+            bounded(a.call_simple(
+                "wamp.session.add_testament",
+                vec!["com.will".into(), Value::List(vec![Value::Int(n)])],
+            ))
+            .await
+            .unwrap()
+        }
+    };
+    add(1).await;
+    let flushed = bounded(a.call_simple("wamp.session.flush_testaments", vec![])).await;
+    assert_eq!(flushed.unwrap(), Value::Int(1));
+    add(2).await;
+    bounded(a.leave("wamp.close.normal")).await.unwrap();
+    let ev = next_event(&mut rx).await;
+    assert_eq!(ev.args, vec![Value::Int(2)]);
+}

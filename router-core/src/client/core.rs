@@ -224,8 +224,9 @@ impl Shared {
         let _ = self.life.close_reason.set(reason.clone());
         let state = {
             let mut st = self.state.lock();
+            let state = std::mem::take(&mut *st);
             st.closed = true;
-            std::mem::take(&mut *st)
+            state
         };
         for h in state.invocations.values().flatten() {
             h.abort();

@@ -1,8 +1,6 @@
 //! Errors of the client: session-level failures ([`ClientError`]) and WAMP errors carried by
 //! ERROR messages ([`CallError`]), which callers receive and procedure handlers return.
 
-use std::fmt;
-
 use crate::value::{Dict, List, Value};
 
 use super::types::CloseReason;
@@ -25,7 +23,8 @@ pub const PROTOCOL_VIOLATION: &str = "wamp.error.protocol_violation";
 /// itself reach callers as a `CallError` too, with the close reason as the URI
 /// (`wamp.close.transport_lost`, `wamp.close.killed`, …) or [`TIMEOUT`], so that a handler
 /// forwarding a call can pass any failure on with `?`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{error}{}", .args.first().and_then(Value::as_str).map(|m| format!(": {m}")).unwrap_or_default())]
 pub struct CallError {
     pub error: String,
     pub args: List,
@@ -64,17 +63,6 @@ impl CallError {
         self.args.first().and_then(Value::as_str)
     }
 }
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.message() {
-            Some(m) => write!(f, "{}: {}", self.error, m),
-            None => f.write_str(&self.error),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}
 
 /// Why a session operation failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -142,5 +130,25 @@ impl From<ClientError> for CallError {
             ClientError::Timeout(m) => CallError::with_message(TIMEOUT, m),
             other => CallError::with_message(RUNTIME_ERROR, other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_conversions() {
+        let e = CallError::with_message("wamp.error.no_such_procedure", "nobody");
+        assert_eq!(e.to_string(), "wamp.error.no_such_procedure: nobody");
+        assert_eq!(CallError::new("com.x").to_string(), "com.x");
+        let c: ClientError = e.clone().into();
+        assert_eq!(c.error_uri(), Some("wamp.error.no_such_procedure"));
+        assert_eq!(CallError::from(c), e);
+        let lost = ClientError::from_close(&CloseReason::transport_lost("gone"));
+        assert_eq!(lost, ClientError::TransportLost("gone".into()));
+        assert_eq!(CallError::from(lost).error, TRANSPORT_LOST);
+        let closed = ClientError::from_close(&CloseReason::new("wamp.close.killed", "x"));
+        assert_eq!(CallError::from(closed).error, "wamp.close.killed");
     }
 }
