@@ -6,11 +6,15 @@
 //! the next read) and, with `auto_ping_interval`, pings the peer itself and drops it when no
 //! traffic arrives within `auto_ping_timeout`.
 //!
+//! `wamp.2.json.batched`: the spec ends each message with 0x1e, autobahn-python (and so
+//! Crossbar.io) with 0x18; the router reads both and answers with the one its peer uses.
+//!
 //! permessage-deflate (`options.compression`) is accepted in the config but not negotiated:
 //! tungstenite 0.30 has no implementation of it, so compressed connections fall back to plain
 //! frames, which every client supports.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -122,6 +126,12 @@ impl WsSettings {
             .max_frame_size(frame)
     }
 }
+
+/// The WAMP spec's separator after each message of a `wamp.2.json.batched` message.
+const JSON_BATCH_SEPARATOR: u8 = 0x1e;
+/// What autobahn-python (and so Crossbar.io) actually uses: its `b"\30"` is octal, i.e.
+/// 0x18. The router reads both and answers with the one the peer sent.
+const AUTOBAHN_JSON_BATCH_SEPARATOR: u8 = 0x18;
 
 /// The outcome of subprotocol negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +349,7 @@ where
     let (sink, stream) = ws.split();
     // The reader sends pings through the writer's sink; the lock is held only per write call.
     let sink = Arc::new(Mutex::new(sink));
+    let json_separator = Arc::new(AtomicU8::new(JSON_BATCH_SEPARATOR));
     let keepalive = settings.auto_ping_interval.map(|interval| Keepalive {
         interval,
         timeout: settings.auto_ping_timeout.unwrap_or(interval),
@@ -356,11 +367,13 @@ where
             pending: Vec::new().into_iter(),
             keepalive,
             shutdown: None,
+            json_separator: json_separator.clone(),
         },
         WsWriter {
             sink,
             codec: negotiated.codec,
             batched: negotiated.batched,
+            json_separator,
         },
     )
 }
@@ -404,6 +417,8 @@ pub struct WsReader<S> {
     keepalive: Option<Keepalive>,
     /// Once cancelled, reads report end of stream (the transport is stopping).
     shutdown: Option<CancellationToken>,
+    /// The JSON batch separator the peer uses (see [`AUTOBAHN_JSON_BATCH_SEPARATOR`]).
+    json_separator: Arc<AtomicU8>,
 }
 
 fn read_error(e: WsError) -> Result<Option<Bytes>, WireError> {
@@ -486,11 +501,15 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> WsReader<S> {
             if !self.batched {
                 return Ok(Some(data));
             }
-            let parts = self
-                .codec
-                .split_batched(&data)
-                .map_err(|v| WireError::Protocol(v.0))?;
-            let parts: Vec<Bytes> = parts.into_iter().map(|p| data.slice_ref(p)).collect();
+            let parts: Vec<Bytes> = if self.codec == Codec::Json {
+                split_json_batch(&data, &self.json_separator)?
+            } else {
+                let parts = self
+                    .codec
+                    .split_batched(&data)
+                    .map_err(|v| WireError::Protocol(v.0))?;
+                parts.into_iter().map(|p| data.slice_ref(p)).collect()
+            };
             self.pending = parts.into_iter();
         }
     }
@@ -509,11 +528,29 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> WireRead for WsReader<S
     }
 }
 
+/// Splits a `wamp.2.json.batched` message on either separator (JSON text never contains a raw
+/// control character, so both are unambiguous) and remembers which one the peer uses.
+fn split_json_batch(data: &Bytes, separator: &AtomicU8) -> Result<Vec<Bytes>, WireError> {
+    if data.contains(&AUTOBAHN_JSON_BATCH_SEPARATOR) {
+        separator.store(AUTOBAHN_JSON_BATCH_SEPARATOR, Ordering::Relaxed);
+    }
+    let parts: Vec<Bytes> = data
+        .split(|b| *b == JSON_BATCH_SEPARATOR || *b == AUTOBAHN_JSON_BATCH_SEPARATOR)
+        .filter(|p| !p.is_empty())
+        .map(|p| data.slice_ref(p))
+        .collect();
+    if parts.is_empty() {
+        return Err(WireError::Protocol("empty batch".into()));
+    }
+    Ok(parts)
+}
+
 /// The sending half of a WAMP WebSocket connection.
 pub struct WsWriter<S> {
     sink: Arc<Mutex<Sink<S>>>,
     codec: Codec,
     batched: bool,
+    json_separator: Arc<AtomicU8>,
 }
 
 fn write_error(e: WsError) -> WireError {
@@ -539,7 +576,7 @@ impl<S> WsWriter<S> {
         match self.codec {
             Codec::Json => {
                 buf.put_slice(frame);
-                buf.put_u8(0x1e);
+                buf.put_u8(self.json_separator.load(Ordering::Relaxed));
             }
             Codec::MsgPack | Codec::Cbor => {
                 buf.put_u32(frame.len() as u32);
@@ -618,6 +655,19 @@ mod tests {
         assert!(origin_allowed(Some("http://localhost:8080"), &s));
         assert!(!origin_allowed(Some("https://evil.com"), &s));
         assert!(origin_allowed(Some("anything"), &WsSettings::default()));
+    }
+
+    #[test]
+    fn json_batches_accept_both_separators() {
+        let sep = AtomicU8::new(JSON_BATCH_SEPARATOR);
+        let spec = Bytes::from_static(b"[1]\x1e[2]\x1e");
+        assert_eq!(split_json_batch(&spec, &sep).unwrap().len(), 2);
+        assert_eq!(sep.load(Ordering::Relaxed), JSON_BATCH_SEPARATOR);
+        let ab = Bytes::from_static(b"[1]\x18[2,\"a\"]\x18");
+        let parts = split_json_batch(&ab, &sep).unwrap();
+        assert_eq!(&parts[1][..], b"[2,\"a\"]");
+        assert_eq!(sep.load(Ordering::Relaxed), AUTOBAHN_JSON_BATCH_SEPARATOR);
+        assert!(split_json_batch(&Bytes::from_static(b"\x18"), &sep).is_err());
     }
 
     #[test]
