@@ -619,3 +619,53 @@ async fn auto_ping_drops_a_silent_peer_and_keeps_a_live_one() {
     drop(silent);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn websocket_oversize_message_closes_only_that_connection() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let r = router();
+    let t = start(
+        &r,
+        json!({"type": "websocket", "endpoint": tcp(0), "options": {"max_message_size": 1024}}),
+        dir.path(),
+    )
+    .await;
+    let port = t.local_addr().port().unwrap();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let opts = router_core::transport::ws_client::WsClientOptions {
+        protocols: vec![(Codec::Cbor, false)],
+        ..Default::default()
+    };
+    let mut a = router_core::transport::ws_client::connect(&url, &opts)
+        .await
+        .unwrap();
+    join(&mut a.reader, &mut a.writer, Codec::Cbor).await;
+    let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "wamp.2.json".parse().unwrap());
+    let (mut b, _) = tokio_tungstenite::client_async(req, s).await.unwrap();
+    b.send(WsMessage::text(format!(
+        r#"[1,"realm1",{{"x":"{}"}}]"#,
+        "y".repeat(2000)
+    )))
+    .await
+    .unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match b.next().await {
+                None | Some(Err(_)) => break,
+                Some(Ok(m)) if m.is_close() => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the oversize sender was not disconnected");
+    roundtrip(&mut a.reader, &mut a.writer, Codec::Cbor, 3).await;
+    t.stop().await;
+}

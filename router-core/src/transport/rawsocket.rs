@@ -583,6 +583,38 @@ mod tests {
         assert!(matches!(e, WireError::TooLarge { size: 5, max: 4 }));
     }
 
+    #[tokio::test]
+    async fn separate_pipes() {
+        // Like a worker's stdin/stdout: one pipe each way.
+        let (to_router, from_worker) = duplex(1024);
+        let (to_worker, from_router) = duplex(1024);
+        let router = tokio::spawn(async move {
+            accept_split(from_worker, to_worker, &Codec::ALL, MAX_LENGTH).await
+        });
+        let mut worker = connect_split(from_router, to_router, Codec::Cbor, MAX_LENGTH)
+            .await
+            .unwrap();
+        let mut router = router.await.unwrap().unwrap();
+        worker
+            .writer
+            .write_frames(&[Bytes::from_static(b"\x80")])
+            .await
+            .unwrap();
+        assert_eq!(
+            &router.reader.read_frame().await.unwrap().unwrap()[..],
+            b"\x80"
+        );
+        router
+            .writer
+            .write_frames(&[Bytes::from_static(b"ok")])
+            .await
+            .unwrap();
+        assert_eq!(
+            &worker.reader.read_frame().await.unwrap().unwrap()[..],
+            b"ok"
+        );
+    }
+
     #[test]
     fn header_encoding() {
         assert_eq!(header(0, 3), [0, 0, 0, 3]);
