@@ -7,6 +7,15 @@
 //! that Crossbar.io knows but we do not implement (`mqtt` transports, `wsgi` paths, …) load
 //! fine; starting a transport that uses one fails with an error naming it.
 
+mod endpoint;
+mod service;
+
+pub use endpoint::{Endpoint, TcpEndpoint, TlsConfig, UnixEndpoint};
+pub use service::{
+    JsonConfig, JsonOptions, NodeInfoConfig, PathConfig, RedirectConfig, StaticConfig,
+    StaticOptions, UNSUPPORTED_WEB_SERVICES, WebService,
+};
+
 use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
@@ -171,160 +180,6 @@ pub fn codecs_of(names: &Option<Vec<SerializerName>>) -> Vec<Codec> {
     }
 }
 
-/// A listening endpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Endpoint {
-    Tcp(TcpEndpoint),
-    Unix(UnixEndpoint),
-}
-
-impl<'de> Deserialize<'de> for Endpoint {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_tagged(d, "type", |kind, v| match kind {
-            "tcp" => {
-                let e: TcpEndpoint = from_value(v)?;
-                e.validate()?;
-                Ok(Endpoint::Tcp(e))
-            }
-            "unix" => from_value(v).map(Endpoint::Unix),
-            other => Err(unknown_variant("type", other, &["tcp", "unix"])),
-        })
-    }
-}
-
-/// `{"type": "tcp", "port": 8080, …}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TcpEndpoint {
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-    /// The port; absent or 0: one the OS picks.
-    #[serde(default, deserialize_with = "port_number")]
-    pub port: Option<u16>,
-    /// `[first, last]`: the first free port in the range.
-    #[serde(default)]
-    pub portrange: Option<[u16; 2]>,
-    /// 4 (default) or 6.
-    #[serde(default)]
-    pub version: Option<u8>,
-    /// The address to listen on (all interfaces when absent).
-    #[serde(default)]
-    pub interface: Option<String>,
-    #[serde(default)]
-    pub backlog: Option<u32>,
-    /// SO_REUSEPORT: several processes may listen on the same port.
-    #[serde(default)]
-    pub shared: bool,
-    #[serde(default)]
-    pub tls: Option<TlsConfig>,
-    /// TCP_USER_TIMEOUT in milliseconds.
-    #[serde(default)]
-    pub user_timeout: Option<u32>,
-}
-
-impl TcpEndpoint {
-    /// A plain TCP endpoint (used by tests and programmatic callers).
-    pub fn new(interface: &str, port: u16) -> Self {
-        TcpEndpoint {
-            _type: IgnoredAny,
-            port: Some(port),
-            portrange: None,
-            version: None,
-            interface: Some(interface.to_owned()),
-            backlog: None,
-            shared: false,
-            tls: None,
-            user_timeout: None,
-        }
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(v) = self.version
-            && v != 4
-            && v != 6
-        {
-            return Err(ConfigError::new(
-                "version",
-                format!("must be 4 or 6, not {v}"),
-            ));
-        }
-        if let Some(b) = self.backlog
-            && !(1..=65535).contains(&b)
-        {
-            return Err(ConfigError::new("backlog", "must be from [1, 65535]"));
-        }
-        if let Some([a, b]) = self.portrange
-            && (a == 0 || b < a)
-        {
-            return Err(ConfigError::new(
-                "portrange",
-                "must be [first, last] with 1 <= first <= last",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Ports may be written as numbers or (after `${VAR}` substitution) as numeric strings.
-fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    use serde::de::Error;
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Number(n)) => n
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(format!("invalid port {n}: must be from [0, 65535]"))),
-        Some(serde_json::Value::String(s)) => s
-            .trim()
-            .parse::<u16>()
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("invalid port \"{s}\""))),
-        Some(other) => Err(D::Error::custom(format!(
-            "invalid type: {other}, expected a port number"
-        ))),
-    }
-}
-
-/// `{"type": "unix", "path": "…"}`; a relative path is resolved against the node directory.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnixEndpoint {
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-    pub path: String,
-    #[serde(default)]
-    pub backlog: Option<u32>,
-}
-
-impl UnixEndpoint {
-    pub fn new(path: &str) -> Self {
-        UnixEndpoint {
-            _type: IgnoredAny,
-            path: path.to_owned(),
-            backlog: None,
-        }
-    }
-}
-
-/// `endpoint.tls`: PEM files, relative to the node directory.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    pub key: String,
-    pub certificate: String,
-    #[serde(default)]
-    pub chain_certificates: Vec<String>,
-    /// CA certificates that client certificates must chain to (clients must present one).
-    #[serde(default)]
-    pub ca_certificates: Option<Vec<String>>,
-    /// TLS 1.2 settings; accepted and ignored like Crossbar.io's TLS 1.3-only listeners.
-    #[serde(default)]
-    pub dhparam: Option<String>,
-    #[serde(default)]
-    pub ciphers: Option<String>,
-}
-
 /// A `websocket` transport, a `websocket` Web path service, or a Universal `websocket` item.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -376,7 +231,7 @@ impl WebSocketConfig {
         codecs_of(&self.serializers)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
         self.options.validate().map_err(|e| e.within("options"))
     }
 }
@@ -590,7 +445,10 @@ impl WebConfig {
 }
 
 /// Checks path keys (`^([a-z0-9A-Z_\-]+|/)$`) and the services under them.
-fn validate_paths(paths: &BTreeMap<String, WebService>, at: &str) -> Result<(), ConfigError> {
+pub(super) fn validate_paths(
+    paths: &BTreeMap<String, WebService>,
+    at: &str,
+) -> Result<(), ConfigError> {
     for (key, service) in paths {
         let here = format!("{at}.{key}");
         if !valid_path_key(key) {
@@ -686,244 +544,6 @@ impl UniversalConfig {
     }
 }
 
-/// A service on a Web transport path.
-#[allow(clippy::large_enum_variant)] // see TransportConfig
-#[derive(Debug, Clone, PartialEq)]
-pub enum WebService {
-    WebSocket(WebSocketConfig),
-    Static(StaticConfig),
-    NodeInfo(NodeInfoConfig),
-    Redirect(RedirectConfig),
-    Json(JsonConfig),
-    /// Nested paths (`{"type": "path", "paths": {…}}`).
-    Path(PathConfig),
-    /// `{"type": "none"}`: answers 404.
-    None,
-    /// A type Crossbar.io knows that we do not implement; starting it fails.
-    Unsupported {
-        kind: String,
-        config: serde_json::Value,
-    },
-}
-
-/// Web service types Crossbar.io accepts that this router does not implement.
-pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &[
-    "resource",
-    "reverseproxy",
-    "cgi",
-    "wsgi",
-    "websocket-reverseproxy",
-    "longpoll",
-    "caller",
-    "publisher",
-    "webhook",
-    "archive",
-    "wap",
-    "catalog",
-];
-
-impl WebService {
-    pub fn kind(&self) -> &str {
-        match self {
-            WebService::WebSocket(_) => "websocket",
-            WebService::Static(_) => "static",
-            WebService::NodeInfo(_) => "nodeinfo",
-            WebService::Redirect(_) => "redirect",
-            WebService::Json(_) => "json",
-            WebService::Path(_) => "path",
-            WebService::None => "none",
-            WebService::Unsupported { kind, .. } => kind,
-        }
-    }
-
-    /// Parses one path service (for `start_web_transport_service`).
-    pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
-        from_value(value)
-    }
-}
-
-impl<'de> Deserialize<'de> for WebService {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_tagged(d, "type", |kind, v| match kind {
-            "websocket" => {
-                let c: WebSocketConfig = from_value(v)?;
-                c.validate()?;
-                Ok(WebService::WebSocket(c))
-            }
-            "static" => {
-                let c: StaticConfig = from_value(v)?;
-                match (&c.directory, &c.package, &c.resource) {
-                    (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(WebService::Static(c)),
-                    _ => Err(ConfigError::new(
-                        "directory",
-                        "either 'directory' OR 'package' + 'resource' must be given",
-                    )),
-                }
-            }
-            "nodeinfo" => from_value(v).map(WebService::NodeInfo),
-            "redirect" => from_value(v).map(WebService::Redirect),
-            "json" => from_value(v).map(WebService::Json),
-            "path" => {
-                let c: PathConfig = from_value(v)?;
-                validate_paths(&c.paths, "paths")?;
-                Ok(WebService::Path(c))
-            }
-            "none" => {
-                from_value::<IdOnly>(v)?;
-                Ok(WebService::None)
-            }
-            k if UNSUPPORTED_WEB_SERVICES.contains(&k) => Ok(WebService::Unsupported {
-                kind: k.to_owned(),
-                config: v,
-            }),
-            other => {
-                let mut all = vec![
-                    "websocket",
-                    "static",
-                    "nodeinfo",
-                    "redirect",
-                    "json",
-                    "path",
-                    "none",
-                ];
-                all.extend_from_slice(UNSUPPORTED_WEB_SERVICES);
-                Err(unknown_variant("type", other, &all))
-            }
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdOnly {
-    #[serde(default)]
-    #[allow(dead_code)]
-    id: Option<String>,
-    #[serde(default, rename = "type")]
-    #[allow(dead_code)]
-    _type: IgnoredAny,
-}
-
-/// `{"type": "static", "directory": "..", "options": {…}}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticConfig {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-    /// Relative to the node directory.
-    #[serde(default)]
-    pub directory: Option<String>,
-    /// A Python package's resource directory; accepted, not supported when starting.
-    #[serde(default)]
-    pub package: Option<String>,
-    #[serde(default)]
-    pub resource: Option<String>,
-    #[serde(default)]
-    pub options: StaticOptions,
-}
-
-impl StaticConfig {
-    pub fn directory(dir: &str) -> Self {
-        StaticConfig {
-            id: None,
-            _type: IgnoredAny,
-            directory: Some(dir.to_owned()),
-            package: None,
-            resource: None,
-            options: StaticOptions::default(),
-        }
-    }
-}
-
-/// Static service `options`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticOptions {
-    #[serde(default)]
-    pub enable_directory_listing: bool,
-    /// Extra MIME types by extension (`{".wasm": "application/wasm"}`).
-    #[serde(default)]
-    pub mime_types: BTreeMap<String, String>,
-    /// Seconds for `Cache-Control: max-age`; absent: 12 hours; `null`: no caching headers.
-    #[serde(default, deserialize_with = "explicit_option")]
-    pub cache_timeout: Option<Option<u64>>,
-    /// Served instead of a 404 (single-page applications).
-    #[serde(default)]
-    pub default_file: Option<String>,
-    /// Send CORS headers (default true).
-    #[serde(default)]
-    pub allow_cross_origin: Option<bool>,
-}
-
-/// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
-fn explicit_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// `{"type": "nodeinfo"}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeInfoConfig {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-}
-
-/// `{"type": "redirect", "url": "…"}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedirectConfig {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-    pub url: String,
-}
-
-/// `{"type": "json", "value": …, "options": {…}}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonConfig {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-    pub value: serde_json::Value,
-    #[serde(default)]
-    pub options: JsonOptions,
-}
-
-/// JSON service `options`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonOptions {
-    #[serde(default)]
-    pub prettify: bool,
-    /// Default true.
-    #[serde(default)]
-    pub allow_cross_origin: Option<bool>,
-    #[serde(default)]
-    pub discourage_caching: bool,
-}
-
-/// `{"type": "path", "paths": {…}}`: a sub-tree of services.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PathConfig {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default, rename = "type")]
-    _type: IgnoredAny,
-    pub paths: BTreeMap<String, WebService>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -935,7 +555,7 @@ mod tests {
 
     #[test]
     fn crossbar_init_transports_load() {
-        let text = include_str!("../../tests/data/cbinit_config.json");
+        let text = include_str!("../../../tests/data/cbinit_config.json");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         let transports = v["workers"][0]["transports"].as_array().unwrap();
         let rs = parse(transports[0].clone()).unwrap();
