@@ -288,6 +288,12 @@ pub(crate) async fn serve_wire<R: WireRead, W: WireWrite>(
                 frames.extend(batch.drain(..).map(|o| o.encode(codec)));
                 let res = writer.write_frames(&frames).await;
                 frames.clear();
+                // A burst grows these to hundreds of entries; do not keep that memory for the
+                // rest of a session that may then sit idle for hours.
+                if batch.capacity() > 16 {
+                    batch = Vec::new();
+                    frames = Vec::new();
+                }
                 if let Err(e) = res {
                     debug!(error = %e, "write failed");
                     writer.close().await;

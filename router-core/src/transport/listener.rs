@@ -1,0 +1,512 @@
+//! Running a listening transport: bind the endpoint, accept connections (each on its own
+//! task, under a connection cap), and stop — closing the port at once and ending every
+//! connection.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::auth::Authenticator;
+use crate::router::Router;
+use crate::transport::config::{
+    Endpoint, RawSocketConfig, TransportConfig, WebService, WebSocketConfig,
+};
+use crate::transport::conn::{self, RawSocketEndpoint, Shared, WsEndpoint};
+use crate::transport::endpoint::{self, ListenAddr, Listener};
+use crate::transport::io::BoxedIo;
+use crate::transport::tls::{self, TlsError};
+use crate::transport::web::{self, ConnMeta, NodeInfoSource, Resource, WebState};
+use crate::transport::websocket::WsSettings;
+use crate::transport::{rawsocket, universal};
+
+/// Crossbar.io's default `max_connections` per listening port.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 50_000;
+/// How long `stop` waits for connections to wind down after telling them to end.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Time a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a transport could not start (or a web service could not be changed).
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot listen on {addr}: {source}")]
+    CannotListen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] TlsError),
+    #[error("transport type \"{0}\" is not supported by this router")]
+    UnsupportedTransport(String),
+    #[error("web path \"{path}\": service type \"{kind}\" is not supported by this router")]
+    UnsupportedService { path: String, kind: String },
+    #[error("{location}: {message}")]
+    Invalid { location: String, message: String },
+    #[error("authentication config at {location}: {message}")]
+    Auth { location: String, message: String },
+    #[error("transport \"{0}\" is not a web transport")]
+    NotWeb(String),
+    #[error("a web service is already running on path \"{0}\"")]
+    ServiceExists(String),
+    #[error("no web service on path \"{0}\"")]
+    NoSuchService(String),
+}
+
+/// Builds the authenticator of an endpoint that has its own `auth` block (a Web transport may
+/// have several WebSocket paths, each with different authentication).
+pub trait AuthenticatorFactory: Send + Sync + 'static {
+    /// `location` names the endpoint in errors (`paths.ws`, `rawsocket`, …).
+    fn authenticator(
+        &self,
+        auth: &serde_json::Value,
+        location: &str,
+    ) -> Result<Arc<dyn Authenticator>, String>;
+}
+
+/// What a transport needs from its surroundings besides the router and its config.
+#[derive(Clone)]
+pub struct TransportContext {
+    /// Relative paths (static directories, TLS files, Unix sockets) are resolved against it;
+    /// Crossbar.io uses the node directory.
+    pub base_dir: PathBuf,
+    /// The transport's ID in sessions' transport details and the management API.
+    pub transport_id: String,
+    /// Builds authenticators for endpoints with an `auth` block; without it (or for endpoints
+    /// without `auth`), every endpoint uses the authenticator passed to [`start_transport`].
+    pub auth_factory: Option<Arc<dyn AuthenticatorFactory>>,
+    /// Facts for `nodeinfo` pages.
+    pub node_info: Option<Arc<dyn NodeInfoSource>>,
+}
+
+impl TransportContext {
+    pub fn new(base_dir: impl Into<PathBuf>, transport_id: impl Into<String>) -> Self {
+        TransportContext {
+            base_dir: base_dir.into(),
+            transport_id: transport_id.into(),
+            auth_factory: None,
+            node_info: None,
+        }
+    }
+}
+
+/// Everything building endpoints and web resources needs (kept for web services started later).
+pub(crate) struct Env {
+    pub base_dir: PathBuf,
+    pub default_auth: Arc<dyn Authenticator>,
+    pub auth_factory: Option<Arc<dyn AuthenticatorFactory>>,
+    pub node_info: Option<Arc<dyn NodeInfoSource>>,
+}
+
+impl Env {
+    pub fn authenticator(
+        &self,
+        auth: &Option<serde_json::Value>,
+        location: &str,
+    ) -> Result<Arc<dyn Authenticator>, TransportError> {
+        match (auth, &self.auth_factory) {
+            (Some(a), Some(f)) => {
+                f.authenticator(a, location)
+                    .map_err(|message| TransportError::Auth {
+                        location: location.to_owned(),
+                        message,
+                    })
+            }
+            _ => Ok(self.default_auth.clone()),
+        }
+    }
+
+    pub fn rawsocket_endpoint(
+        &self,
+        c: &RawSocketConfig,
+        location: &str,
+    ) -> Result<RawSocketEndpoint, TransportError> {
+        let codecs = c.codecs();
+        if codecs.is_empty() {
+            return Err(TransportError::Invalid {
+                location: format!("{location}serializers"),
+                message: "no serializer this router speaks (json, msgpack, cbor)".into(),
+            });
+        }
+        Ok(RawSocketEndpoint {
+            codecs,
+            max_message_size: c.options.max_message_size.unwrap_or(rawsocket::MAX_LENGTH),
+            authenticator: self.authenticator(&c.auth, location.trim_end_matches('.'))?,
+        })
+    }
+
+    pub fn ws_endpoint(
+        &self,
+        c: &WebSocketConfig,
+        location: &str,
+    ) -> Result<WsEndpoint, TransportError> {
+        let settings = WsSettings::from_config(c);
+        if settings.codecs.is_empty() {
+            return Err(TransportError::Invalid {
+                location: format!("{location}serializers"),
+                message: "no serializer this router speaks (json, msgpack, cbor)".into(),
+            });
+        }
+        if c.options.compression.is_some() {
+            debug!(
+                location,
+                "websocket compression is not supported; serving uncompressed"
+            );
+        }
+        Ok(WsEndpoint {
+            settings,
+            authenticator: self.authenticator(&c.auth, location.trim_end_matches('.'))?,
+        })
+    }
+}
+
+/// What a listening port serves.
+pub(crate) enum Service {
+    RawSocket(Arc<RawSocketEndpoint>),
+    WebSocket(Arc<WsEndpoint>),
+    Web(Arc<WebState>),
+    Universal {
+        rawsocket: Option<Arc<RawSocketEndpoint>>,
+        web: Arc<WebState>,
+    },
+}
+
+/// A transport that is listening.
+pub struct RunningTransport {
+    id: String,
+    kind: String,
+    addr: ListenAddr,
+    shared: Arc<Shared>,
+    accept_task: Option<JoinHandle<()>>,
+    web: Option<Arc<WebState>>,
+    limit: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+impl std::fmt::Debug for RunningTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningTransport")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl RunningTransport {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The config `type` (`websocket`, `rawsocket`, `web`, `universal`).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The bound address (with the port the OS picked for port 0).
+    pub fn local_addr(&self) -> &ListenAddr {
+        &self.addr
+    }
+
+    /// Connections handed to the router since start (transport handshake completed).
+    pub fn sessions_accepted(&self) -> u64 {
+        self.shared.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now (including ones still in their handshake).
+    pub fn open_connections(&self) -> usize {
+        self.max_connections
+            .saturating_sub(self.limit.available_permits())
+    }
+
+    /// Stops listening — the port is closed when this returns, so it can be bound again — and
+    /// ends every connection, waiting a short grace period for them to close.
+    pub async fn stop(mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(t) = self.accept_task.take() {
+            let _ = t.await;
+        }
+        if let ListenAddr::Unix(p) = &self.addr {
+            let _ = std::fs::remove_file(p);
+        }
+        self.shared.tracker.close();
+        if tokio::time::timeout(STOP_GRACE, self.shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(transport = %self.id, "connections still closing after the stop grace period");
+        }
+        info!(transport = %self.id, addr = %self.addr, "transport stopped");
+    }
+
+    /// Starts a service on a path of a running Web (or Universal) transport.
+    pub fn start_web_service(
+        &self,
+        path: &str,
+        service: &WebService,
+    ) -> Result<(), TransportError> {
+        self.web_state()?.start_service(path, service)
+    }
+
+    /// Stops the service on a path of a running Web transport.
+    pub fn stop_web_service(&self, path: &str) -> Result<(), TransportError> {
+        self.web_state()?.stop_service(path)
+    }
+
+    /// The top-level paths with a service (`/` for the root).
+    pub fn web_service_paths(&self) -> Vec<String> {
+        self.web.as_ref().map(|w| w.paths()).unwrap_or_default()
+    }
+
+    fn web_state(&self) -> Result<&Arc<WebState>, TransportError> {
+        self.web
+            .as_ref()
+            .ok_or_else(|| TransportError::NotWeb(self.id.clone()))
+    }
+}
+
+impl Drop for RunningTransport {
+    fn drop(&mut self) {
+        // Dropped without `stop`: still stop accepting and end the connections.
+        self.shared.shutdown.cancel();
+    }
+}
+
+/// Starts a listening transport. Connections run sessions on `router`; endpoints without
+/// their own `auth` (see [`TransportContext::auth_factory`]) use `authenticator`.
+pub async fn start_transport(
+    router: Arc<Router>,
+    config: TransportConfig,
+    authenticator: Arc<dyn Authenticator>,
+    ctx: TransportContext,
+) -> Result<RunningTransport, TransportError> {
+    let env = Arc::new(Env {
+        base_dir: ctx.base_dir.clone(),
+        default_auth: authenticator,
+        auth_factory: ctx.auth_factory.clone(),
+        node_info: ctx.node_info.clone(),
+    });
+    let shared = Arc::new(Shared {
+        router,
+        transport_id: ctx.transport_id.clone(),
+        shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        sessions: AtomicU64::new(0),
+    });
+    let kind = config.kind().to_owned();
+    let (service, endpoint, max_connections) = match &config {
+        TransportConfig::RawSocket(c) => (
+            Service::RawSocket(Arc::new(env.rawsocket_endpoint(c, "")?)),
+            c.endpoint.as_ref(),
+            c.max_connections,
+        ),
+        TransportConfig::WebSocket(c) => (
+            Service::WebSocket(Arc::new(env.ws_endpoint(c, "")?)),
+            c.endpoint.as_ref(),
+            c.max_connections,
+        ),
+        TransportConfig::Web(c) => {
+            let routes = web::build_routes(&c.paths, &env, "")?;
+            let state = WebState::new(routes, c.options.clone(), env.clone(), shared.clone());
+            (Service::Web(state), c.endpoint.as_ref(), c.max_connections)
+        }
+        TransportConfig::Universal(c) => {
+            if c.mqtt.is_some() {
+                return Err(TransportError::UnsupportedTransport(
+                    "mqtt (in a universal transport)".into(),
+                ));
+            }
+            let rawsocket = match &c.rawsocket {
+                Some(rs) => Some(Arc::new(env.rawsocket_endpoint(rs, "rawsocket.")?)),
+                None => None,
+            };
+            let mut routes = match &c.web {
+                Some(w) => web::build_routes(&w.paths, &env, "")?,
+                None => web::Routes::not_found(),
+            };
+            // Crossbar.io looks up the WebSocket paths before the Web paths.
+            let websockets = c.websocket.clone().unwrap_or_else(BTreeMap::new);
+            for (path, ws) in &websockets {
+                let ep = env.ws_endpoint(ws, &format!("websocket.{path}."))?;
+                routes.insert(path, Resource::WebSocket(Arc::new(ep)));
+            }
+            let options = c
+                .web
+                .as_ref()
+                .map(|w| w.options.clone())
+                .unwrap_or_default();
+            let state = WebState::new(routes, options, env.clone(), shared.clone());
+            (
+                Service::Universal {
+                    rawsocket,
+                    web: state,
+                },
+                Some(&c.endpoint),
+                c.max_connections,
+            )
+        }
+        TransportConfig::Unsupported { kind, .. } => {
+            return Err(TransportError::UnsupportedTransport(kind.clone()));
+        }
+    };
+    let endpoint = endpoint.ok_or_else(|| TransportError::Invalid {
+        location: "endpoint".into(),
+        message: "missing required key".into(),
+    })?;
+    let tls = match endpoint {
+        Endpoint::Tcp(t) => match &t.tls {
+            Some(cfg) => Some(TlsAcceptor::from(Arc::new(tls::server_config(
+                cfg,
+                &ctx.base_dir,
+            )?))),
+            None => None,
+        },
+        Endpoint::Unix(_) => None,
+    };
+    let (listener, addr) = endpoint::bind(endpoint, &ctx.base_dir).await.map_err(|e| {
+        TransportError::CannotListen {
+            addr: e.addr,
+            source: e.source,
+        }
+    })?;
+    let web = match &service {
+        Service::Web(w) | Service::Universal { web: w, .. } => Some(w.clone()),
+        _ => None,
+    };
+    let max_connections = max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS) as usize;
+    let limit = Arc::new(Semaphore::new(max_connections));
+    info!(transport = %ctx.transport_id, %kind, %addr, tls = tls.is_some(), "transport listening");
+    let accept_task = tokio::spawn(accept_loop(
+        listener,
+        Arc::new(service),
+        tls,
+        shared.clone(),
+        limit.clone(),
+    ));
+    Ok(RunningTransport {
+        id: ctx.transport_id,
+        kind,
+        addr,
+        shared,
+        accept_task: Some(accept_task),
+        web,
+        limit,
+        max_connections,
+    })
+}
+
+async fn accept_loop(
+    listener: Listener,
+    service: Arc<Service>,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    limit: Arc<Semaphore>,
+) {
+    let mut refused = 0u64;
+    let mut last_refusal_log: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((io, peer)) => {
+                // Over the cap the connection is closed right away, before any handshake
+                // (Crossbar.io's MaxConnectionsFactory).
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    drop(io);
+                    refused += 1;
+                    if last_refusal_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        warn!(transport = %shared.transport_id, refused, "max_connections reached, refusing connections");
+                        refused = 0;
+                        last_refusal_log = Some(Instant::now());
+                    }
+                    continue;
+                };
+                let (service, tls, sh) = (service.clone(), tls.clone(), shared.clone());
+                shared
+                    .tracker
+                    .spawn(handle_connection(io, peer, service, tls, sh, permit));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning on an error that persists.
+                warn!(transport = %shared.transport_id, error = %e, "accept failed");
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+    // Dropping the listener here closes the port before `stop` returns.
+    drop(listener);
+}
+
+async fn handle_connection(
+    io: BoxedIo,
+    peer: String,
+    service: Arc<Service>,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+) {
+    let secure = tls.is_some();
+    let io: BoxedIo = match tls {
+        None => io,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io));
+            let r = tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                r = handshake => r,
+            };
+            match r {
+                Ok(Ok(s)) => Box::new(s),
+                Ok(Err(e)) => {
+                    debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    match &*service {
+        Service::RawSocket(ep) => {
+            conn::serve_rawsocket(io, peer, ep.clone(), shared).await;
+            drop(permit);
+        }
+        Service::WebSocket(ep) => {
+            conn::serve_websocket(io, peer, ep.clone(), shared).await;
+            drop(permit);
+        }
+        Service::Web(state) => {
+            let meta = ConnMeta::new(peer, secure, permit);
+            web::serve_http(io, meta, state.clone()).await;
+        }
+        Service::Universal { rawsocket, web } => {
+            universal::serve(
+                io,
+                peer,
+                secure,
+                permit,
+                rawsocket.clone(),
+                web.clone(),
+                shared,
+            )
+            .await;
+        }
+    }
+}

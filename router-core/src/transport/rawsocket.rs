@@ -1,0 +1,624 @@
+//! RawSocket: WAMP's 4-byte handshake and length-prefixed framing over any byte stream (TCP,
+//! TLS, a Unix socket, or the stdin/stdout pipes of a worker process).
+//!
+//! Handshake: the client sends `0x7F, LLLL SSSS, 0, 0` (it accepts messages up to 2^(9+L)
+//! bytes, speaks serializer S); the router echoes S with its own L, or answers `0x7F, EEEE 0000,
+//! 0, 0` with an error code E. Frames: `RRRR XTTT` + 24-bit big-endian length, then the payload.
+//! TTT is 0 for a WAMP message, 1 for PING (answered with a PONG echoing the payload), 2 for
+//! PONG; R must be zero; X is the 25th length bit (set only for a frame of exactly 16 MiB).
+//!
+//! The reader keeps no buffer between frames: it reads the header into an array and then
+//! allocates exactly the payload, after checking the length against the maximum. An idle
+//! connection costs only its task and socket.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::Codec;
+use crate::transport::wire::{WireError, WireRead, WireWrite};
+
+/// The first octet of every RawSocket handshake; no HTTP request starts with it.
+pub const MAGIC: u8 = 0x7F;
+/// The largest message RawSocket can carry (L = 15).
+pub const MAX_LENGTH: usize = 1 << 24;
+/// The smallest maximum a peer can announce (L = 0).
+pub const MIN_LENGTH: usize = 1 << 9;
+
+const FRAME_MESSAGE: u8 = 0;
+const FRAME_PING: u8 = 1;
+const FRAME_PONG: u8 = 2;
+
+/// Handshake error codes (the high nibble of the second octet of an error reply).
+pub mod error_code {
+    pub const SERIALIZER_UNSUPPORTED: u8 = 1;
+    pub const MAX_LENGTH_UNACCEPTABLE: u8 = 2;
+    pub const RESERVED_BITS_USED: u8 = 3;
+    pub const MAX_CONNECTIONS_REACHED: u8 = 4;
+
+    /// The meaning of an error code, for messages.
+    pub fn describe(code: u8) -> &'static str {
+        match code {
+            SERIALIZER_UNSUPPORTED => "serializer unsupported",
+            MAX_LENGTH_UNACCEPTABLE => "maximum message length unacceptable",
+            RESERVED_BITS_USED => "use of reserved bits (unsupported feature)",
+            MAX_CONNECTIONS_REACHED => "maximum connection count reached",
+            _ => "unknown error",
+        }
+    }
+}
+
+/// Why a RawSocket handshake failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("i/o error in the RawSocket handshake: {0}")]
+    Io(#[from] io::Error),
+    #[error("not a RawSocket handshake: first octet 0x{0:02x}, expected 0x7f")]
+    BadMagic(u8),
+    #[error("the peer asked for serializer {0}, which this transport does not speak")]
+    UnsupportedSerializer(u8),
+    #[error("the peer used reserved bits in the RawSocket handshake")]
+    ReservedBits,
+    #[error("the router refused the RawSocket handshake with error {code} ({})", error_code::describe(*code))]
+    Refused { code: u8 },
+    #[error("the router answered with serializer {got}, but we asked for {asked}")]
+    SerializerMismatch { asked: u8, got: u8 },
+}
+
+/// The L nibble announcing `max` (rounded up to a power of two, clamped to 512 B..16 MiB).
+pub fn length_exponent(max: usize) -> u8 {
+    let mut l = 0u8;
+    while l < 15 && (MIN_LENGTH << l) < max {
+        l += 1;
+    }
+    l
+}
+
+/// The maximum message length an L nibble announces.
+pub fn length_from_exponent(l: u8) -> usize {
+    MIN_LENGTH << (l & 0x0F)
+}
+
+/// Router side of the handshake on separate read and write halves. Returns the serializer and
+/// the peer's maximum message length. On a refusal the error reply has been sent.
+pub async fn server_handshake<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    serializers: &[Codec],
+    max_message_size: usize,
+) -> Result<(Codec, usize), HandshakeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut hs = [0u8; 4];
+    reader.read_exact(&mut hs).await?;
+    if hs[0] != MAGIC {
+        // Not RawSocket at all: there is nobody to send an error reply to.
+        return Err(HandshakeError::BadMagic(hs[0]));
+    }
+    let refuse = |code: u8| [MAGIC, code << 4, 0, 0];
+    if hs[2] != 0 || hs[3] != 0 {
+        let _ = write_all_flush(writer, &refuse(error_code::RESERVED_BITS_USED)).await;
+        return Err(HandshakeError::ReservedBits);
+    }
+    let ser = hs[1] & 0x0F;
+    let Some(codec) = Codec::from_rawsocket_id(ser).filter(|c| serializers.contains(c)) else {
+        let _ = write_all_flush(writer, &refuse(error_code::SERIALIZER_UNSUPPORTED)).await;
+        return Err(HandshakeError::UnsupportedSerializer(ser));
+    };
+    let peer_max = length_from_exponent(hs[1] >> 4);
+    let ours = length_exponent(max_message_size);
+    write_all_flush(writer, &[MAGIC, (ours << 4) | ser, 0, 0]).await?;
+    Ok((codec, peer_max))
+}
+
+/// Client side of the handshake. Returns the router's maximum message length.
+pub async fn client_handshake<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    codec: Codec,
+    max_message_size: usize,
+) -> Result<usize, HandshakeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let ser = codec.rawsocket_id();
+    let l = length_exponent(max_message_size);
+    write_all_flush(writer, &[MAGIC, (l << 4) | ser, 0, 0]).await?;
+    let mut hs = [0u8; 4];
+    reader.read_exact(&mut hs).await?;
+    if hs[0] != MAGIC {
+        return Err(HandshakeError::BadMagic(hs[0]));
+    }
+    let got = hs[1] & 0x0F;
+    if got == 0 {
+        return Err(HandshakeError::Refused { code: hs[1] >> 4 });
+    }
+    if got != ser {
+        return Err(HandshakeError::SerializerMismatch { asked: ser, got });
+    }
+    Ok(length_from_exponent(hs[1] >> 4))
+}
+
+async fn write_all_flush<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> io::Result<()> {
+    w.write_all(data).await?;
+    w.flush().await
+}
+
+/// A RawSocket connection after the handshake.
+pub struct RawSocketConnection<R, W> {
+    pub codec: Codec,
+    /// The largest message the peer accepts.
+    pub peer_max: usize,
+    pub reader: RawSocketReader<R, W>,
+    pub writer: RawSocketWriter<W>,
+}
+
+/// Accepts a RawSocket connection (router side) on a duplex stream.
+pub async fn accept<S>(
+    stream: S,
+    serializers: &[Codec],
+    max_message_size: usize,
+) -> Result<RawSocketConnection<ReadHalf<S>, WriteHalf<S>>, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
+    accept_split(r, w, serializers, max_message_size).await
+}
+
+/// Accepts a RawSocket connection (router side) on separate halves, e.g. a worker's pipes.
+pub async fn accept_split<R, W>(
+    mut reader: R,
+    mut writer: W,
+    serializers: &[Codec],
+    max_message_size: usize,
+) -> Result<RawSocketConnection<R, W>, HandshakeError>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    let (codec, peer_max) =
+        server_handshake(&mut reader, &mut writer, serializers, max_message_size).await?;
+    let max_in = length_from_exponent(length_exponent(max_message_size));
+    let (reader, writer) = framed(reader, writer, max_in, peer_max);
+    Ok(RawSocketConnection {
+        codec,
+        peer_max,
+        reader,
+        writer,
+    })
+}
+
+/// Opens a RawSocket connection (client side) on a duplex stream.
+pub async fn connect<S>(
+    stream: S,
+    codec: Codec,
+    max_message_size: usize,
+) -> Result<RawSocketConnection<ReadHalf<S>, WriteHalf<S>>, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
+    connect_split(r, w, codec, max_message_size).await
+}
+
+/// Opens a RawSocket connection (client side) on separate halves, e.g. stdin/stdout.
+pub async fn connect_split<R, W>(
+    mut reader: R,
+    mut writer: W,
+    codec: Codec,
+    max_message_size: usize,
+) -> Result<RawSocketConnection<R, W>, HandshakeError>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    let peer_max = client_handshake(&mut reader, &mut writer, codec, max_message_size).await?;
+    let max_in = length_from_exponent(length_exponent(max_message_size));
+    let (reader, writer) = framed(reader, writer, max_in, peer_max);
+    Ok(RawSocketConnection {
+        codec,
+        peer_max,
+        reader,
+        writer,
+    })
+}
+
+/// RawSocket framing without a handshake (both ends agreed out of band): messages up to
+/// `max_recv` bytes are accepted, messages over `max_send` bytes are refused.
+pub fn framed<R, W>(
+    reader: R,
+    writer: W,
+    max_recv: usize,
+    max_send: usize,
+) -> (RawSocketReader<R, W>, RawSocketWriter<W>)
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    // The writer is shared with the reader, which must answer PINGs. Writes are rare and short
+    // compared to the time a connection lives, so an async mutex costs nothing noticeable.
+    let shared = Arc::new(Mutex::new(writer));
+    (
+        RawSocketReader {
+            io: reader,
+            writer: shared.clone(),
+            max_len: max_recv.min(MAX_LENGTH),
+            shutdown: None,
+        },
+        RawSocketWriter {
+            io: shared,
+            max_len: max_send.min(MAX_LENGTH),
+        },
+    )
+}
+
+fn header(kind: u8, len: usize) -> [u8; 4] {
+    // Only a frame of exactly 2^24 bytes sets the X bit; its 24-bit length field is zero.
+    let x = if len == MAX_LENGTH { 0x08 } else { 0 };
+    let l = (len & 0x00FF_FFFF) as u32;
+    [x | kind, (l >> 16) as u8, (l >> 8) as u8, l as u8]
+}
+
+/// The receiving half of a RawSocket connection.
+pub struct RawSocketReader<R, W> {
+    io: R,
+    writer: Arc<Mutex<W>>,
+    max_len: usize,
+    /// Once cancelled, reads report end of stream (the transport is stopping).
+    shutdown: Option<CancellationToken>,
+}
+
+impl<R, W> RawSocketReader<R, W>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    /// Makes reads report end of stream once `token` is cancelled.
+    pub fn set_shutdown(&mut self, token: CancellationToken) {
+        self.shutdown = Some(token);
+    }
+
+    /// Reads exactly `len` bytes into a buffer allocated for exactly that.
+    async fn read_payload(&mut self, len: usize) -> Result<Bytes, WireError> {
+        let mut buf = BytesMut::with_capacity(len);
+        while buf.len() < len {
+            let want = (len - buf.len()) as u64;
+            // `take` keeps the read inside this frame: the next frame's header stays unread.
+            let n = (&mut self.io).take(want).read_buf(&mut buf).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+        }
+        Ok(buf.freeze())
+    }
+
+    async fn read_frame_inner(&mut self) -> Result<Option<Bytes>, WireError> {
+        loop {
+            let mut h = [0u8; 4];
+            // A clean end of stream is only one that falls between two frames.
+            if self.io.read(&mut h[..1]).await? == 0 {
+                return Ok(None);
+            }
+            self.io.read_exact(&mut h[1..]).await?;
+            if h[0] & 0xF0 != 0 {
+                return Err(WireError::Protocol(format!(
+                    "reserved bits set in RawSocket frame header (0x{:02x})",
+                    h[0]
+                )));
+            }
+            let low = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
+            let len = if h[0] & 0x08 != 0 {
+                if low != 0 {
+                    return Err(WireError::Protocol(
+                        "RawSocket frame length over 16 MiB".into(),
+                    ));
+                }
+                MAX_LENGTH
+            } else {
+                low
+            };
+            if len > self.max_len {
+                return Err(WireError::TooLarge {
+                    size: len,
+                    max: self.max_len,
+                });
+            }
+            match h[0] & 0x07 {
+                FRAME_MESSAGE => return self.read_payload(len).await.map(Some),
+                FRAME_PING => {
+                    let payload = self.read_payload(len).await?;
+                    let mut w = self.writer.lock().await;
+                    w.write_all(&header(FRAME_PONG, len)).await?;
+                    w.write_all(&payload).await?;
+                    w.flush().await?;
+                }
+                FRAME_PONG => {
+                    // Nothing waits for PONGs (the router does not ping): skip the payload.
+                    let skipped = tokio::io::copy(
+                        &mut (&mut self.io).take(len as u64),
+                        &mut tokio::io::sink(),
+                    )
+                    .await?;
+                    if skipped != len as u64 {
+                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                    }
+                }
+                t => {
+                    return Err(WireError::Protocol(format!(
+                        "unknown RawSocket frame type {t}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl<R, W> WireRead for RawSocketReader<R, W>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    async fn read_frame(&mut self) -> Result<Option<Bytes>, WireError> {
+        match self.shutdown.clone() {
+            None => self.read_frame_inner().await,
+            Some(token) => tokio::select! {
+                biased;
+                _ = token.cancelled() => Ok(None),
+                r = self.read_frame_inner() => r,
+            },
+        }
+    }
+}
+
+/// The sending half of a RawSocket connection.
+pub struct RawSocketWriter<W> {
+    io: Arc<Mutex<W>>,
+    max_len: usize,
+}
+
+/// Batches up to this size are copied into one buffer and written with one syscall; larger
+/// ones are written frame by frame to avoid copying big payloads.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+impl<W: AsyncWrite + Send + Unpin + 'static> RawSocketWriter<W> {
+    /// Sends a PING with `payload` (the peer answers with a PONG the reader skips).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), WireError> {
+        let mut w = self.io.lock().await;
+        w.write_all(&header(FRAME_PING, payload.len())).await?;
+        w.write_all(payload).await?;
+        w.flush().await?;
+        Ok(())
+    }
+}
+
+impl<W: AsyncWrite + Send + Unpin + 'static> WireWrite for RawSocketWriter<W> {
+    async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), WireError> {
+        let mut total = 0usize;
+        for f in frames {
+            if f.len() > self.max_len {
+                return Err(WireError::TooLarge {
+                    size: f.len(),
+                    max: self.max_len,
+                });
+            }
+            total += 4 + f.len();
+        }
+        let mut w = self.io.lock().await;
+        if total <= COALESCE_LIMIT {
+            let mut buf = BytesMut::with_capacity(total);
+            for f in frames {
+                buf.put_slice(&header(FRAME_MESSAGE, f.len()));
+                buf.put_slice(f);
+            }
+            w.write_all(&buf).await?;
+        } else {
+            for f in frames {
+                w.write_all(&header(FRAME_MESSAGE, f.len())).await?;
+                w.write_all(f).await?;
+            }
+        }
+        w.flush().await?;
+        Ok(())
+    }
+
+    async fn close(&mut self) {
+        let _ = self.io.lock().await.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::duplex;
+
+    #[test]
+    fn exponents() {
+        assert_eq!(length_exponent(0), 0);
+        assert_eq!(length_exponent(512), 0);
+        assert_eq!(length_exponent(513), 1);
+        assert_eq!(length_exponent(1 << 20), 11);
+        assert_eq!(length_exponent(1 << 24), 15);
+        assert_eq!(length_exponent(usize::MAX), 15);
+        assert_eq!(length_from_exponent(15), MAX_LENGTH);
+    }
+
+    #[tokio::test]
+    async fn handshake_and_frames() {
+        let (a, b) = duplex(1 << 16);
+        let server = tokio::spawn(async move { accept(a, &Codec::ALL, 1 << 20).await });
+        let mut client = connect(b, Codec::MsgPack, 1 << 16).await.unwrap();
+        let mut server = server.await.unwrap().unwrap();
+        assert_eq!(server.codec, Codec::MsgPack);
+        assert_eq!(server.peer_max, 1 << 16);
+        assert_eq!(client.peer_max, 1 << 20);
+        let frames = [Bytes::from_static(b"one"), Bytes::from_static(b"")];
+        client.writer.write_frames(&frames).await.unwrap();
+        assert_eq!(
+            &server.reader.read_frame().await.unwrap().unwrap()[..],
+            b"one"
+        );
+        assert_eq!(&server.reader.read_frame().await.unwrap().unwrap()[..], b"");
+        client.writer.close().await;
+        assert!(server.reader.read_frame().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn ping_is_answered_pong_ignored() {
+        let (a, mut b) = duplex(1 << 16);
+        let server = tokio::spawn(async move {
+            let mut c = accept(a, &Codec::ALL, 1 << 20).await.unwrap();
+            c.reader.read_frame().await
+        });
+        b.write_all(&[MAGIC, 0xF1, 0, 0]).await.unwrap();
+        let mut reply = [0u8; 4];
+        b.read_exact(&mut reply).await.unwrap();
+        assert_eq!(reply, [MAGIC, (11 << 4) | 1, 0, 0]);
+        // PING "abc", PONG "zz", then a message.
+        b.write_all(&[1, 0, 0, 3, b'a', b'b', b'c', 2, 0, 0, 2, b'z', b'z'])
+            .await
+            .unwrap();
+        let mut pong = [0u8; 7];
+        b.read_exact(&mut pong).await.unwrap();
+        assert_eq!(pong, [2, 0, 0, 3, b'a', b'b', b'c']);
+        b.write_all(&[0, 0, 0, 2, b'[', b']']).await.unwrap();
+        let got = server.await.unwrap().unwrap().unwrap();
+        assert_eq!(&got[..], b"[]");
+    }
+
+    #[tokio::test]
+    async fn handshake_errors() {
+        // Unsupported serializer (5 = flatbuffers) → error 1.
+        let (a, mut b) = duplex(64);
+        let server = tokio::spawn(async move { accept(a, &Codec::ALL, 1 << 20).await });
+        b.write_all(&[MAGIC, 0xF5, 0, 0]).await.unwrap();
+        let mut reply = [0u8; 4];
+        b.read_exact(&mut reply).await.unwrap();
+        assert_eq!(reply, [MAGIC, 0x10, 0, 0]);
+        assert!(matches!(
+            server.await.unwrap(),
+            Err(HandshakeError::UnsupportedSerializer(5))
+        ));
+        // Serializer not enabled on this transport → error 1.
+        let (a, mut b) = duplex(64);
+        let server = tokio::spawn(async move { accept(a, &[Codec::Cbor], 1 << 20).await });
+        b.write_all(&[MAGIC, 0xF1, 0, 0]).await.unwrap();
+        b.read_exact(&mut reply).await.unwrap();
+        assert_eq!(reply, [MAGIC, 0x10, 0, 0]);
+        assert!(server.await.unwrap().is_err());
+        // Reserved bits → error 3.
+        let (a, mut b) = duplex(64);
+        let server = tokio::spawn(async move { accept(a, &Codec::ALL, 1 << 20).await });
+        b.write_all(&[MAGIC, 0xF1, 0, 1]).await.unwrap();
+        b.read_exact(&mut reply).await.unwrap();
+        assert_eq!(reply, [MAGIC, 0x30, 0, 0]);
+        assert!(server.await.unwrap().is_err());
+        // Bad magic: no reply, just an error.
+        let (a, mut b) = duplex(64);
+        let server = tokio::spawn(async move { accept(a, &Codec::ALL, 1 << 20).await });
+        b.write_all(b"GET ").await.unwrap();
+        assert!(matches!(
+            server.await.unwrap(),
+            Err(HandshakeError::BadMagic(b'G'))
+        ));
+        // The client reports a refusal.
+        let (a, b) = duplex(64);
+        tokio::spawn(async move { accept(a, &[Codec::Json], 1 << 20).await });
+        let e = connect(b, Codec::Cbor, 1 << 20).await.err().unwrap();
+        assert!(matches!(e, HandshakeError::Refused { code: 1 }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn oversize_and_bad_frames() {
+        for (frame, expect_large) in [
+            (vec![0u8, 0x10, 0, 1], true), // 1 MiB + 1 > 1 MiB max
+            (vec![0x08, 0, 0, 0], true),   // exactly 16 MiB
+            (vec![0x10, 0, 0, 1], false),  // reserved bit
+            (vec![0x05, 0, 0, 1], false),  // unknown type
+            (vec![0x08, 0, 0, 1], false),  // X bit with a nonzero low length
+        ] {
+            let (a, mut b) = duplex(64);
+            let server = tokio::spawn(async move {
+                let mut c = accept(a, &Codec::ALL, 1 << 20).await.unwrap();
+                c.reader.read_frame().await
+            });
+            b.write_all(&[MAGIC, 0xF1, 0, 0]).await.unwrap();
+            let mut reply = [0u8; 4];
+            b.read_exact(&mut reply).await.unwrap();
+            b.write_all(&frame).await.unwrap();
+            match server.await.unwrap() {
+                Err(WireError::TooLarge { .. }) => assert!(expect_large, "{frame:?}"),
+                Err(WireError::Protocol(_)) => assert!(!expect_large, "{frame:?}"),
+                other => panic!("{frame:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn truncated_payload_is_an_error() {
+        let (a, mut b) = duplex(64);
+        let (r, w) = tokio::io::split(a);
+        let (mut reader, _w) = framed(r, w, 1024, 1024);
+        b.write_all(&[0, 0, 0, 10, b'x']).await.unwrap();
+        drop(b);
+        assert!(matches!(reader.read_frame().await, Err(WireError::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn outgoing_limit() {
+        let (a, _b) = duplex(64);
+        let (r, w) = tokio::io::split(a);
+        let (_r, mut writer) = framed(r, w, 1024, 4);
+        let e = writer
+            .write_frames(&[Bytes::from_static(b"12345")])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, WireError::TooLarge { size: 5, max: 4 }));
+    }
+
+    #[tokio::test]
+    async fn separate_pipes() {
+        // Like a worker's stdin/stdout: one pipe each way.
+        let (to_router, from_worker) = duplex(1024);
+        let (to_worker, from_router) = duplex(1024);
+        let router = tokio::spawn(async move {
+            accept_split(from_worker, to_worker, &Codec::ALL, MAX_LENGTH).await
+        });
+        let mut worker = connect_split(from_router, to_router, Codec::Cbor, MAX_LENGTH)
+            .await
+            .unwrap();
+        let mut router = router.await.unwrap().unwrap();
+        worker
+            .writer
+            .write_frames(&[Bytes::from_static(b"\x80")])
+            .await
+            .unwrap();
+        assert_eq!(
+            &router.reader.read_frame().await.unwrap().unwrap()[..],
+            b"\x80"
+        );
+        router
+            .writer
+            .write_frames(&[Bytes::from_static(b"ok")])
+            .await
+            .unwrap();
+        assert_eq!(
+            &worker.reader.read_frame().await.unwrap().unwrap()[..],
+            b"ok"
+        );
+    }
+
+    #[test]
+    fn header_encoding() {
+        assert_eq!(header(0, 3), [0, 0, 0, 3]);
+        assert_eq!(header(1, 0x010203), [1, 1, 2, 3]);
+        assert_eq!(header(0, MAX_LENGTH), [0x08, 0, 0, 0]);
+    }
+}

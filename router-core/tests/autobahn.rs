@@ -1,0 +1,94 @@
+//! Interop with the real autobahn-python client: joins `realm1` over RawSocket, a Web
+//! transport's `/ws` path, a plain WebSocket transport and a Universal transport, with every
+//! serializer (and the batched WebSocket subprotocols), calling, registering, publishing and
+//! subscribing. Runs when a Python with autobahn is found (`$AUTOBAHN_PYTHON`, or the venv at
+//! /work/venvs/ab); otherwise it says so and passes.
+
+mod transport_common;
+use transport_common as common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("AUTOBAHN_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/venvs/ab/bin/python"));
+    p.exists().then_some(p)
+}
+
+#[tokio::test]
+async fn autobahn_python_joins_every_transport_and_serializer() {
+    let Some(python) = python() else {
+        eprintln!("skipped: no Python with autobahn (set AUTOBAHN_PYTHON)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = router();
+    let ep = json!({"type": "tcp", "interface": "127.0.0.1", "port": 0});
+    let rs = start(
+        &r,
+        json!({"type": "rawsocket", "endpoint": ep,
+        "options": {"max_message_size": 1048576}}),
+        dir.path(),
+    )
+    .await;
+    let web = start(
+        &r,
+        json!({"type": "web", "endpoint": ep, "paths": {
+        "/": {"type": "json", "value": {}},
+        "ws": {"type": "websocket", "options": {"auto_ping_interval": 10000,
+               "auto_ping_timeout": 5000, "compression": {"deflate": {}}}}}}),
+        dir.path(),
+    )
+    .await;
+    let ws = start(&r, json!({"type": "websocket", "endpoint": ep}), dir.path()).await;
+    let uni = start(
+        &r,
+        json!({"type": "universal", "endpoint": ep, "rawsocket": {},
+        "websocket": {"ws": {}}}),
+        dir.path(),
+    )
+    .await;
+    let port = |t: &router_core::transport::RunningTransport| t.local_addr().port().unwrap();
+    let mut items = Vec::new();
+    for ser in ["json", "msgpack", "cbor"] {
+        items.push(format!("rs://127.0.0.1:{}:{ser}", port(&rs)));
+        items.push(format!("rs://127.0.0.1:{}:{ser}", port(&uni)));
+        for url in [
+            format!("ws://127.0.0.1:{}/ws", port(&web)),
+            format!("ws://127.0.0.1:{}/ws", port(&ws)),
+            format!("ws://127.0.0.1:{}/ws", port(&uni)),
+        ] {
+            items.push(format!("{url}:{ser}"));
+            items.push(format!("{url}:{ser}:batched"));
+        }
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/ab_join.py");
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new(&python)
+            .arg(&script)
+            .args(&items)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("autobahn script timed out")
+    .expect("cannot run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "autobahn failed:\n{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("OK ")).count(),
+        items.len(),
+        "{stdout}"
+    );
+    for t in [rs, web, ws, uni] {
+        t.stop().await;
+    }
+}
