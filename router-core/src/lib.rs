@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod authorization;
 pub mod broker;
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod dealer;

@@ -1,0 +1,147 @@
+//! The `crossbar-edge` command line: Crossbar.io's verbs, parsed with clap and dispatched to
+//! [`files`] (init, check, convert, keys, version) and [`lifecycle`] (start, stop, status).
+
+mod files;
+mod lifecycle;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes (sysexits.h).
+pub mod exit {
+    /// A bad config or bad arguments.
+    pub const USAGE: u8 = 64;
+    /// `stop`: no node is running; `status --assert`: the assertion failed.
+    pub const UNAVAILABLE: u8 = 69;
+    /// Anything else that went wrong.
+    pub const FAILURE: u8 = 1;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crossbar-edge",
+    version,
+    about = "A Crossbar.io-compatible WAMP edge node"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node directory with the default config and a node key pair.
+    Init(DirArgs),
+    /// Run the node in the foreground until SIGINT/SIGTERM.
+    Start(StartArgs),
+    /// Stop the node running from the node directory.
+    Stop(DirArgs),
+    /// Tell whether a node is running from the node directory.
+    Status(StatusArgs),
+    /// Validate the node config.
+    Check(ConfigArgs),
+    /// Convert the node config between JSON and YAML (the source is kept).
+    Convert(ConfigArgs),
+    /// Print the node's public key (creating the key pair if needed).
+    Keys(DirArgs),
+    /// Print version information.
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// Node directory (overrides $CROSSBAR_DIR and the default ./.crossbar).
+    #[arg(long, value_name = "DIR")]
+    pub cbdir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Config file, relative to the node directory (default: config.yaml, else config.json).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Log level.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info)]
+    pub loglevel: LogLevel,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Exit with 69 unless the node is in this state.
+    #[arg(long = "assert", value_enum)]
+    pub assert_state: Option<State>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum State {
+    Running,
+    Stopped,
+}
+
+/// Crossbar.io's log levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    None,
+    Critical,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn filter(self) -> &'static str {
+        match self {
+            LogLevel::None => "off",
+            LogLevel::Critical | LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    run(Cli::parse())
+}
+
+/// Runs a parsed command; what `main` and in-process tests call.
+pub fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Init(a) => files::init(&a),
+        Command::Start(a) => lifecycle::start(&a),
+        Command::Stop(a) => lifecycle::stop(&a),
+        Command::Status(a) => lifecycle::status(&a),
+        Command::Check(a) => files::check(&a),
+        Command::Convert(a) => files::convert(&a),
+        Command::Keys(a) => files::keys(&a),
+        Command::Version => files::version(),
+    };
+    ExitCode::from(code)
+}
+
+/// Installs the global log subscriber (stderr). Ignored if one is installed already.
+fn init_tracing(level: LogLevel) {
+    let filter = tracing_subscriber::EnvFilter::new(level.filter());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}

@@ -1,0 +1,107 @@
+//! Transport, endpoint and component items: kept as JSON values and checked here, in one
+//! place per kind, until router-core's typed transport config is plugged in.
+//!
+//! Plug-in point: [`validate_transport`] is the single function that checks a listening
+//! transport item of a router worker; replace its body with a call to the typed parser
+//! (`router_core::config::from_value::<TransportConfig>(value.clone())` and
+//! `ConfigError::within(path)`), and the whole config load, `check` and the management API
+//! follow.
+
+use serde_json::Value;
+
+use router_core::config::ConfigError;
+
+use super::controller::expect_one_of;
+use super::path;
+
+/// Listening transport types of a router worker.
+pub const TRANSPORT_TYPES: &[&str] = &[
+    "websocket",
+    "rawsocket",
+    "web",
+    "universal",
+    "mqtt",
+    "flashpolicy",
+];
+
+/// Component types (router-embedded and container components).
+pub const COMPONENT_TYPES: &[&str] = &["class", "function", "exec"];
+
+/// Connecting transport types (container components, the uplink).
+pub const CONNECTING_TRANSPORT_TYPES: &[&str] = &["websocket", "rawsocket"];
+
+/// Listening endpoint types.
+pub const LISTENING_ENDPOINT_TYPES: &[&str] = &["tcp", "unix", "twisted", "onion"];
+
+/// Checks one listening transport item of a router worker (`at`: its key path, e.g.
+/// `workers[0].transports[1]`). For now: an object with a string `type` in
+/// [`TRANSPORT_TYPES`], and a string `id` if present.
+pub fn validate_transport(value: &Value, at: &str) -> Result<(), ConfigError> {
+    let kind = tagged_object(value, at, "a transport")?;
+    expect_one_of(&path::key(at, "type"), kind, TRANSPORT_TYPES)?;
+    check_id_type(value, at)
+}
+
+/// Checks one component item (router-embedded or container): an object with a string
+/// `type` in [`COMPONENT_TYPES`]; a container component's `transport` must be a connecting
+/// transport.
+pub fn validate_component(value: &Value, at: &str) -> Result<(), ConfigError> {
+    let kind = tagged_object(value, at, "a component")?;
+    expect_one_of(&path::key(at, "type"), kind, COMPONENT_TYPES)?;
+    check_id_type(value, at)?;
+    if let Some(t) = value.get("transport") {
+        validate_connecting_transport(t, &path::key(at, "transport"))?;
+    }
+    Ok(())
+}
+
+/// Checks a connecting transport (`{type: websocket|rawsocket, endpoint, url, …}`).
+pub fn validate_connecting_transport(value: &Value, at: &str) -> Result<(), ConfigError> {
+    let kind = tagged_object(value, at, "a transport")?;
+    expect_one_of(&path::key(at, "type"), kind, CONNECTING_TRANSPORT_TYPES)
+}
+
+/// Checks a listening endpoint (`{type: tcp, port, …}`).
+pub fn validate_listening_endpoint(value: &Value, at: &str) -> Result<(), ConfigError> {
+    let kind = tagged_object(value, at, "an endpoint")?;
+    expect_one_of(&path::key(at, "type"), kind, LISTENING_ENDPOINT_TYPES)
+}
+
+fn tagged_object<'v>(value: &'v Value, at: &str, what: &str) -> Result<&'v str, ConfigError> {
+    let Value::Object(map) = value else {
+        return Err(ConfigError::new(
+            at,
+            format!("{what} must be an object, found {}", kind_of(value)),
+        ));
+    };
+    match map.get("type") {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(ConfigError::new(
+            path::key(at, "type"),
+            format!("invalid type: {}, expected a string", kind_of(other)),
+        )),
+        None => Err(ConfigError::new(at, "missing field `type`")),
+    }
+}
+
+fn check_id_type(value: &Value, at: &str) -> Result<(), ConfigError> {
+    match value.get("id") {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(other) => Err(ConfigError::new(
+            path::key(at, "id"),
+            format!("invalid type: {}, expected a string", kind_of(other)),
+        )),
+    }
+}
+
+/// The JSON type of a value, for messages.
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
