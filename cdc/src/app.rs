@@ -187,6 +187,11 @@ impl Cdc {
         }
     }
 
+    /// The authenticator of every listening transport.
+    pub fn authenticator(&self) -> Arc<dyn router_core::auth::Authenticator> {
+        self.authenticator.clone()
+    }
+
     /// The connection info for a session arriving on a listening transport.
     pub fn connection(&self, transport: TransportInfo) -> ConnectionInfo {
         ConnectionInfo {

@@ -25,6 +25,7 @@ pub mod pin_image;
 pub mod registry;
 pub mod remote;
 pub mod roles;
+pub mod server;
 pub mod verification;
 
 #[cfg(test)]
@@ -35,3 +36,36 @@ pub use config::CdcConfig;
 
 /// The version of this build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why `init` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("registry: {0}")]
+    Registry(#[from] error::CdcError),
+}
+
+/// `crossbar-cdc init`: writes the default configuration and creates the registry database.
+/// An existing configuration is left alone (an error).
+pub fn init(cbdir: &std::path::Path) -> Result<CdcConfig, InitError> {
+    std::fs::create_dir_all(cbdir).map_err(|source| InitError::Dir {
+        path: cbdir.to_path_buf(),
+        source,
+    })?;
+    let path = cbdir.join(config::CONFIG_FILE);
+    if path.exists() {
+        return Err(config::ConfigError::Exists { path }.into());
+    }
+    let config = CdcConfig::new(cbdir);
+    config.save()?;
+    registry::Registry::open(&config.database_path())?;
+    Ok(config)
+}
+
+pub use server::{RunError, run};
