@@ -22,6 +22,7 @@ impl Args {
     pub fn get(&self, i: usize, name: &str) -> Option<&Value> {
         self.args
             .get(i)
+            .filter(|v| !v.is_null())
             .or_else(|| self.kwargs.get(name))
             .filter(|v| !v.is_null())
     }
