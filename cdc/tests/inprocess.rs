@@ -802,3 +802,107 @@ async fn a_restart_keeps_users_realms_and_nodes() {
     eventually("node1 online", || state.tracker.is_online("node1")).await;
     cdc.stop().await;
 }
+
+#[tokio::test]
+async fn heartbeats_are_recorded_and_silent_nodes_go_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = cdc::CdcConfig::new(dir.path());
+    config.nodes.status_poll_secs = 1;
+    config.nodes.heartbeat_timeout_secs = 2;
+    let cdc = cdc::Cdc::start(config, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let anon = anonymous(&cdc).await;
+    request_and_verify(
+        dir.path(),
+        &anon,
+        &anon,
+        "cdc.manage.create_user@1",
+        serde_json::json!(["alice", "a@example.com", pubkey(&key(ALICE))]),
+    )
+    .await;
+    let s = cryptosign(&cdc, &key(ALICE), None, None).await.unwrap();
+    assert_eq!(
+        s.details().realm,
+        "com.crossbario.cdc",
+        "a user without a realm lands on the global realm"
+    );
+    request_and_verify(
+        dir.path(),
+        &s,
+        &anon,
+        "cdc.manage.create_realm@1",
+        serde_json::json!(["mrealm1", pubkey(&key(ALICE))]),
+    )
+    .await;
+    request_and_verify(
+        dir.path(),
+        &s,
+        &anon,
+        "cdc.manage.register_node@1",
+        serde_json::json!(["mrealm1", pubkey(&key(NODE1)), "node1", null]),
+    )
+    .await;
+
+    let alice = cryptosign(&cdc, &key(ALICE), Some("mrealm1"), None)
+        .await
+        .unwrap();
+    let (_sub, mut status) = alice
+        .subscribe_stream(
+            "cdc.remote.on_node_status@1",
+            SubscribeOptions::default(),
+            16,
+        )
+        .await
+        .unwrap();
+    // A node that joins (HELLO naming its realm works too) but never answers get_status.
+    let node = cryptosign(&cdc, &key(NODE1), Some("mrealm1"), Some("node"))
+        .await
+        .unwrap();
+    node.publish(
+        "crossbarfabriccenter.node.on_heartbeat",
+        list(serde_json::json!(["node1", {"timestamp": 1, "seq": 1, "state": 1, "pubkey": pubkey(&key(NODE1))}])),
+        Dict::new(),
+        router_core::client::PublishOptions::acknowledged(),
+    )
+    .await
+    .unwrap();
+    let state = cdc.realm_state("mrealm1").await.unwrap();
+    eventually("the heartbeat", || {
+        state
+            .tracker
+            .info("node1")
+            .is_some_and(|i| i.heartbeat.is_some())
+    })
+    .await;
+    let q = to_json(
+        &call(
+            &alice,
+            "cdc.remote.query_node@1",
+            serde_json::json!(["node1"]),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(q["heartbeat"]["seq"], 1);
+    assert!(q["last_heartbeat"].is_string(), "{q}");
+
+    let online = tokio::time::timeout(std::time::Duration::from_secs(5), status.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(online.args[2], Value::from("online"));
+    let offline = tokio::time::timeout(std::time::Duration::from_secs(10), status.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        to_json(&Value::List(offline.args)),
+        serde_json::json!(["node1", "online", "offline"])
+    );
+    let reason = tokio::time::timeout(std::time::Duration::from_secs(5), node.closed())
+        .await
+        .unwrap();
+    assert_eq!(reason.reason, "wamp.close.killed", "{reason}");
+    cdc.stop().await;
+}
