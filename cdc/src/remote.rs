@@ -585,9 +585,14 @@ async fn start_profile(st: &RealmState, a: &Args) -> RResult<Payload> {
 
 async fn query_profile(st: &RealmState, a: &Args) -> RResult<Payload> {
     let profile_id = a.token_id(0, "profile_id")?;
-    let Some((node_id, worker_id)) = st.registry.profile_location(&st.name, &profile_id)? else {
+    let location = match st.registry.profile_location(&st.name, &profile_id)? {
+        Some(l) => Some(l),
+        None => find_profile(st, &profile_id).await,
+    };
+    let Some((node_id, worker_id)) = location else {
         return Err(CdcError::NoSuchProfile(format!(
-            "no profile \"{profile_id}\" was started through this management realm"
+            "no profile \"{profile_id}\" on any online node of management realm \"{}\"",
+            st.name
         ))
         .into());
     };
@@ -600,6 +605,50 @@ async fn query_profile(st: &RealmState, a: &Args) -> RResult<Payload> {
     )
     .await?;
     Ok(payload(r))
+}
+
+/// Looks for a profile that was not started through the CDC (e.g. on the node itself): asks
+/// every worker of every online node for its profiles, and remembers where it was found.
+async fn find_profile(st: &RealmState, profile_id: &str) -> Option<(String, String)> {
+    fn id_of(v: &Value) -> Option<&str> {
+        match v {
+            Value::String(s) => Some(s),
+            Value::List(l) => l.first().and_then(Value::as_str),
+            Value::Dict(d) => d.get("id").and_then(Value::as_str),
+            _ => None,
+        }
+    }
+    for node_id in st.tracker.online() {
+        let Ok(workers) = forward(st, &node_id, None, "get_workers", List::new()).await else {
+            continue;
+        };
+        let workers: Vec<String> = match workers.value() {
+            Value::List(l) => l.iter().filter_map(id_of).map(str::to_owned).collect(),
+            _ => continue,
+        };
+        for worker_id in workers {
+            let Ok(r) = forward(
+                st,
+                &node_id,
+                Some(&worker_id),
+                "get_profiles",
+                vec![Value::Bool(false)],
+            )
+            .await
+            else {
+                continue;
+            };
+            if let Value::List(l) = r.value()
+                && l.iter().any(|p| id_of(p) == Some(profile_id))
+            {
+                let _ = st
+                    .registry
+                    .remember_profile(&st.name, profile_id, &node_id, &worker_id);
+                return Some((node_id, worker_id));
+            }
+        }
+    }
+    None
 }
 
 /// `stop_role@1(node_id, worker_id, realm_id, role_id)` stops a role; with a fifth argument

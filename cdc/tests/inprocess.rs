@@ -63,6 +63,10 @@ async fn fake_node(node: &Session, node_id: &str) -> Calls {
                         }
                         serde_json::json!({"restart": false})
                     }
+                    "get_workers" => serde_json::json!(["w01", "w02"]),
+                    "worker.w02.get_profiles" => {
+                        serde_json::json!([["p_local", "finished", "2026-01-01T00:00:00Z"]])
+                    }
                     "worker.w01.fail" => {
                         return Err(router_core::client::CallError::with_message(
                             "crossbar.error.no_such_object",
@@ -387,6 +391,14 @@ async fn nodes_join_their_realm_and_are_driven_through_the_remote_api() {
     .await
     .unwrap_err();
     assert_eq!(e.error, "cdc.error.no_such_profile", "{e}");
+    // A profile started on the node itself is found by asking the workers.
+    let p = call(
+        &alice,
+        "cdc.remote.query_profile@1",
+        serde_json::json!(["p_local"]),
+    );
+    let p = to_json(&p.await.unwrap());
+    assert_eq!(p["proc"], "worker.w02.get_profile", "{p}");
     let e = call(
         &alice,
         "cdc.remote.list_realms@1",
@@ -400,7 +412,12 @@ async fn nodes_join_their_realm_and_are_driven_through_the_remote_api() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|(n, _)| n != "get_status")
+        .filter(|(n, _)| {
+            n != "get_status"
+                && n != "get_workers"
+                && !n.ends_with(".get_profiles")
+                && n != "worker.w02.get_profile"
+        })
         .cloned()
         .collect();
     let expect = [
