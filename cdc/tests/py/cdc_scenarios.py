@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import binascii
 import os
+import ssl
 import sys
 
 from autobahn.asyncio.wamp import ApplicationSession
@@ -28,6 +29,8 @@ from urllib.parse import urlparse
 
 TIMEOUT = 15.0
 GLOBAL = "com.crossbario.cdc"
+# For wss:// URLs: the CA file that signed the CDC's certificate (--cafile).
+CAFILE = None
 
 
 class Aborted(Exception):
@@ -83,7 +86,10 @@ async def connect(url, realm, key=None, authrole=None, serializer="json"):
     ser = {"json": JsonSerializer, "cbor": CBORSerializer, "msgpack": MsgPackSerializer}[serializer]()
     factory = WampWebSocketClientFactory(lambda: Client(ComponentConfig(realm)), url=url, serializers=[ser])
     u = urlparse(url)
-    await asyncio.wait_for(loop.create_connection(factory, u.hostname, u.port), TIMEOUT)
+    tls = None
+    if u.scheme == "wss":
+        tls = ssl.create_default_context(cafile=CAFILE)
+    await asyncio.wait_for(loop.create_connection(factory, u.hostname, u.port, ssl=tls), TIMEOUT)
     return await asyncio.wait_for(joined, TIMEOUT)
 
 
@@ -228,6 +234,7 @@ async def scenario_persisted(a):
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
+    ap.add_argument("--cafile")
     sub = ap.add_subparsers(dest="scenario", required=True)
     p = sub.add_parser("onboard")
     for n in ("outbox", "owner-seed", "owner-name", "realm", "node-pubkey", "node-id"):
@@ -250,6 +257,8 @@ async def main():
         p.add_argument(f"--{n}", required=True)
     p.add_argument("--guest-seed")
     a = ap.parse_args()
+    global CAFILE
+    CAFILE = a.cafile
     print(f"# {a.scenario} against {a.url}", flush=True)
     await globals()[f"scenario_{a.scenario}"](a)
 
