@@ -271,8 +271,11 @@ async fn poll(st: Arc<RealmState>, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        st.reconcile().await;
-        st.poll_status().await;
+        // A poll round waits on nodes (up to POLL_TIMEOUT): shutdown must not wait for it.
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = async { st.reconcile().await; st.poll_status().await } => {}
+        }
         for (node, sessions) in st.tracker.silent(st.nodes.heartbeat_timeout()) {
             tracing::warn!(realm = %st.name, node = %node, "node silent for too long: disconnecting it");
             if let Some(realm) = st.router.realm(&st.name) {
