@@ -72,6 +72,7 @@ fn every_auth_method_accepts_the_right_credential_and_rejects_a_wrong_one() {
     let anon = format!("ws://127.0.0.1:{}/ws", ports.web);
     let denied = "wamp.error.not_authorized";
     // (url, serializer, method, authid, secret, expect, extra args)
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, &str, &str, &str, &str, &str, Vec<&str>)> = vec![
         (
             &ws,
