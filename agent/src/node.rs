@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
+use worker_host::router_worker::{RouterWorker, run_router_worker};
+
 use crate::config::{ConfigSource, LoadedConfig, WorkerConfig};
 use crate::keys::NodeKey;
 
@@ -27,10 +29,10 @@ pub enum RunError {
 
 /// Runs the node until `shutdown` is cancelled.
 ///
-/// Today it announces the config and waits for the shutdown signal. The node controller
-/// (local management router, workers, uplink) plugs in here: start it from `config`, then
-/// `select!` on `shutdown.cancelled()` and stop workers under a grace timeout before
-/// returning.
+/// Router workers run inside this process for now (the process model, the local management
+/// realm and the uplink plug in here): each is started from its config item, in config order;
+/// a worker that fails to start stops the node with its error. On shutdown every worker
+/// stops its transports and closes its sessions before this returns.
 pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), RunError> {
     let source = match &config.config.source {
         ConfigSource::File(p) => p.display().to_string(),
@@ -42,26 +44,58 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         config = %source,
         node_id = node.controller.id.as_deref().unwrap_or("-"),
         pubkey = %config.key.public_key_hex(),
-        "node configured"
+        "node starting"
     );
+    let mut routers: Vec<(String, RouterWorker)> = Vec::new();
+    let mut failure = None;
     for w in &node.workers {
-        let detail = match w {
-            WorkerConfig::Router(r) => format!(
-                "{} realms, {} transports",
-                r.realms.len(),
-                r.transports.len()
-            ),
-            WorkerConfig::Container(c) => format!("{} components", c.components.len()),
-            WorkerConfig::Guest(g) => format!("executable {}", g.executable),
-        };
-        tracing::info!(
-            worker = w.id(),
-            kind = w.kind().as_str(),
-            disabled = w.is_disabled(),
-            "{detail}"
-        );
+        if w.is_disabled() {
+            tracing::info!(worker = w.id(), "worker disabled in config; not started");
+            continue;
+        }
+        match w {
+            WorkerConfig::Router(_) => {
+                let item = match serde_json::to_value(w) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        failure = Some(format!("worker \"{}\": {e}", w.id()));
+                        break;
+                    }
+                };
+                match run_router_worker(&item, &config.cbdir).await {
+                    Ok(worker) => {
+                        for (id, addr) in worker.transport_addrs().await {
+                            tracing::info!(worker = w.id(), transport = %id, %addr, "listening");
+                        }
+                        tracing::info!(worker = w.id(), kind = "router", "worker started");
+                        routers.push((w.id().to_owned(), worker));
+                    }
+                    Err(e) => {
+                        failure = Some(format!("worker \"{}\": {e}", w.id()));
+                        break;
+                    }
+                }
+            }
+            WorkerConfig::Container(_) | WorkerConfig::Guest(_) => {
+                tracing::warn!(
+                    worker = w.id(),
+                    kind = w.kind().as_str(),
+                    "this worker type is not run by this node yet; skipped"
+                );
+            }
+        }
     }
-    shutdown.cancelled().await;
-    tracing::info!("shutdown requested");
-    Ok(())
+    if failure.is_none() {
+        tracing::info!(workers = routers.len(), "node started");
+        shutdown.cancelled().await;
+        tracing::info!("shutdown requested");
+    }
+    for (id, worker) in routers.into_iter().rev() {
+        worker.shutdown().await;
+        tracing::info!(worker = %id, "worker stopped");
+    }
+    match failure {
+        Some(message) => Err(RunError::Failed(message)),
+        None => Ok(()),
+    }
 }

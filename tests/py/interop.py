@@ -16,6 +16,9 @@ import binascii
 import sys
 from urllib.parse import urlparse
 
+# URI namespace of this run (`--ns`), so parallel runs on one realm do not collide.
+NS = "com"
+
 from autobahn.asyncio.rawsocket import WampRawSocketClientFactory
 from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
@@ -121,30 +124,30 @@ async def scenario_rpc(url, ser):
         return CallResult(*args, **kwargs)
 
     def fail(*args):
-        raise ApplicationError("com.test.error", "bad thing", 1, 2, detail="x")
+        raise ApplicationError(f"{NS}.test.error", "bad thing", 1, 2, detail="x")
 
-    await callee.register(add2, "com.test.add2")
-    await callee.register(echo, "com.test.echo")
-    await callee.register(fail, "com.test.fail")
+    await callee.register(add2, f"{NS}.test.add2")
+    await callee.register(echo, f"{NS}.test.echo")
+    await callee.register(fail, f"{NS}.test.fail")
 
-    check(await caller.call("com.test.add2", 2, 3) == 5, "call with args")
-    res = await caller.call("com.test.echo", 1, "two", [3], key="value", n=None)
+    check(await caller.call(f"{NS}.test.add2", 2, 3) == 5, "call with args")
+    res = await caller.call(f"{NS}.test.echo", 1, "two", [3], key="value", n=None)
     check(list(res.results) == [1, "two", [3]] and res.kwresults == {"key": "value", "n": None}, "call with args and kwargs")
     blob = bytes(range(256))
-    check(await caller.call("com.test.echo", blob) == blob, "binary argument round trip")
-    e = await expect_error(caller.call("com.test.fail", 7), "com.test.error", "application error")
+    check(await caller.call(f"{NS}.test.echo", blob) == blob, "binary argument round trip")
+    e = await expect_error(caller.call(f"{NS}.test.fail", 7), f"{NS}.test.error", "application error")
     check(list(e.args) == ["bad thing", 1, 2] and e.kwargs == {"detail": "x"}, "application error keeps args and kwargs")
-    await expect_error(caller.call("com.test.nope"), "wamp.error.no_such_procedure", "unknown procedure")
+    await expect_error(caller.call(f"{NS}.test.nope"), "wamp.error.no_such_procedure", "unknown procedure")
     other = await connect(url, ser)
-    await expect_error(other.register(add2, "com.test.add2"), "wamp.error.procedure_already_exists", "duplicate registration")
+    await expect_error(other.register(add2, f"{NS}.test.add2"), "wamp.error.procedure_already_exists", "duplicate registration")
 
     # Pattern-based registrations: exact beats prefix beats wildcard.
-    await callee.register(lambda *a, **kw: "prefix", "com.pat.", options=RegisterOptions(match="prefix"))
-    await other.register(lambda *a, **kw: "wildcard", "com..leaf", options=RegisterOptions(match="wildcard"))
-    await other.register(lambda *a, **kw: "exact", "com.pat.leaf")
-    check(await caller.call("com.pat.leaf") == "exact", "exact registration wins")
-    check(await caller.call("com.pat.other") == "prefix", "prefix registration")
-    check(await caller.call("com.x.leaf") == "wildcard", "wildcard registration")
+    await callee.register(lambda *a, **kw: "prefix", f"{NS}.pat.", options=RegisterOptions(match="prefix"))
+    await other.register(lambda *a, **kw: "wildcard", f"{NS}..leaf", options=RegisterOptions(match="wildcard"))
+    await other.register(lambda *a, **kw: "exact", f"{NS}.pat.leaf")
+    check(await caller.call(f"{NS}.pat.leaf") == "exact", "exact registration wins")
+    check(await caller.call(f"{NS}.pat.other") == "prefix", "prefix registration")
+    check(await caller.call(f"{NS}.x.leaf") == "wildcard", "wildcard registration")
 
     for s in (callee, caller, other):
         s.leave()
@@ -159,34 +162,34 @@ async def scenario_pubsub(url, ser):
     def on_event(*args, **kwargs):
         got.append((args, kwargs, kwargs.pop("details", None)))
 
-    await sub.subscribe(lambda *a, details=None, **kw: got.append(("exact", a, kw, details)), "com.ps.topic",
+    await sub.subscribe(lambda *a, details=None, **kw: got.append(("exact", a, kw, details)), f"{NS}.ps.topic",
                         options=SubscribeOptions(details=True))
-    await sub.subscribe(lambda *a, details=None, **kw: got.append(("prefix", a, kw, details)), "com.ps.",
+    await sub.subscribe(lambda *a, details=None, **kw: got.append(("prefix", a, kw, details)), f"{NS}.ps.",
                         options=SubscribeOptions(match="prefix", details=True))
-    await sub.subscribe(lambda *a, details=None, **kw: got.append(("wildcard", a, kw, details)), "com..topic",
+    await sub.subscribe(lambda *a, details=None, **kw: got.append(("wildcard", a, kw, details)), f"{NS}..topic",
                         options=SubscribeOptions(match="wildcard", details=True))
-    await pub.subscribe(lambda *a, **kw: mine.append(a), "com.ps.topic")
+    await pub.subscribe(lambda *a, **kw: mine.append(a), f"{NS}.ps.topic")
 
-    p = await pub.publish("com.ps.topic", 1, "a", k=2, options=PublishOptions(acknowledge=True))
+    p = await pub.publish(f"{NS}.ps.topic", 1, "a", k=2, options=PublishOptions(acknowledge=True))
     check(p is not None and isinstance(p.id, int), "acknowledged publish returns a publication id")
     await wait_for(lambda: len(got) == 3, "three events")
     kinds = sorted(g[0] for g in got)
     check(kinds == ["exact", "prefix", "wildcard"], "one event per matching subscription")
     check(all(g[1] == (1, "a") and g[2] == {"k": 2} for g in got), "event args and kwargs")
     topics = {g[0]: g[3].topic for g in got}
-    check(topics["prefix"] == "com.ps.topic" and topics["wildcard"] == "com.ps.topic", "pattern events carry the topic")
+    check(topics["prefix"] == f"{NS}.ps.topic" and topics["wildcard"] == f"{NS}.ps.topic", "pattern events carry the topic")
     await asyncio.sleep(0.2)
     check(mine == [], "publisher does not receive its own event by default")
-    await pub.publish("com.ps.topic", 2, options=PublishOptions(acknowledge=True, exclude_me=False))
+    await pub.publish(f"{NS}.ps.topic", 2, options=PublishOptions(acknowledge=True, exclude_me=False))
     await wait_for(lambda: mine == [(2,)], "own event with exclude_me=False")
     check(True, "publisher receives its own event with exclude_me=False")
     await wait_for(lambda: len(got) == 6, "the subscriber's events of the second publication")
     got.clear()
-    await pub.publish("com.other", options=PublishOptions(acknowledge=True))
+    await pub.publish(f"{NS}.other", options=PublishOptions(acknowledge=True))
     await asyncio.sleep(0.2)
     check(got == [], "no event for a non-matching topic")
     blob = b"\x00\x01\xfe\xff"
-    await pub.publish("com.ps.bin", blob, options=PublishOptions(acknowledge=True))
+    await pub.publish(f"{NS}.ps.bin", blob, options=PublishOptions(acknowledge=True))
     await wait_for(lambda: any(g[0] == "prefix" and g[1] == (blob,) for g in got), "binary event")
     check(True, "binary payload in an event")
     for s in (pub, sub):
@@ -239,7 +242,10 @@ async def main():
     ap.add_argument("--role")
     ap.add_argument("--expect", default="ok")
     ap.add_argument("--denied-call")
+    ap.add_argument("--ns", default="com", help="URI namespace of the rpc/pubsub scenarios")
     args = ap.parse_args()
+    global NS
+    NS = args.ns
     print(f"# {args.scenario} over {args.url} with {args.serializer}", flush=True)
     if args.scenario in ("rpc", "all"):
         await scenario_rpc(args.url, args.serializer)

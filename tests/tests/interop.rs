@@ -46,10 +46,21 @@ fn rpc_and_pubsub_over_every_transport_and_serializer() {
     for url in &urls {
         for ser in ["json", "msgpack", "cbor"] {
             let url = url.clone();
+            // The runs share realm1; each gets its own URI namespace.
+            let ns = format!("com.run{}", runs.len());
             runs.push(thread::spawn(move || {
                 let out = run_py(
                     "interop.py",
-                    &["--url", &url, "--serializer", ser, "--scenario", "all"],
+                    &[
+                        "--url",
+                        &url,
+                        "--serializer",
+                        ser,
+                        "--scenario",
+                        "all",
+                        "--ns",
+                        &ns,
+                    ],
                 );
                 (format!("{url} {ser}"), out)
             }));

@@ -7,4 +7,5 @@
 #![deny(rust_2018_idioms)]
 
 pub mod log;
+pub mod router_worker;
 pub mod vocabulary;

@@ -1,11 +1,6 @@
-//! Transport, endpoint and component items: kept as JSON values and checked here, in one
-//! place per kind, until router-core's typed transport config is plugged in.
-//!
-//! Plug-in point: [`validate_transport`] is the single function that checks a listening
-//! transport item of a router worker; replace its body with a call to the typed parser
-//! (`router_core::config::from_value::<TransportConfig>(value.clone())` and
-//! `ConfigError::within(path)`), and the whole config load, `check` and the management API
-//! follow.
+//! Transport, endpoint and component items: kept as JSON values in the config model (they
+//! travel to the worker as they are) and checked here, one place per kind; listening
+//! transports with router-core's typed [`router_core::transport::TransportConfig`].
 
 use serde_json::Value;
 
@@ -34,12 +29,15 @@ pub const CONNECTING_TRANSPORT_TYPES: &[&str] = &["websocket", "rawsocket"];
 pub const LISTENING_ENDPOINT_TYPES: &[&str] = &["tcp", "unix", "twisted", "onion"];
 
 /// Checks one listening transport item of a router worker (`at`: its key path, e.g.
-/// `workers[0].transports[1]`). For now: an object with a string `type` in
-/// [`TRANSPORT_TYPES`], and a string `id` if present.
+/// `workers[0].transports[1]`) with router-core's typed transport config, so every key of
+/// every endpoint, path and auth block is checked with its full path.
 pub fn validate_transport(value: &Value, at: &str) -> Result<(), ConfigError> {
     let kind = tagged_object(value, at, "a transport")?;
     expect_one_of(&path::key(at, "type"), kind, TRANSPORT_TYPES)?;
-    check_id_type(value, at)
+    check_id_type(value, at)?;
+    router_core::transport::TransportConfig::from_json(value.clone())
+        .map(|_| ())
+        .map_err(|e| e.within(at))
 }
 
 /// Checks one component item (router-embedded or container): an object with a string

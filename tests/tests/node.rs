@@ -1,0 +1,175 @@
+//! The `crossbar-edge` binary as a user meets it: the config `crossbar init` writes runs
+//! unchanged, static files and WebSocket share one port, bad bytes close only the connection
+//! that sent them, and SIGTERM stops the node cleanly.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use tests::{Node, assert_py_ok, free_port, run_py, workspace_root};
+
+/// Crossbar.io's `crossbar init` config (our built-in default), with its two fixed ports
+/// swapped for free ones and nothing else changed.
+fn init_config(raw: u16, web: u16) -> String {
+    let text =
+        std::fs::read_to_string(workspace_root().join("agent/src/config/default_config.json"))
+            .unwrap();
+    assert!(text.contains("\"port\": 8081") && text.contains("\"port\": 8080"));
+    text.replace("\"port\": 8081", &format!("\"port\": {raw}"))
+        .replace("\"port\": 8080", &format!("\"port\": {web}"))
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn crossbar_init_config_serves_static_files_websocket_and_rawsocket() {
+    let (raw, web) = (free_port(), free_port());
+    let mut node = Node::start(&init_config(raw, web), &[]);
+    node.wait_ready(&[raw, web]);
+
+    let page = http_get(web, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "GET /: {page}");
+    assert!(
+        page.to_ascii_lowercase().contains("content-type: text/html"),
+        "{page}"
+    );
+    assert!(page.contains("hello from crossbar-edge"), "{page}");
+    assert!(http_get(web, "/nope.txt").starts_with("HTTP/1.1 404"));
+
+    for (url, ser) in [
+        (format!("ws://127.0.0.1:{web}/ws"), "json"),
+        (format!("rs://127.0.0.1:{raw}"), "cbor"),
+    ] {
+        let out = run_py(
+            "interop.py",
+            &["--url", &url, "--serializer", ser, "--scenario", "rpc"],
+        );
+        assert_py_ok(&out, &url);
+    }
+
+    assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
+    let log = node.log_text();
+    assert!(log.contains("node stopped"), "log:\n{log}");
+}
+
+/// Opens a RawSocket connection with the JSON serializer and returns it after the handshake.
+fn rawsocket_json(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&[0x7f, 0xf1, 0, 0]).unwrap();
+    let mut reply = [0u8; 4];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[0], 0x7f);
+    assert_eq!(reply[1] & 0x0f, 1, "router accepts JSON: {reply:?}");
+    s
+}
+
+fn send_frame(s: &mut TcpStream, payload: &[u8]) {
+    let len = payload.len() as u32;
+    let mut frame = vec![0u8, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    frame.extend_from_slice(payload);
+    s.write_all(&frame).unwrap();
+}
+
+/// Reads frames until the router closes the connection; returns their payloads as text.
+fn read_until_closed(s: &mut TcpStream) -> String {
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[test]
+fn malformed_input_closes_only_that_connection() {
+    let (raw, web) = (free_port(), free_port());
+    let mut node = Node::start(&init_config(raw, web), &[]);
+    node.wait_ready(&[raw, web]);
+
+    // A bad RawSocket handshake: the connection is dropped.
+    let mut s = TcpStream::connect(("127.0.0.1", raw)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let _ = read_until_closed(&mut s);
+
+    // Malformed WAMP after a good handshake: ABORT with protocol_violation, then close.
+    let bad: [&[u8]; 5] = [
+        b"[1, \"realm1\"]",
+        b"{\"not\": \"a list\"}",
+        b"[1, \"realm1\", {\"roles\": {\"caller\": {}}}",
+        &[0xff, 0xfe, 0x00, 0x80],
+        b"[48, 1, {}, \"com.x\"]",
+    ];
+    for payload in bad {
+        let mut s = rawsocket_json(raw);
+        send_frame(&mut s, payload);
+        let reply = read_until_closed(&mut s);
+        assert!(
+            reply.contains("wamp.error.protocol_violation"),
+            "{:?} -> {reply:?}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+
+    // A frame longer than the transport's max_message_size (1 MiB) closes the connection.
+    let mut s = rawsocket_json(raw);
+    s.write_all(&[0, 0x20, 0, 0]).unwrap();
+    let _ = read_until_closed(&mut s);
+
+    // Garbage on the web port is an HTTP error, not a crash.
+    let mut s = TcpStream::connect(("127.0.0.1", web)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"\x00\x01\x02garbage\r\n\r\n").unwrap();
+    let _ = read_until_closed(&mut s);
+
+    // The node still serves everyone else.
+    let out = run_py(
+        "interop.py",
+        &[
+            "--url",
+            &format!("ws://127.0.0.1:{web}/ws"),
+            "--serializer",
+            "msgpack",
+            "--scenario",
+            "all",
+        ],
+    );
+    assert_py_ok(&out, "after malformed input");
+    assert!(
+        node.child.try_wait().unwrap().is_none(),
+        "node exited:\n{}",
+        node.log_text()
+    );
+    assert_eq!(node.terminate(), Some(0));
+}
+
+#[test]
+fn invalid_transport_config_is_refused_with_its_key_path() {
+    let config = init_config(free_port(), free_port()).replace(
+        "\"serializers\": [\"cbor\", \"msgpack\", \"json\"]",
+        "\"serializers\": \"cbor\"",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    let out = std::process::Command::new(tests::bin("crossbar-edge"))
+        .args(["check", "--cbdir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(64), "{text}");
+    assert!(text.contains("workers[0].transports[0].serializers"), "{text}");
+}
