@@ -41,7 +41,8 @@ fn crossbar_init_config_serves_static_files_websocket_and_rawsocket() {
     let page = http_get(web, "/");
     assert!(page.starts_with("HTTP/1.1 200"), "GET /: {page}");
     assert!(
-        page.to_ascii_lowercase().contains("content-type: text/html"),
+        page.to_ascii_lowercase()
+            .contains("content-type: text/html"),
         "{page}"
     );
     assert!(page.contains("hello from crossbar-edge"), "{page}");
@@ -171,5 +172,8 @@ fn invalid_transport_config_is_refused_with_its_key_path() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(64), "{text}");
-    assert!(text.contains("workers[0].transports[0].serializers"), "{text}");
+    assert!(
+        text.contains("workers[0].transports[0].serializers"),
+        "{text}"
+    );
 }
