@@ -42,6 +42,14 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -140,7 +148,7 @@ fn bad_config_exits_64_with_key_path() {
     let d = dir.path().to_str().unwrap();
     fs::write(
         dir.path().join("config.json"),
-        r#"{"version": 2, "workers": [{"type": "router", "transports": [{"type": "websocket"}, {"type": "smtp"}]}]}"#,
+        r#"{"version": 2, "workers": [{"type": "router", "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "port": 9}}, {"type": "smtp"}]}]}"#,
     )
     .unwrap();
     for verb in ["check", "start", "convert"] {
@@ -228,6 +236,12 @@ fn sigterm_stops_the_node_cleanly() {
     let d = dir.path().to_str().unwrap();
     let o = run(&["init", "--cbdir", d]);
     assert_eq!(code(&o), 0, "{}", text(&o));
+    // Only `start_status_stop` binds the default ports (8080, 8081); this node gets free ones.
+    let config = fs::read_to_string(dir.path().join("config.json")).unwrap();
+    let config = config
+        .replace("\"port\": 8080", &format!("\"port\": {}", free_port()))
+        .replace("\"port\": 8081", &format!("\"port\": {}", free_port()));
+    fs::write(dir.path().join("config.json"), config).unwrap();
     let mut node = cmd(&["start", "--cbdir", d])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
