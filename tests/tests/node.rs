@@ -83,6 +83,16 @@ fn send_frame(s: &mut TcpStream, payload: &[u8]) {
     s.write_all(&frame).unwrap();
 }
 
+/// Reads one RawSocket frame's payload as text.
+fn read_frame(s: &mut TcpStream) -> String {
+    let mut header = [0u8; 4];
+    s.read_exact(&mut header).unwrap();
+    let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).unwrap();
+    String::from_utf8_lossy(&payload).into_owned()
+}
+
 /// Reads frames until the router closes the connection; returns their payloads as text.
 fn read_until_closed(s: &mut TcpStream) -> String {
     let mut all = Vec::new();
@@ -95,6 +105,15 @@ fn malformed_input_closes_only_that_connection() {
     let (raw, web) = (free_port(), free_port());
     let mut node = Node::start(&init_config(raw, web), &[]);
     node.wait_ready(&[raw, web]);
+
+    // A session that is open while the others misbehave.
+    let mut alive = rawsocket_json(raw);
+    send_frame(
+        &mut alive,
+        br#"[1, "realm1", {"roles": {"publisher": {}}}]"#,
+    );
+    let welcome = read_frame(&mut alive);
+    assert!(welcome.starts_with("[2,"), "{welcome}");
 
     // A bad RawSocket handshake: the connection is dropped.
     let mut s = TcpStream::connect(("127.0.0.1", raw)).unwrap();
@@ -132,7 +151,14 @@ fn malformed_input_closes_only_that_connection() {
     s.write_all(b"\x00\x01\x02garbage\r\n\r\n").unwrap();
     let _ = read_until_closed(&mut s);
 
-    // The node still serves everyone else.
+    // The open session is unaffected, and new sessions work.
+    send_frame(
+        &mut alive,
+        br#"[16, 7, {"acknowledge": true}, "com.still.alive"]"#,
+    );
+    let published = read_frame(&mut alive);
+    assert!(published.starts_with("[17,7,"), "{published}");
+
     let out = run_py(
         "interop.py",
         &[
