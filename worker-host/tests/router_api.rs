@@ -104,7 +104,8 @@ impl Drop for TempDir {
 }
 
 struct Setup {
-    mgmt: Arc<Router>,
+    /// Kept alive for the sessions above.
+    _mgmt: Arc<Router>,
     api: Arc<RouterApi>,
     worker: Arc<RouterWorker>,
     /// A trusted management client (as `node.sock` clients and the uplink are).
@@ -144,7 +145,7 @@ async fn setup(name: &str) -> Setup {
     .await
     .unwrap();
     Setup {
-        mgmt,
+        _mgmt: mgmt,
         api,
         worker,
         client,
@@ -592,7 +593,6 @@ async fn lifecycle_applies_live_and_announces_every_change() {
             json!(["realm1", "role1", "g2", "stopping", "stopped"])
         )
     );
-    let _ = &s.mgmt;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
