@@ -7,5 +7,6 @@
 #![deny(rust_2018_idioms)]
 
 pub mod log;
+pub mod router_api;
 pub mod router_worker;
 pub mod vocabulary;

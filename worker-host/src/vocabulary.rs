@@ -126,6 +126,57 @@ pub fn worker_role(worker_id: &str) -> String {
     format!("crossbar.worker.{worker_id}")
 }
 
+/// The `old` status of a status event for an object that did not exist before.
+pub const NEW_OBJECT_STATUS: Status = Status::Stopped;
+
+/// Procedures of a router worker, registered as `crossbar.worker.<id>.<name>`.
+pub mod router_procedure {
+    pub const GET_ROUTER_REALMS: &str = "get_router_realms";
+    pub const GET_ROUTER_REALM: &str = "get_router_realm";
+    pub const START_ROUTER_REALM: &str = "start_router_realm";
+    pub const STOP_ROUTER_REALM: &str = "stop_router_realm";
+    pub const GET_ROUTER_REALM_ROLES: &str = "get_router_realm_roles";
+    pub const GET_ROUTER_REALM_ROLE: &str = "get_router_realm_role";
+    pub const START_ROUTER_REALM_ROLE: &str = "start_router_realm_role";
+    pub const STOP_ROUTER_REALM_ROLE: &str = "stop_router_realm_role";
+    pub const GET_ROUTER_REALM_ROLE_GRANTS: &str = "get_router_realm_role_grants";
+    pub const GET_ROUTER_REALM_ROLE_GRANT: &str = "get_router_realm_role_grant";
+    pub const START_ROUTER_REALM_ROLE_GRANT: &str = "start_router_realm_role_grant";
+    pub const STOP_ROUTER_REALM_ROLE_GRANT: &str = "stop_router_realm_role_grant";
+    pub const GET_ROUTER_TRANSPORTS: &str = "get_router_transports";
+    pub const GET_ROUTER_TRANSPORT: &str = "get_router_transport";
+    pub const START_ROUTER_TRANSPORT: &str = "start_router_transport";
+    pub const STOP_ROUTER_TRANSPORT: &str = "stop_router_transport";
+    pub const GET_WEB_TRANSPORT_SERVICES: &str = "get_web_transport_services";
+    pub const GET_WEB_TRANSPORT_SERVICE: &str = "get_web_transport_service";
+    pub const START_WEB_TRANSPORT_SERVICE: &str = "start_web_transport_service";
+    pub const STOP_WEB_TRANSPORT_SERVICE: &str = "stop_web_transport_service";
+
+    /// Every router worker procedure above.
+    pub const ALL: &[&str] = &[
+        GET_ROUTER_REALMS,
+        GET_ROUTER_REALM,
+        START_ROUTER_REALM,
+        STOP_ROUTER_REALM,
+        GET_ROUTER_REALM_ROLES,
+        GET_ROUTER_REALM_ROLE,
+        START_ROUTER_REALM_ROLE,
+        STOP_ROUTER_REALM_ROLE,
+        GET_ROUTER_REALM_ROLE_GRANTS,
+        GET_ROUTER_REALM_ROLE_GRANT,
+        START_ROUTER_REALM_ROLE_GRANT,
+        STOP_ROUTER_REALM_ROLE_GRANT,
+        GET_ROUTER_TRANSPORTS,
+        GET_ROUTER_TRANSPORT,
+        START_ROUTER_TRANSPORT,
+        STOP_ROUTER_TRANSPORT,
+        GET_WEB_TRANSPORT_SERVICES,
+        GET_WEB_TRANSPORT_SERVICE,
+        START_WEB_TRANSPORT_SERVICE,
+        STOP_WEB_TRANSPORT_SERVICE,
+    ];
+}
+
 /// Error URIs of the management API (`crossbar.error.<reason>`).
 pub mod error {
     pub const NO_SUCH_WORKER: &str = "crossbar.error.no_such_worker";
@@ -184,6 +235,15 @@ mod tests {
             let e = k.status_event();
             assert!(e.starts_with("on_") && e.ends_with("_status"), "{e}");
             assert!(seen.insert(e));
+        }
+    }
+
+    #[test]
+    fn router_procedures_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for p in router_procedure::ALL {
+            assert!(p.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{p}");
+            assert!(seen.insert(*p), "{p}");
         }
     }
 

@@ -1,0 +1,224 @@
+//! The router worker's management API: `crossbar.worker.<id>.*` procedures that start, stop
+//! and show realms, roles, grants, transports and Web services of a running [`RouterWorker`],
+//! with a status for every object and an event for every change.
+//!
+//! Procedures take their arguments positionally (or by Crossbar.io's keyword names) and answer
+//! JSON-like values shaped as Crossbar.io's (see `crossbar-node-api.md`); failures answer
+//! `crossbar.error.*` with a readable message. Changes are serialized by one lock: management
+//! calls are rare, and one order of events per worker is worth more than parallel starts.
+//! Booting a config item goes through the same operations, so a booted worker and one built
+//! call by call look (and announce themselves) the same.
+
+mod args;
+mod boot;
+mod grants;
+mod realms;
+mod roles;
+mod status;
+mod transports;
+mod web_services;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+
+use router_core::client::{
+    CallError, ClientError, Invocation, RegisterOptions, Registration, Session,
+};
+use router_core::transport::TransportError;
+use router_core::{Dict, Payload, Value};
+use serde_json::Value as Json;
+use tokio::sync::Mutex;
+use tracing::debug;
+
+use crate::router_worker::{RouterWorker, RouterWorkerError};
+use crate::vocabulary::{error, worker_prefix};
+
+pub use args::Args;
+
+/// A management error: a `crossbar.error.*` URI and a readable message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{uri}: {message}")]
+pub struct ApiError {
+    pub uri: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(uri: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            uri,
+            message: message.into(),
+        }
+    }
+
+    /// The same error with `location` (a key path in a worker item) in front of the message.
+    pub fn at(mut self, location: &str) -> Self {
+        self.message = format!("{location}: {}", self.message);
+        self
+    }
+}
+
+impl From<ApiError> for CallError {
+    fn from(e: ApiError) -> CallError {
+        CallError::with_message(e.uri, e.message)
+    }
+}
+
+/// The default reading of a runtime error; procedures whose Crossbar.io counterpart answers
+/// differently (`not_running` for stopping an unknown transport, …) map it themselves.
+impl From<RouterWorkerError> for ApiError {
+    fn from(e: RouterWorkerError) -> ApiError {
+        use RouterWorkerError as E;
+        let uri = match &e {
+            E::Config(_) | E::Realm { .. } => error::INVALID_CONFIGURATION,
+            E::RealmExists(_) | E::TransportExists(_) => error::ALREADY_RUNNING,
+            E::RoleExists { .. } | E::GrantExists { .. } => error::ALREADY_EXISTS,
+            E::NoSuchRealm(_) | E::NoSuchTransport(_) | E::NoSuchRole { .. } => {
+                error::NO_SUCH_OBJECT
+            }
+            E::NoSuchGrant { .. } => error::NO_SUCH_OBJECT,
+            E::Transport { source, .. } => match source {
+                TransportError::CannotListen { .. } => error::CANNOT_LISTEN,
+                _ => error::INVALID_CONFIGURATION,
+            },
+            E::WebService { source, .. } => match source {
+                TransportError::NotWeb(_) | TransportError::NoSuchService(_) => error::NOT_RUNNING,
+                TransportError::ServiceExists(_) => error::ALREADY_RUNNING,
+                _ => error::INVALID_CONFIGURATION,
+            },
+        };
+        ApiError::new(uri, e.to_string())
+    }
+}
+
+type ApiResult = Result<Json, ApiError>;
+type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
+/// One procedure: its name under the worker prefix and what answers it.
+type Handler = fn(Arc<RouterApi>, Args) -> HandlerFuture;
+
+/// The management API of one router worker, served on a session of the management realm.
+pub struct RouterApi {
+    session: Session,
+    worker_id: String,
+    /// `crossbar.worker.<id>`
+    prefix: String,
+    worker: Arc<RouterWorker>,
+    statuses: status::Statuses,
+    /// Serializes changes (see the module docs).
+    ops: Mutex<()>,
+    registrations: std::sync::Mutex<Vec<Registration>>,
+}
+
+impl RouterApi {
+    /// Registers every `crossbar.worker.<id>.*` router-worker procedure on `session`.
+    ///
+    /// The handlers hold the API weakly: dropping the returned `Arc` (and every clone) makes
+    /// them answer `crossbar.error.not_running`.
+    pub async fn serve(
+        session: Session,
+        worker_id: &str,
+        worker: Arc<RouterWorker>,
+    ) -> Result<Arc<RouterApi>, ClientError> {
+        let api = Arc::new(RouterApi {
+            session: session.clone(),
+            worker_id: worker_id.to_owned(),
+            prefix: worker_prefix(worker_id),
+            worker,
+            statuses: status::Statuses::default(),
+            ops: Mutex::new(()),
+            registrations: std::sync::Mutex::new(Vec::new()),
+        });
+        let mut procedures: Vec<(&'static str, Handler)> = Vec::new();
+        procedures.extend(realms::procedures());
+        procedures.extend(roles::procedures());
+        procedures.extend(grants::procedures());
+        procedures.extend(transports::procedures());
+        procedures.extend(web_services::procedures());
+        for (name, handler) in procedures {
+            let weak = Arc::downgrade(&api);
+            let uri = format!("{}.{name}", api.prefix);
+            let reg = session
+                .register(&uri, RegisterOptions::default(), move |inv| {
+                    invoke(weak.clone(), name, handler, inv)
+                })
+                .await?;
+            api.registrations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(reg);
+        }
+        Ok(api)
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    pub fn worker(&self) -> &Arc<RouterWorker> {
+        &self.worker
+    }
+
+    /// The procedures this API registered (full URIs).
+    pub fn procedures(&self) -> Vec<String> {
+        self.registrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|r| r.procedure.clone())
+            .collect()
+    }
+
+    /// Boots a router worker item (JSON, as in the config file) in Crossbar.io's order:
+    /// realms, their roles, transports (root service only), then each other Web path. Ids
+    /// missing in the item are generated as Crossbar.io does (`realm001`, `role001`,
+    /// `transport001`). Stops at the first failure, leaving what started running (the caller
+    /// decides whether the worker lives on); the error names the key path.
+    pub async fn boot(&self, item: &Json) -> Result<(), ApiError> {
+        boot::boot(self, item).await
+    }
+
+    /// The live configuration of the worker (everything started at runtime included, every
+    /// object with its id) as a config-file worker item.
+    pub async fn live_config(&self) -> Json {
+        boot::live_config(self).await
+    }
+}
+
+async fn invoke(
+    api: Weak<RouterApi>,
+    name: &'static str,
+    handler: Handler,
+    inv: Invocation,
+) -> Result<Payload, CallError> {
+    let api = api.upgrade().ok_or_else(|| {
+        CallError::with_message(error::NOT_RUNNING, "the router worker API has stopped")
+    })?;
+    let args = Args::from_invocation(&inv);
+    debug!(worker = %api.worker_id, procedure = name, "management call");
+    match handler(api, args).await {
+        Ok(v) => Ok(Payload::args(vec![Value::from(v)])),
+        Err(e) => {
+            debug!(procedure = name, error = %e, "management call failed");
+            Err(e.into())
+        }
+    }
+}
+
+/// Boxes an API method as a [`Handler`].
+macro_rules! handler {
+    ($method:ident) => {
+        (|api: std::sync::Arc<$crate::router_api::RouterApi>, args: $crate::router_api::Args| {
+            Box::pin(async move { api.$method(&args).await })
+                as std::pin::Pin<
+                    Box<dyn std::future::Future<Output = $crate::router_api::ApiResult> + Send>,
+                >
+        }) as $crate::router_api::Handler
+    };
+}
+pub(crate) use handler;
+
+/// An empty keyword dict (publishing helpers).
+fn no_kwargs() -> Dict {
+    Dict::new()
+}
