@@ -8,5 +8,6 @@
 
 pub mod limits;
 pub mod log;
+pub mod profiler;
 pub mod router_worker;
 pub mod vocabulary;
