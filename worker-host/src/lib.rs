@@ -8,6 +8,7 @@
 
 pub mod limits;
 pub mod log;
+pub mod process_api;
 pub mod profiler;
 pub mod router_worker;
 pub mod vocabulary;

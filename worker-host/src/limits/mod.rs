@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use crate::vocabulary::error;
 
 pub use memory::{MemoryLimit, MemoryMechanism};
-pub use setting::{parse_bytes, parse_cpus_setting};
+pub use setting::{parse_bytes, parse_cpu_list, parse_cpus_setting};
 
 /// Limit ids.
 pub const CPU_AFFINITY: &str = "cpu_affinity";
