@@ -74,6 +74,11 @@ async fn profile_of_a_busy_loop() {
     );
     assert_eq!(e.error_uri(), "crossbar.error.already_running");
     assert_eq!(profiler.list(true).len(), 1);
+    // In the whole process: the sampler is a process-wide signal handler.
+    let e = Profiler::default()
+        .start("pprof", Duration::from_secs(1))
+        .unwrap_err();
+    assert_eq!(e.error_uri(), "crossbar.error.already_running");
 
     let t0 = Instant::now();
     let done = tokio::time::timeout(WAIT, profiler.wait(&info.id))
@@ -86,7 +91,8 @@ async fn profile_of_a_busy_loop() {
     );
     assert_eq!(done.status, Status::Stopped, "{:?}", done.error);
     assert!(done.ended.is_some());
-    assert!(done.samples > 50, "samples: {}", done.samples);
+    // 100 Hz of CPU time; the machine may be busy with other work, so only a few are certain.
+    assert!(done.samples >= 5, "samples: {}", done.samples);
 
     let mut seen = Vec::new();
     for _ in 0..4 {

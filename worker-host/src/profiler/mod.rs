@@ -131,6 +131,14 @@ impl Default for Profiler {
     }
 }
 
+/// The profile running in this process, whichever [`Profiler`] started it: the sampler is a
+/// process-wide signal handler.
+static RUNNING: Mutex<Option<String>> = Mutex::new(None);
+
+fn running_slot() -> std::sync::MutexGuard<'static, Option<String>> {
+    RUNNING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
@@ -198,10 +206,12 @@ impl Profiler {
         let (stop_tx, stop_rx) = mpsc::channel();
         let info = {
             let mut st = self.inner.lock();
-            if let Some(id) = &st.running {
+            let mut running = running_slot();
+            if let Some(id) = running.as_ref().or(st.running.as_ref()) {
                 return Err(ProfileError::AlreadyRunning(id.clone()));
             }
             let id = new_id();
+            *running = Some(id.clone());
             let info = ProfileInfo {
                 id: id.clone(),
                 profiler: profiler.to_owned(),
@@ -343,6 +353,11 @@ impl Inner {
             if st.running.as_deref() == Some(id) {
                 st.running = None;
             }
+            let mut running = running_slot();
+            if running.as_deref() == Some(id) {
+                *running = None;
+            }
+            drop(running);
             let Some(entry) = st.profiles.get_mut(id) else {
                 return;
             };
