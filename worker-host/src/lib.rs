@@ -6,7 +6,10 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod limits;
 pub mod log;
+pub mod process_api;
+pub mod profiler;
 pub mod router_api;
 pub mod router_worker;
 pub mod vocabulary;

@@ -177,6 +177,14 @@ pub mod router_procedure {
     ];
 }
 
+/// Events of a worker's process API (`crossbar.worker.<id>.<event>`) beside the status events.
+pub mod process_event {
+    /// `(limit_id, old, new)` after a limit changed (our own; Crossbar.io has no limits API).
+    pub const ON_LIMIT_SET: &str = "on_limit_set";
+    /// Crossbar.io's `{cpus, relative, affinity, who}` after `set_cpu_affinity`.
+    pub const ON_CPU_AFFINITY_SET: &str = "on_cpu_affinity_set";
+}
+
 /// Error URIs of the management API (`crossbar.error.<reason>`).
 pub mod error {
     pub const NO_SUCH_WORKER: &str = "crossbar.error.no_such_worker";
