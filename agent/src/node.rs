@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use worker_host::router_worker::{RouterWorker, run_router_worker};
-
-use crate::config::{ConfigSource, LoadedConfig, WorkerConfig};
+use crate::config::{ConfigSource, LoadedConfig};
+use crate::controller::{Controller, ControllerOptions};
 use crate::keys::NodeKey;
 
 /// Everything a node needs to run, prepared by the CLI (or a test).
@@ -27,12 +26,12 @@ pub enum RunError {
     Failed(String),
 }
 
-/// Runs the node until `shutdown` is cancelled.
+/// Runs the node until `shutdown` is cancelled (or `crossbar.shutdown` is called).
 ///
-/// Router workers run inside this process for now (the process model, the local management
-/// realm and the uplink plug in here): each is started from its config item, in config order;
-/// a worker that fails to start stops the node with its error. On shutdown every worker
-/// stops its transports and closes its sessions before this returns.
+/// The controller starts the management realm, its API and `node.sock`, then every enabled
+/// worker of the config as its own process, all at once; a worker that fails to start stops
+/// the node with its error. On shutdown every worker gets SIGTERM, then SIGKILL after a
+/// grace period, and this returns only when no worker process is left.
 pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), RunError> {
     let source = match &config.config.source {
         ConfigSource::File(p) => p.display().to_string(),
@@ -46,56 +45,14 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         pubkey = %config.key.public_key_hex(),
         "node starting"
     );
-    let mut routers: Vec<(String, RouterWorker)> = Vec::new();
-    let mut failure = None;
-    for w in &node.workers {
-        if w.is_disabled() {
-            tracing::info!(worker = w.id(), "worker disabled in config; not started");
-            continue;
-        }
-        match w {
-            WorkerConfig::Router(_) => {
-                let item = match serde_json::to_value(w) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        failure = Some(format!("worker \"{}\": {e}", w.id()));
-                        break;
-                    }
-                };
-                match run_router_worker(&item, &config.cbdir).await {
-                    Ok(worker) => {
-                        for (id, addr) in worker.transport_addrs().await {
-                            tracing::info!(worker = w.id(), transport = %id, %addr, "listening");
-                        }
-                        tracing::info!(worker = w.id(), kind = "router", "worker started");
-                        routers.push((w.id().to_owned(), worker));
-                    }
-                    Err(e) => {
-                        failure = Some(format!("worker \"{}\": {e}", w.id()));
-                        break;
-                    }
-                }
-            }
-            WorkerConfig::Container(_) | WorkerConfig::Guest(_) => {
-                tracing::warn!(
-                    worker = w.id(),
-                    kind = w.kind().as_str(),
-                    "this worker type is not run by this node yet; skipped"
-                );
-            }
-        }
-    }
-    if failure.is_none() {
-        tracing::info!(workers = routers.len(), "node started");
+    let controller =
+        Controller::start(config, shutdown.clone(), ControllerOptions::default()).await?;
+    // INTEGRATION (branch `uplink`): start the uplink here with `controller.router()`.
+    let result = controller.boot().await;
+    if result.is_ok() {
         shutdown.cancelled().await;
         tracing::info!("shutdown requested");
     }
-    for (id, worker) in routers.into_iter().rev() {
-        worker.shutdown().await;
-        tracing::info!(worker = %id, "worker stopped");
-    }
-    match failure {
-        Some(message) => Err(RunError::Failed(message)),
-        None => Ok(()),
-    }
+    controller.stop().await;
+    result
 }

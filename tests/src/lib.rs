@@ -114,37 +114,17 @@ impl Node {
         )
         .unwrap();
         std::fs::write(cbdir.join("config.json"), config).unwrap();
-        let mut cmd = Command::new(bin("crossbar-edge"));
-        cmd.args(["start", "--cbdir"])
-            .arg(&cbdir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn crossbar-edge");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap().push(line);
-                }
-            });
-        }
+        let (child, log) = spawn_node(&cbdir, env);
         Node { dir, child, log }
+    }
+
+    /// Starts the node again in the same node directory (after [`Node::terminate`]).
+    pub fn restart(&mut self, env: &[(&str, String)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, log) = spawn_node(&self.cbdir(), env);
+        self.child = child;
+        self.log = log;
     }
 
     /// Waits until the node accepts connections on every port in `ports`.
@@ -177,6 +157,41 @@ impl Node {
         let _ = self.child.kill();
         None
     }
+}
+
+/// Runs `crossbar-edge start` on `cbdir`, collecting its stdout and stderr lines.
+fn spawn_node(cbdir: &Path, env: &[(&str, String)]) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut cmd = Command::new(bin("crossbar-edge"));
+    cmd.args(["start", "--cbdir"])
+        .arg(cbdir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn crossbar-edge");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
+    (child, log)
 }
 
 impl Drop for Node {

@@ -3,7 +3,8 @@
 //! `crossbar.worker.<id>.*` management APIs.
 //!
 //! It builds on router-core and knows nothing of the management center (CDC).
-#![forbid(unsafe_code)]
+// One `unsafe` block: the pre-exec hook that ties a child's life to ours (supervisor::spawn).
+#![deny(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
 pub mod limits;
@@ -12,4 +13,5 @@ pub mod process_api;
 pub mod profiler;
 pub mod router_api;
 pub mod router_worker;
+pub mod supervisor;
 pub mod vocabulary;

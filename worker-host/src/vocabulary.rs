@@ -185,6 +185,27 @@ pub mod process_event {
     pub const ON_CPU_AFFINITY_SET: &str = "on_cpu_affinity_set";
 }
 
+/// Events of the node controller and of every worker, without their prefix.
+pub mod event {
+    /// `crossbar.on_ready`: the controller has joined its realm (no payload).
+    pub const ON_READY: &str = "on_ready";
+    /// `crossbar.on_shutdown(info)`: the node is shutting down on request.
+    pub const ON_SHUTDOWN: &str = "on_shutdown";
+    /// `crossbar.on_stop_requested(info)`: `stop_worker` was called.
+    pub const ON_STOP_REQUESTED: &str = "on_stop_requested";
+    /// `crossbar.worker.<id>.on_worker_ready({type, id, pid})`: a native worker has booted.
+    pub const ON_WORKER_READY: &str = "on_worker_ready";
+    /// `crossbar.worker.<id>.on_log(record)`: one log record of the worker.
+    pub const ON_LOG: &str = "on_log";
+}
+
+/// Crossbar.io's worker lifecycle event `on_<worker_type>_<status>` (`on_router_starting`,
+/// `on_guest_started`); unlike Crossbar.io, published for every status, stopping and
+/// stopped included.
+pub fn worker_event(worker_type: &str, status: Status) -> String {
+    format!("on_{worker_type}_{}", status.as_str())
+}
+
 /// Error URIs of the management API (`crossbar.error.<reason>`).
 pub mod error {
     pub const NO_SUCH_WORKER: &str = "crossbar.error.no_such_worker";

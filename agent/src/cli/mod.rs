@@ -1,6 +1,7 @@
 //! The `crossbar-edge` command line: Crossbar.io's verbs, parsed with clap and dispatched to
 //! [`files`] (init, check, convert, keys, version) and [`lifecycle`] (start, stop, status).
 
+mod admin;
 mod files;
 mod lifecycle;
 
@@ -48,6 +49,51 @@ pub enum Command {
     Keys(DirArgs),
     /// Print version information.
     Version,
+    /// List the workers of the running node (through node.sock).
+    Workers(DirArgs),
+    /// Print a worker's log (through node.sock); `-f` follows it.
+    Logs(LogsArgs),
+    /// Call a management procedure (through node.sock) and print the result as JSON.
+    Call(CallArgs),
+    /// Runs a native worker process (started by the node controller, not by hand).
+    #[command(name = "_exec_worker", hide = true)]
+    ExecWorker(ExecWorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// The worker ID.
+    pub worker: String,
+    /// Keep printing new records as they arrive.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// How many past records to print.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// The procedure URI (`crossbar.get_status`; a leading `crossbar.` may be left out).
+    pub procedure: String,
+    /// Positional arguments: a JSON list (`'["worker1", true]'`) or a single JSON value.
+    pub args: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecWorkerArgs {
+    #[arg(long, value_name = "DIR")]
+    pub cbdir: PathBuf,
+    #[arg(long)]
+    pub worker: String,
+    #[arg(long = "type", value_enum)]
+    pub kind: crate::worker_main::NativeType,
+    #[arg(long, value_enum, default_value_t = LogLevel::Info)]
+    pub loglevel: LogLevel,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +177,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Convert(a) => files::convert(&a),
         Command::Keys(a) => files::keys(&a),
         Command::Version => files::version(),
+        Command::Workers(a) => admin::workers(&a),
+        Command::Logs(a) => admin::logs(&a),
+        Command::Call(a) => admin::call_cmd(&a),
+        Command::ExecWorker(a) => {
+            crate::worker_main::exec_worker(a.cbdir, a.worker, a.kind, a.loglevel.filter())
+        }
     };
     ExitCode::from(code)
 }

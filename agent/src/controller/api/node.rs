@@ -1,0 +1,87 @@
+//! `crossbar.get_status`, `get_system_stats`, `shutdown`, `get_public_key`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use router_core::client::{ClientError, Session};
+use serde_json::{Value, json};
+use worker_host::vocabulary::{Status, event};
+
+use super::{ApiError, Args, register as reg};
+use crate::controller::Controller;
+use crate::controller::workers::utcstr;
+
+/// Crossbar.io stops its reactor this long after answering `shutdown`, so the answer and
+/// the `on_shutdown` event get out first.
+const SHUTDOWN_DELAY: Duration = Duration::from_millis(200);
+
+pub(super) async fn register(ctl: &Arc<Controller>, s: &Session) -> Result<(), ClientError> {
+    reg(
+        ctl,
+        s,
+        "get_status",
+        |c, _| async move { Ok(get_status(&c)) },
+    )
+    .await?;
+    reg(ctl, s, "get_system_stats", |_, _| async move {
+        tokio::task::spawn_blocking(super::stats::system_stats)
+            .await
+            .map_err(|e| {
+                ApiError::new(worker_host::vocabulary::error::RUNTIME_ERROR, e.to_string())
+            })
+    })
+    .await?;
+    reg(ctl, s, "shutdown", shutdown).await?;
+    reg(ctl, s, "get_public_key", |c, _| async move {
+        Ok(Value::String(c.key.public_key_hex()))
+    })
+    .await
+}
+
+fn get_status(c: &Controller) -> Value {
+    let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut running = 0;
+    for w in c.workers.all() {
+        if matches!(w.state().status, Status::Starting | Status::Started) {
+            running += 1;
+            *by_type.entry(w.kind()).or_default() += 1;
+        }
+    }
+    json!({
+        "title": format!("crossbar-edge {}", env!("CARGO_PKG_VERSION")),
+        "started": utcstr(c.started),
+        "controller_pid": std::process::id(),
+        "running_workers": running,
+        "workers_by_type": by_type,
+        "directory": c.cbdir.display().to_string(),
+        "pubkey": c.key.public_key_hex(),
+        "ethadr": c.key.info().public_adr_eth,
+        "node_id": c.node_id,
+    })
+}
+
+async fn shutdown(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
+    let restart = a.bool_or(0, "restart", false)?;
+    let mode = a.get(1, "mode").cloned();
+    let info = json!({
+        "node_id": c.node_id,
+        "restart": restart,
+        "mode": mode,
+        "who": a.caller,
+        "when": utcstr(std::time::SystemTime::now()),
+        "was_clean": true,
+    });
+    tracing::info!(who = a.caller, "node shutdown requested");
+    c.publish(
+        &format!("crossbar.{}", event::ON_SHUTDOWN),
+        vec![info.clone()],
+    )
+    .await;
+    let token = c.shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(SHUTDOWN_DELAY).await;
+        token.cancel();
+    });
+    Ok(info)
+}

@@ -1,0 +1,151 @@
+//! `crossbar.save_config`, `upload_config(config)`, `download_config`: the node's config
+//! file, written atomically (temp file, fsync, rename, fsync dir).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use router_core::Dict;
+use router_core::client::{CallOptions, ClientError, Session};
+use serde_json::{Value, json};
+use worker_host::vocabulary::{error, worker_prefix};
+
+use super::Controller;
+use super::api::{ApiError, Args, register as reg};
+use crate::config::write::{save_json, to_json_text, write_atomic};
+use crate::config::{ConfigFormat, NodeConfig, WorkerKind};
+
+/// The router worker procedure that returns its live config item (everything started at
+/// runtime included). Registered by the worker process (`serve_router_worker`).
+pub const GET_LIVE_CONFIG: &str = "get_live_config";
+const LIVE_CONFIG_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) async fn register(ctl: &Arc<Controller>, s: &Session) -> Result<(), ClientError> {
+    reg(ctl, s, "save_config", |c, _| async move {
+        save_config(&c).await
+    })
+    .await?;
+    reg(ctl, s, "upload_config", upload_config).await?;
+    reg(ctl, s, "download_config", |c, _| async move {
+        download_config(&c)
+    })
+    .await
+}
+
+/// Writes the live configuration: the config as written, with `workers` replaced by the
+/// workers the node runs now (disabled ones from the config kept in place).
+pub async fn save_config(c: &Arc<Controller>) -> Result<Value, ApiError> {
+    let mut tree = c.raw_config_snapshot();
+    let written: Vec<Value> = tree
+        .get("workers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut items: Vec<(u64, Value)> = Vec::new();
+    for (i, w) in c.config.workers.iter().enumerate() {
+        if w.is_disabled()
+            && let Some(raw) = written.get(i)
+        {
+            items.push((i as u64, raw.clone()));
+        }
+    }
+    for w in c.workers.all() {
+        let mut item = w.spec.raw.clone();
+        if w.spec.kind == WorkerKind::Router
+            && let Some(live) = live_item(c, w.id()).await
+            && live != w.spec.item
+        {
+            // Changed at runtime: the live item wins (`${VAR}`s in the changed parts are
+            // resolved; unchanged workers keep their references, see `spec.raw`).
+            item = live;
+            item["id"] = json!(w.id());
+        }
+        items.push((w.seq, item));
+    }
+    items.sort_by_key(|(seq, _)| *seq);
+    let ids: Vec<Value> = items
+        .iter()
+        .map(|(_, i)| i.get("id").cloned().unwrap_or(Value::Null))
+        .collect();
+    let obj = tree
+        .as_object_mut()
+        .ok_or_else(|| ApiError::new(error::RUNTIME_ERROR, "the node's config is not a dict"))?;
+    obj.insert(
+        "workers".into(),
+        Value::Array(items.into_iter().map(|(_, i)| i).collect()),
+    );
+    write_config(c, &tree)?;
+    *super::lock(&c.raw_config) = tree;
+    tracing::info!(file = %c.config_path.display(), workers = ids.len(), "config saved");
+    Ok(json!({"file": c.config_path.display().to_string(), "workers": ids}))
+}
+
+/// The router worker's live item, if it answers `get_live_config` with a dict.
+async fn live_item(c: &Controller, worker_id: &str) -> Option<Value> {
+    let uri = format!("{}.{GET_LIVE_CONFIG}", worker_prefix(worker_id));
+    let opts = CallOptions {
+        timeout: Some(LIVE_CONFIG_TIMEOUT),
+        ..Default::default()
+    };
+    match c.session().call(&uri, vec![], Dict::new(), opts).await {
+        Ok(r) => Some(Value::from(r.value())).filter(Value::is_object),
+        Err(e) => {
+            tracing::debug!(worker = worker_id, error = %e, "no live config; saving the start item");
+            None
+        }
+    }
+}
+
+async fn upload_config(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
+    let config = a
+        .get(0, "config")
+        .cloned()
+        .ok_or_else(|| ApiError::invalid_argument("config is required"))?;
+    if !config.is_object() {
+        return Err(ApiError::new(
+            error::INVALID_CONFIGURATION,
+            "the config must be a dict",
+        ));
+    }
+    NodeConfig::from_value(config.clone()).map_err(|e| {
+        ApiError::new(
+            error::INVALID_CONFIGURATION,
+            format!("invalid configuration: {e}"),
+        )
+    })?;
+    write_config(&c, &config)?;
+    *super::lock(&c.raw_config) = config;
+    tracing::info!(file = %c.config_path.display(), who = a.caller, "config uploaded");
+    Ok(json!({"file": c.config_path.display().to_string()}))
+}
+
+/// The config file's text (what is on disk; the built-in default if there is no file).
+fn download_config(c: &Controller) -> Result<Value, ApiError> {
+    match std::fs::read_to_string(&c.config_path) {
+        Ok(text) => Ok(Value::String(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            to_json_text(&c.raw_config_snapshot())
+                .map(Value::String)
+                .map_err(|e| ApiError::new(error::RUNTIME_ERROR, e.to_string()))
+        }
+        Err(e) => Err(ApiError::new(
+            error::RUNTIME_ERROR,
+            format!("cannot read {}: {e}", c.config_path.display()),
+        )),
+    }
+}
+
+fn write_config(c: &Controller, tree: &Value) -> Result<(), ApiError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        ApiError::new(
+            error::RUNTIME_ERROR,
+            format!("cannot write {}: {e}", c.config_path.display()),
+        )
+    };
+    match c.config_format {
+        ConfigFormat::Json => save_json(&c.config_path, tree).map_err(|e| fail(&e)),
+        ConfigFormat::Yaml => {
+            let text = serde_yaml::to_string(tree).map_err(|e| fail(&e))?;
+            write_atomic(&c.config_path, text.as_bytes()).map_err(|e| fail(&e))
+        }
+    }
+}

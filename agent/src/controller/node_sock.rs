@@ -1,0 +1,98 @@
+//! `<cbdir>/node.sock`: the management realm over RawSocket (any serializer) on a Unix
+//! socket with mode 0600. Whoever can open it is the node's owner, so sessions on it are
+//! `trusted`. Local tools (`crossbar-edge workers`, `logs`, `call`) and tests use it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use router_core::Router;
+use router_core::codec::Codec;
+use router_core::transport::rawsocket;
+use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
+
+use super::realm::trusted_connection;
+
+/// The socket's file name in the node directory.
+pub const NODE_SOCK: &str = "node.sock";
+/// Largest message on the socket (uploading a config, reading a long log).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn path(cbdir: &Path) -> PathBuf {
+    cbdir.join(NODE_SOCK)
+}
+
+/// The listening socket; closing it stops accepting and removes the file.
+pub struct NodeSock {
+    path: PathBuf,
+    stop: CancellationToken,
+}
+
+impl NodeSock {
+    /// Binds `<cbdir>/node.sock` (replacing a stale one: the caller holds `node.pid`) and
+    /// serves it on `router`.
+    pub fn bind(cbdir: &Path, router: Arc<Router>) -> std::io::Result<NodeSock> {
+        let path = path(cbdir);
+        // Bound under a temporary name, restricted, then renamed: nobody can connect while
+        // the mode is still the umask's.
+        let tmp = cbdir.join(format!(".{NODE_SOCK}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let listener = UnixListener::bind(&tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&tmp, &path)?;
+        let stop = CancellationToken::new();
+        tokio::spawn(accept_loop(listener, router, stop.clone()));
+        tracing::info!(path = %path.display(), "management socket listening");
+        Ok(NodeSock { path, stop })
+    }
+
+    pub fn close(self) {
+        self.stop.cancel();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn accept_loop(listener: UnixListener, router: Arc<Router>, stop: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "node.sock accept failed");
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let (router, stop) = (router.clone(), stop.clone());
+        tokio::spawn(async move {
+            let accepted = tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                rawsocket::accept(
+                    stream,
+                    &[Codec::MsgPack, Codec::Json, Codec::Cbor],
+                    MAX_MESSAGE,
+                ),
+            )
+            .await;
+            let mut conn = match accepted {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "node.sock handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            conn.reader.set_shutdown(stop);
+            let info = trusted_connection(NODE_SOCK, "unix", "unix", None);
+            router
+                .serve_wire(conn.codec, conn.reader, conn.writer, info)
+                .await;
+        });
+    }
+}
