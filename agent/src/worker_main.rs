@@ -6,13 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use router_core::client::{PublishOptions, RegisterOptions, Session};
+use router_core::client::{CallError, PublishOptions, RegisterOptions, Session};
 use router_core::{Dict, Payload, Value as WampValue};
 use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
-use worker_host::router_worker::{RouterWorker, run_router_worker};
+use worker_host::process_api::serve_process_api;
+use worker_host::router_api::RouterApi;
+use worker_host::router_worker::RouterWorker;
 use worker_host::supervisor::pipe;
-use worker_host::vocabulary::{event, worker_prefix};
+use worker_host::vocabulary::{error, event, worker_prefix};
 
 use crate::controller::config_ops::GET_LIVE_CONFIG;
 
@@ -73,15 +75,21 @@ async fn run(cbdir: &Path, worker_id: &str, kind: NativeType) -> Result<(), Stri
         pid = std::process::id(),
         "worker joined the management realm"
     );
+    // Crossbar.io's boot order: the worker, its CPU affinity, then realms, roles, transports.
+    let process = serve_process_api(session.clone(), worker_id)
+        .await
+        .map_err(|e| format!("serving the process API: {e}"))?;
+    if let Some(cpus) = item.pointer("/options/cpu_affinity") {
+        process
+            .set_limit("cpu_affinity", json!({"cpus": cpus, "relative": true}))
+            .await
+            .map_err(|e| format!("options.cpu_affinity: {e}"))?;
+    }
     let router = match kind {
         NativeType::Router => Some(serve_router_worker(&session, worker_id, &item, cbdir).await?),
         // Container workers host components (later); until then they run and idle.
         NativeType::Container => None,
     };
-    // INTEGRATION (branch `limits`): the process API of this worker, one call:
-    // worker_host::process_api::serve_process_api(session.clone(), worker_id)
-    //     .await
-    //     .map_err(|e| e.to_string())?;
 
     let ready = json!({"type": kind.as_str(), "id": worker_id, "pid": std::process::id()});
     session
@@ -101,9 +109,10 @@ async fn run(cbdir: &Path, worker_id: &str, kind: NativeType) -> Result<(), Stri
         _ = int.recv() => "SIGINT".to_owned(),
     };
     tracing::info!(worker = worker_id, reason = %why, "worker stopping");
-    if let Some(router) = router {
-        router.shutdown().await;
+    if let Some(api) = router {
+        api.worker().shutdown().await;
     }
+    drop(process);
     if !session.is_closed() {
         let _ = session.leave("wamp.close.normal").await;
     }
@@ -111,40 +120,47 @@ async fn run(cbdir: &Path, worker_id: &str, kind: NativeType) -> Result<(), Stri
     Ok(())
 }
 
-/// Starts a router worker from its item and serves its management API on `session`.
-///
-/// INTEGRATION (branch `workerapi`): this is the one place to switch to the router API:
-/// ```text
-/// let worker = Arc::new(RouterWorker::new(cbdir));
-/// let api = RouterApi::serve(session.clone(), worker_id, worker.clone()).await?;
-/// api.boot(item).await?;
-/// // get_live_config answers api.live_config().await instead of the start item
-/// ```
+/// Serves the router worker API on `session` and boots `item` through it, so every realm,
+/// role and transport of the config announces itself like one started at runtime.
+/// `get_live_config` answers the live state with the item's `options` kept, for `save_config`.
 pub async fn serve_router_worker(
     session: &Session,
     worker_id: &str,
     item: &Value,
     cbdir: &Path,
-) -> Result<Arc<RouterWorker>, String> {
-    let worker = Arc::new(
-        run_router_worker(item, cbdir)
-            .await
-            .map_err(|e| format!("router worker: {e}"))?,
-    );
+) -> Result<Arc<RouterApi>, String> {
+    let worker = Arc::new(RouterWorker::new(cbdir));
+    let api = RouterApi::serve(session.clone(), worker_id, worker.clone())
+        .await
+        .map_err(|e| format!("serving the router API: {e}"))?;
+    api.boot(item)
+        .await
+        .map_err(|e| format!("router worker: {}", e.message))?;
     for (id, addr) in worker.transport_addrs().await {
         tracing::info!(worker = worker_id, transport = %id, %addr, "listening");
     }
-    let live = item.clone();
+    let options = item.get("options").cloned();
+    let weak = Arc::downgrade(&api);
     session
         .register(
             &format!("{}.{GET_LIVE_CONFIG}", worker_prefix(worker_id)),
             RegisterOptions::default(),
             move |_inv| {
-                let live = live.clone();
-                async move { Ok(Payload::new(vec![WampValue::from(live)], Dict::new())) }
+                let weak = weak.clone();
+                let options = options.clone();
+                async move {
+                    let Some(api) = weak.upgrade() else {
+                        return Err(CallError::new(error::NOT_RUNNING));
+                    };
+                    let mut live = api.live_config().await;
+                    if let (Some(options), Some(map)) = (options, live.as_object_mut()) {
+                        map.insert("options".into(), options);
+                    }
+                    Ok(Payload::new(vec![WampValue::from(live)], Dict::new()))
+                }
             },
         )
         .await
         .map_err(|e| format!("registering {GET_LIVE_CONFIG}: {e}"))?;
-    Ok(worker)
+    Ok(api)
 }
