@@ -10,6 +10,7 @@ pub mod config;
 pub mod keys;
 pub mod node;
 pub mod nodedir;
+pub mod notify;
 pub mod pidfile;
 
 pub use node::{RunConfig, RunError, run};

@@ -46,6 +46,7 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         pubkey = %config.key.public_key_hex(),
         "node starting"
     );
+    let _watchdog = crate::notify::spawn_watchdog(shutdown.clone());
     let mut routers: Vec<(String, RouterWorker)> = Vec::new();
     let mut failure = None;
     for w in &node.workers {
@@ -87,8 +88,10 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
     }
     if failure.is_none() {
         tracing::info!(workers = routers.len(), "node started");
+        crate::notify::ready(&format!("{} worker(s) running", routers.len()));
         shutdown.cancelled().await;
         tracing::info!("shutdown requested");
+        crate::notify::stopping();
     }
     for (id, worker) in routers.into_iter().rev() {
         worker.shutdown().await;
