@@ -66,6 +66,7 @@ DEB_SRC="$ROOT/packaging/debian"
 install -d -m 0755 "$PKG/DEBIAN" "$PKG/usr/bin" "$PKG/lib/systemd/system" \
     "$PKG/usr/share/crossbar-edge" "$PKG/usr/share/doc/crossbar-edge" "$PKG/etc/default"
 install -m 0755 "$BIN_DIR/crossbar-edge" "$BIN_DIR/crossbar-cdc" "$PKG/usr/bin/"
+install -m 0755 "$ROOT/packaging/cdc-call.py" "$PKG/usr/bin/crossbar-cdc-call"
 install -m 0644 "$ROOT/packaging/systemd/crossbar-edge.service" \
     "$ROOT/packaging/systemd/crossbar-cdc.service" "$PKG/lib/systemd/system/"
 install -m 0644 "$DEB_SRC/config.json" "$PKG/usr/share/crossbar-edge/config.json"

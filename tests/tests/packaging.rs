@@ -162,6 +162,7 @@ fn debian_package_installs_upgrades_keeps_config_and_purges() {
         "./lib/systemd/system/crossbar-cdc.service",
         "./usr/share/crossbar-edge/config.json",
         "./etc/default/crossbar-edge",
+        "./usr/bin/crossbar-cdc-call",
     ] {
         assert!(
             listing.contains(path),
@@ -638,4 +639,159 @@ fn pair_prints_the_key_a_node_id_and_the_register_node_call() {
         .arg(&cbdir));
     assert_ok(&out, "keys");
     assert!(String::from_utf8_lossy(&out.stdout).contains("crossbar-edge pair --cbdir"));
+}
+
+/// `crossbar-cdc init` in `dir` with a free port, then `start` with `NOTIFY_SOCKET` at
+/// `notify` (when given); returns the process and the port.
+fn start_cdc(dir: &Path, notify: Option<&Path>) -> (Running, u16) {
+    assert_ok(
+        &run(Command::new(bin("crossbar-cdc"))
+            .args(["init", "--cbdir"])
+            .arg(dir)),
+        "crossbar-cdc init",
+    );
+    let port = free_port();
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["listen"]["port"] = port.into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut cmd = Command::new(bin("crossbar-cdc"));
+    cmd.args(["start", "--cbdir"])
+        .arg(dir)
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(sock) = notify {
+        cmd.env("NOTIFY_SOCKET", sock);
+    }
+    (Running(cmd.spawn().unwrap()), port)
+}
+
+#[test]
+fn cdc_notifies_ready_when_listening_and_stopping_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock_path = tmp.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let (mut cdc, port) = start_cdc(&tmp.path().join("cdc"), Some(&sock_path));
+    let mut seen = Vec::new();
+    assert!(
+        recv_until(&sock, "READY=1", Duration::from_secs(20), &mut seen),
+        "no READY=1 from crossbar-cdc (got {seen:?})"
+    );
+    TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("READY=1 sent but port {port} refuses: {e}"));
+    cdc.sigterm();
+    assert!(
+        recv_until(&sock, "STOPPING=1", Duration::from_secs(10), &mut seen),
+        "no STOPPING=1 from crossbar-cdc (got {seen:?})"
+    );
+    assert_eq!(cdc.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+/// The README's pairing walkthrough, command by command: `crossbar-cdc-call` (packaging/
+/// cdc-call.py) against a real crossbar-cdc, with the node's key and id from `pair --json`.
+#[test]
+fn pairing_walkthrough_registers_the_node_by_pin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cdc_dir = tmp.path().join("cdc");
+    let (mut cdc, port) = start_cdc(&cdc_dir, None);
+    assert!(
+        tests::wait_port(port, Duration::from_secs(20)),
+        "CDC did not listen"
+    );
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let outbox = cdc_dir.join("outbox");
+    let script = workspace_root().join("packaging/cdc-call.py");
+    let cdc_call = |args: &[&str]| -> String {
+        let out = run(Command::new(tests::python())
+            .arg(&script)
+            .args(args)
+            .env("CDC_URL", &url));
+        assert_ok(&out, &format!("cdc-call {args:?}"));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let owner_key = tmp.path().join("owner.key");
+    let owner_key = owner_key.to_str().unwrap();
+    let owner_pub = cdc_call(&["keygen", owner_key]);
+    assert_eq!(owner_pub.len(), 64, "{owner_pub}");
+    let outbox_arg = outbox.to_str().unwrap();
+    let verify = |vid_json: String| {
+        let vid: String = serde_json::from_str(&vid_json).expect("a verification id");
+        let pin = cdc_call(&["pin", &vid, "--outbox", outbox_arg]);
+        cdc_call(&["manage.verify@1", &vid, &pin])
+    };
+    let r = verify(cdc_call(&[
+        "manage.create_user@1",
+        "alice",
+        "alice@example.com",
+        &owner_pub,
+    ]));
+    assert!(r.contains("create_user"), "{r}");
+    let r = verify(cdc_call(&[
+        "--key",
+        owner_key,
+        "manage.create_realm@1",
+        "myrealm",
+        &owner_pub,
+    ]));
+    assert!(r.contains("create_realm"), "{r}");
+
+    let node = tmp.path().join("node");
+    assert_ok(
+        &run(Command::new(bin("crossbar-edge"))
+            .args(["init", "--cbdir"])
+            .arg(&node)),
+        "crossbar-edge init",
+    );
+    let pair = run(Command::new(bin("crossbar-edge"))
+        .args([
+            "pair",
+            "--json",
+            "--realm",
+            "myrealm",
+            "--node-id",
+            "edge_one",
+            "--cbdir",
+        ])
+        .arg(&node));
+    assert_ok(&pair, "pair --json");
+    let pair: serde_json::Value = serde_json::from_slice(&pair.stdout).unwrap();
+    let args: Vec<String> = pair["call"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
+        .collect();
+    let mut call = vec!["--key", owner_key, "manage.register_node@1"];
+    call.extend(args.iter().map(String::as_str));
+    let r = verify(cdc_call(&call));
+    assert!(r.contains("register_node") && r.contains("edge_one"), "{r}");
+
+    let nodes = cdc_call(&[
+        "--key",
+        owner_key,
+        "--realm",
+        "myrealm",
+        "remote.list_nodes@1",
+    ]);
+    let nodes: serde_json::Value = serde_json::from_str(&nodes).unwrap();
+    assert_eq!(nodes, serde_json::json!(["edge_one"]));
+
+    // A wrong PIN is refused, with the CDC's error on stderr and a non-zero exit.
+    let vid = cdc_call(&[
+        "manage.create_user@1",
+        "bob",
+        "bob@example.com",
+        &"b".repeat(64),
+    ]);
+    let vid: String = serde_json::from_str(&vid).unwrap();
+    let out = run(Command::new(tests::python())
+        .arg(&script)
+        .args(["manage.verify@1", &vid, "000000"])
+        .env("CDC_URL", &url));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cdc.error."));
+    cdc.sigterm();
+    assert_eq!(cdc.wait_exit(Duration::from_secs(15)), Some(0));
 }
