@@ -12,6 +12,7 @@ pub mod controller;
 pub mod keys;
 pub mod node;
 pub mod nodedir;
+pub mod notify;
 pub mod pidfile;
 pub mod worker_main;
 

@@ -45,13 +45,16 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         pubkey = %config.key.public_key_hex(),
         "node starting"
     );
+    let _watchdog = crate::notify::spawn_watchdog(shutdown.clone());
     let controller =
         Controller::start(config, shutdown.clone(), ControllerOptions::default()).await?;
     // INTEGRATION (branch `uplink`): start the uplink here with `controller.router()`.
     let result = controller.boot().await;
     if result.is_ok() {
+        crate::notify::ready("configured workers running");
         shutdown.cancelled().await;
         tracing::info!("shutdown requested");
+        crate::notify::stopping();
     }
     controller.stop().await;
     result

@@ -114,11 +114,21 @@ pub async fn run(
         "crossbar-cdc {} listening on {url} ({addr})",
         crate::VERSION
     );
+    notify(&[sd_notify::NotifyState::Ready]);
     shutdown.cancelled().await;
+    notify(&[sd_notify::NotifyState::Stopping]);
     transport.stop().await;
     cdc.stop().await;
     tracing::info!("CDC stopped");
     Ok(())
+}
+
+/// Tells a `Type=notify` service manager (systemd) about readiness and shutdown; a no-op
+/// without `NOTIFY_SOCKET`, and a failure only logs: serving matters more than being watched.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::warn!("cannot notify the service manager: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -155,6 +155,10 @@ fn print_key(cbdir: &Path, key: &NodeKey) {
     println!(
         "To pair this node, on the master run: crossbar shell pair node {pubkey} <mrealm> {authid}"
     );
+    println!(
+        "To pair it with a crossbar-cdc, run: crossbar-edge pair --cbdir {}",
+        cbdir.display()
+    );
 }
 
 /// `version`.

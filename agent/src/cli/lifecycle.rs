@@ -7,7 +7,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::files::report_load_error;
-use super::{DirArgs, LogLevel, StartArgs, State, StatusArgs, exit, init_tracing};
+use super::{DirArgs, LogLevel, StartArgs, State, StatusArgs, exit, init_tracing, logging};
 use crate::config::load;
 use crate::keys::NodeKey;
 use crate::node::{self, RunConfig};
@@ -20,7 +20,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// `start`: validate the config, write `node.pid`, run the node in the foreground until
 /// SIGINT or SIGTERM, remove `node.pid`.
 pub(super) fn start(args: &StartArgs) -> u8 {
-    init_tracing(args.loglevel);
+    logging::init(args.loglevel.filter(), args.log_format);
     let cbdir = nodedir::resolve_cbdir(args.config.dir.cbdir.as_deref());
     match nodedir::ensure_cbdir(&cbdir) {
         Ok(true) => tracing::info!(cbdir = %cbdir.display(), "node directory created"),

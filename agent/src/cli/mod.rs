@@ -4,6 +4,10 @@
 mod admin;
 mod files;
 mod lifecycle;
+mod logging;
+mod pair;
+
+pub use logging::LogFormat;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +51,8 @@ pub enum Command {
     Convert(ConfigArgs),
     /// Print the node's public key (creating the key pair if needed).
     Keys(DirArgs),
+    /// Print what an operator needs to pair this node with a crossbar-cdc.
+    Pair(pair::PairArgs),
     /// Print version information.
     Version,
     /// List the workers of the running node (through node.sock).
@@ -119,6 +125,9 @@ pub struct StartArgs {
     /// Log level.
     #[arg(long, value_enum, default_value_t = LogLevel::Info)]
     pub loglevel: LogLevel,
+    /// Log line format: `plain` (journald-aware) or `json` (for log shippers).
+    #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +185,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(a) => files::check(&a),
         Command::Convert(a) => files::convert(&a),
         Command::Keys(a) => files::keys(&a),
+        Command::Pair(a) => pair::pair(&a),
         Command::Version => files::version(),
         Command::Workers(a) => admin::workers(&a),
         Command::Logs(a) => admin::logs(&a),
@@ -187,13 +197,8 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Installs the global log subscriber (stderr). Ignored if one is installed already.
+/// Installs the global log subscriber (stderr, plain lines). Ignored if one is installed
+/// already.
 fn init_tracing(level: LogLevel) {
-    let filter = tracing_subscriber::EnvFilter::new(level.filter());
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
+    logging::init(level.filter(), LogFormat::Plain);
 }

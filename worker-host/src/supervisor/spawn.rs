@@ -48,6 +48,10 @@ pub fn spawn(spec: &ProcessSpec) -> io::Result<Child> {
     cmd.args(&spec.args)
         .env_clear()
         .envs(&spec.env)
+        // The service manager's notify socket and watchdog belong to the node, not its workers.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
         .stdin(match spec.stdin {
             StdinMode::Piped => Stdio::piped(),
             StdinMode::Null => Stdio::null(),
