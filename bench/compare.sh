@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# crossbar-edge vs Crossbar.io, side by side on this machine (see docs/benchmarks.md).
+#
+#   bench/compare.sh [--quick] [--json FILE]
+#
+# Builds the release binaries, then for each router: starts it with the `crossbar init`
+# config (free ports) pinned to core 0, runs every wamp-bench scenario pinned to core 1, and
+# stops it. Prints one table (metric, crossbar-edge, Crossbar.io, ratio = edge / Crossbar.io)
+# and the limit line (wamp-bench against a bare tokio-tungstenite echo server).
+#
+# Environment: CROSSBAR_VENV (default /work/venvs/crossbar; created with `pip install
+# crossbar` when missing), ROUTER_CPU (0), BENCH_CPU (1), PYTHON (python3).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CROSSBAR_VENV=${CROSSBAR_VENV:-/work/venvs/crossbar}
+ROUTER_CPU=${ROUTER_CPU:-0}
+BENCH_CPU=${BENCH_CPU:-1}
+PYTHON=${PYTHON:-python3}
+QUICK=0
+JSON_OUT=
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --json) JSON_OUT=${2:?--json needs a file}; shift ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "compare.sh: unknown argument $1" >&2; exit 64 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" = 1 ]; then
+    WARMUP=0.5; DURATION=1.5; SESSIONS=1000; STARTUP_RUNS=1; SUBSCRIBERS="1 10 100"
+else
+    WARMUP=2; DURATION=10; SESSIONS=10000; STARTUP_RUNS=3; SUBSCRIBERS="1 10 100"
+fi
+
+echo "== building release binaries" >&2
+(cd "$ROOT" && cargo build --release -q -p agent -p tests --bin crossbar-edge --bin wamp-bench)
+EDGE="$ROOT/target/release/crossbar-edge"
+BENCH="$ROOT/target/release/wamp-bench"
+
+if [ ! -x "$CROSSBAR_VENV/bin/crossbar" ]; then
+    echo "== creating $CROSSBAR_VENV (pip install crossbar)" >&2
+    "$PYTHON" -m venv "$CROSSBAR_VENV"
+    "$CROSSBAR_VENV/bin/pip" install -q crossbar
+fi
+CROSSBAR="$CROSSBAR_VENV/bin/crossbar"
+
+# 10 000 sessions need as many descriptors in the router and in the load generator.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/edge-bench.XXXXXX")
+RES="$WORK/results"
+mkdir -p "$RES"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -TERM -- "-$p" 2>/dev/null || true
+    done
+    sleep 0.5
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -KILL -- "-$p" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port timeout_s
+    local deadline=$((SECONDS + $2))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.05
+    done
+}
+
+bench() { # name args... → $RES/name.json (a failed scenario is recorded, not fatal)
+    local name=$1; shift
+    if ! taskset -c "$BENCH_CPU" "$BENCH" --json "$@" >"$RES/$name.json" 2>"$RES/$name.log"; then
+        echo "   $name failed: $(tail -n 1 "$RES/$name.log")" >&2
+        printf '{"status":"failed","reason":%s}\n' \
+            "$("$PYTHON" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(tail -n 1 "$RES/$name.log")")" \
+            >"$RES/$name.json"
+    else
+        sed 's/^/   /' "$RES/$name.log" >&2
+    fi
+}
+
+# The `crossbar init` config of both routers: crossbar-edge's built-in default, which is
+# Crossbar.io's, with the two fixed ports replaced.
+make_node_dir() { # dir raw_port web_port
+    mkdir -p "$1/.crossbar" "$1/web"
+    echo '<h1>bench</h1>' >"$1/web/index.html"
+    sed -e "s/\"port\": 8081/\"port\": $2/" -e "s/\"port\": 8080/\"port\": $3/" \
+        "$ROOT/agent/src/config/default_config.json" >"$1/.crossbar/config.json"
+}
+
+# The process holding the sessions. crossbar-edge: the node and its children (router workers
+# run in the node process today and become child processes later; the tree sum covers both).
+# Crossbar.io: the router worker, a child of the controller.
+crossbar_router_worker() { # controller_pid
+    local deadline=$((SECONDS + 30)) p
+    while [ $SECONDS -lt $deadline ]; do
+        for p in $(pgrep -P "$1" 2>/dev/null); do
+            if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qiE 'crossbar[-.]worker.*router'; then
+                echo "$p"; return 0
+            fi
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
+run_router() { # name
+    local name=$1 raw web dir cmd pid rss_pid rss_tree peak rate
+    raw=$(free_port); web=$(free_port)
+    dir="$WORK/$name"
+    make_node_dir "$dir" "$raw" "$web"
+    if [ "$name" = edge ]; then
+        cmd=("$EDGE" start --cbdir "$dir/.crossbar")
+    else
+        cmd=("$CROSSBAR" start --cbdir "$dir/.crossbar")
+    fi
+    local rs="rs://127.0.0.1:$raw"
+    local common=(--warmup "$WARMUP" --duration "$DURATION")
+    echo "== $name: startup" >&2
+    bench "${name}_startup" --url "$rs" startup --runs "$STARTUP_RUNS" --timeout 60 -- \
+        taskset -c "$ROUTER_CPU" "${cmd[@]}"
+
+    echo "== $name: starting the router on core $ROUTER_CPU" >&2
+    setsid taskset -c "$ROUTER_CPU" "${cmd[@]}" >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if ! wait_port "$raw" 60 || ! wait_port "$web" 10; then
+        echo "$name did not start; log:" >&2; tail -n 30 "$WORK/$name.log" >&2; exit 1
+    fi
+    if [ "$name" = edge ]; then
+        rss_pid=$pid; rss_tree=(--tree)
+    else
+        rss_pid=$(crossbar_router_worker "$pid") || { echo "no Crossbar.io router worker found" >&2; exit 1; }
+        rss_tree=()
+    fi
+
+    echo "== $name: rpc" >&2
+    bench "${name}_rpc" --url "$rs" "${common[@]}" rpc --callers 8 --outstanding 32
+    peak=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("calls_per_s", 0))' "$RES/${name}_rpc.json")
+    rate=$("$PYTHON" -c 'import sys; print(max(100.0, 0.2 * float(sys.argv[1])))' "$peak")
+    echo "== $name: rpc-latency at $rate calls/s (20 % of peak)" >&2
+    bench "${name}_rpclat" --url "$rs" "${common[@]}" rpc-latency --rate "$rate"
+    for m in $SUBSCRIBERS; do
+        echo "== $name: pubsub 1 -> $m" >&2
+        bench "${name}_pubsub_$m" --url "$rs" "${common[@]}" pubsub --subscribers "$m"
+    done
+    echo "== $name: websocket rpc (json)" >&2
+    bench "${name}_wsrpc" --url "ws://127.0.0.1:$web/ws" --serializer json "${common[@]}" rpc
+    echo "== $name: $SESSIONS idle sessions" >&2
+    bench "${name}_sessions" --url "$rs" sessions --count "$SESSIONS" --router-pid "$rss_pid" "${rss_tree[@]}"
+    echo "== $name: management API" >&2
+    bench "${name}_mgmt" mgmt --cbdir "$dir/.crossbar"
+
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+run_router edge
+run_router crossbar
+
+echo "== limit line: bare tokio-tungstenite echo server on core $ROUTER_CPU" >&2
+eport=$(free_port)
+setsid taskset -c "$ROUTER_CPU" "$BENCH" echo-server --listen "127.0.0.1:$eport" 2>/dev/null &
+PIDS+=("$!")
+wait_port "$eport" 10
+bench echo --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
+
+"$PYTHON" - "$RES" "$JSON_OUT" "$QUICK" <<'EOF'
+import json, os, sys
+res, json_out, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+
+def load(name):
+    try:
+        with open(os.path.join(res, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+def get(router, scen, key):
+    v = load(f"{router}_{scen}").get(key)
+    return v if isinstance(v, (int, float)) else None
+
+rows = [
+    # metric, scenario, key, better
+    ("rpc_calls_per_s", "rpc", "calls_per_s", "higher"),
+    ("rpc_peak_p50_us", "rpc", "p50_us", "lower"),
+    ("rpc_peak_p99_us", "rpc", "p99_us", "lower"),
+    ("rpc_peak_p999_us", "rpc", "p999_us", "lower"),
+    ("rpc_p50_us", "rpclat", "p50_us", "lower"),
+    ("rpc_p99_us", "rpclat", "p99_us", "lower"),
+    ("rpc_p999_us", "rpclat", "p999_us", "lower"),
+    ("rpc_ws_json_calls_per_s", "wsrpc", "calls_per_s", "higher"),
+    ("pubsub_events_per_s_1", "pubsub_1", "events_per_s", "higher"),
+    ("pubsub_events_per_s_10", "pubsub_10", "events_per_s", "higher"),
+    ("pubsub_events_per_s_100", "pubsub_100", "events_per_s", "higher"),
+    ("pubsub_p99_us_100", "pubsub_100", "p99_us", "lower"),
+    ("rss_per_session_kib", "sessions", "rss_per_session_kib", "lower"),
+    ("startup_ms", "startup", "startup_ms", "lower"),
+    ("mgmt_start_realm_ms", "mgmt", "start_realm_ms", "lower"),
+    ("mgmt_start_transport_ms", "mgmt", "start_transport_ms", "lower"),
+]
+out = {}
+def fmt(v):
+    if v is None:
+        return "n/a"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+lines = [f"{'metric':<26} {'crossbar-edge':>14} {'Crossbar.io':>14} {'ratio':>9}  better"]
+for metric, scen, key, better in rows:
+    e, c = get("edge", scen, key), get("crossbar", scen, key)
+    r = e / c if e is not None and c not in (None, 0) else None
+    out[metric] = {"edge": e, "crossbar": c, "ratio": r}
+    lines.append(f"{metric:<26} {fmt(e):>14} {fmt(c):>14} {('%.3g' % r) if r is not None else 'n/a':>9}  {better}")
+echo = load("echo").get("msgs_per_s")
+rpc = out["rpc_calls_per_s"]["edge"]
+share = rpc / echo if rpc and echo else None
+out["echo_limit_msgs_per_s"] = {"edge": echo, "crossbar": None, "ratio": share}
+print("\n".join(lines))
+print(f"limit line: bare tokio-tungstenite echo {fmt(echo)} round trips/s; "
+      f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of it")
+for r in ("edge", "crossbar"):
+    m = load(f"{r}_mgmt")
+    if m.get("status") == "n/a":
+        print(f"mgmt ({r}): n/a: {m.get('reason')}")
+    for scen in ("rpc", "rpclat", "wsrpc", "pubsub_1", "pubsub_10", "pubsub_100", "sessions", "startup"):
+        d = load(f"{r}_{scen}")
+        if d.get("status") == "failed":
+            print(f"{scen} ({r}): failed: {d.get('reason')}")
+print(f"({'quick' if quick else 'full'} run; ratio = crossbar-edge / Crossbar.io; rpc_p99_us: one caller at 20 % of that router's peak)")
+if json_out:
+    with open(json_out, "w") as f:
+        json.dump(out, f, indent=2)
+EOF

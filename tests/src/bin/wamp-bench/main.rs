@@ -1,0 +1,340 @@
+//! `wamp-bench`: a WAMP load generator for crossbar-edge and Crossbar.io (see
+//! `docs/benchmarks.md`). Each scenario prints a readable summary on stderr and, with
+//! `--json`, one JSON object on stdout for `bench/compare.sh`.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+mod conn;
+mod echo;
+mod fastcodec;
+mod hist;
+mod mgmt;
+mod procfs;
+mod pubsub;
+mod rpc;
+mod sessions;
+mod startup;
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use router_core::Codec;
+use tokio::sync::watch;
+
+use conn::Target;
+
+/// A scenario's result, as printed with `--json`.
+pub type Report = serde_json::Value;
+
+/// Timestamps carried in messages: nanoseconds since this process started, offset by 2^60
+/// so every serializer encodes them at full width (see `fastcodec::event_timestamp`).
+pub fn clock_ns() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    (1u64 << 60) + START.elapsed().as_nanos() as u64
+}
+
+/// The phases of a timed run, shared by every task of a scenario: results count only while
+/// measuring; once stopped, tasks send nothing new and drain.
+pub struct Phase {
+    state: AtomicU8,
+    stop: watch::Sender<bool>,
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase {
+            state: AtomicU8::new(Phase::WARMUP),
+            stop: watch::channel(false).0,
+        }
+    }
+}
+
+impl Phase {
+    pub const WARMUP: u8 = 0;
+    pub const MEASURE: u8 = 1;
+    pub const STOP: u8 = 2;
+
+    pub fn get(&self) -> u8 {
+        self.state.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the run is stopping.
+    pub async fn stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Warms up, measures for `duration`, stops; returns the measured window.
+    pub async fn run(&self, warmup: Duration, duration: Duration) -> Duration {
+        tokio::time::sleep(warmup).await;
+        self.state.store(Phase::MEASURE, Ordering::Relaxed);
+        let t = Instant::now();
+        tokio::time::sleep(duration).await;
+        self.state.store(Phase::STOP, Ordering::Relaxed);
+        let window = t.elapsed();
+        self.stop.send_replace(true);
+        window
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "wamp-bench",
+    about = "WAMP load generator (crossbar-edge vs Crossbar.io)"
+)]
+struct Cli {
+    /// Router to load: rs://host:port (RawSocket), ws://host:port/path, unix:/path.
+    #[arg(long, global = true, default_value = "rs://127.0.0.1:8081")]
+    url: Target,
+    /// Serializer: msgpack, json or cbor.
+    #[arg(long, global = true, default_value = "msgpack", value_parser = parse_codec)]
+    serializer: Codec,
+    #[arg(long, global = true, default_value = "realm1")]
+    realm: String,
+    /// Measured seconds (fractions allowed).
+    #[arg(long, global = true, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, global = true, default_value_t = 2.0)]
+    warmup: f64,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Runtime worker threads (1: a single-threaded runtime, for a load generator pinned to
+    /// one core).
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N callers x K outstanding calls -> one callee: calls/s and latency percentiles.
+    Rpc {
+        #[arg(long, default_value_t = 8)]
+        callers: usize,
+        #[arg(long, default_value_t = 32)]
+        outstanding: usize,
+        /// Bytes of the string argument each call carries.
+        #[arg(long, default_value_t = 16)]
+        payload: usize,
+    },
+    /// One caller at a fixed rate: latency percentiles at that load.
+    RpcLatency {
+        /// Calls per second.
+        #[arg(long)]
+        rate: f64,
+        #[arg(long, default_value_t = 16)]
+        payload: usize,
+    },
+    /// One publisher -> M subscribers: events delivered/s and delivery latency.
+    Pubsub {
+        #[arg(long, default_value_t = 100)]
+        subscribers: usize,
+        /// Publications allowed undelivered at once.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+        #[arg(long, default_value_t = 16)]
+        payload: usize,
+    },
+    /// S idle sessions: router resident memory per session.
+    Sessions {
+        #[arg(long, default_value_t = 10000)]
+        count: usize,
+        /// The process holding the sessions.
+        #[arg(long)]
+        router_pid: u32,
+        /// Sum the RSS of the process and all its descendants.
+        #[arg(long)]
+        tree: bool,
+        /// Seconds to let memory settle before each reading.
+        #[arg(long, default_value_t = 1.0)]
+        settle: f64,
+    },
+    /// Spawns the command after `--` and times it to the first successful WAMP call.
+    Startup {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Starts a realm and a transport through the node management API over node.sock.
+    Mgmt {
+        /// The node directory (its `node.sock` is used).
+        #[arg(long)]
+        cbdir: PathBuf,
+        /// The router worker to use (default: the first router worker of the node).
+        #[arg(long)]
+        worker: Option<String>,
+        /// Port for the transport started through the API (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// A bare tokio-tungstenite WebSocket echo server (the limit line's other end).
+    EchoServer {
+        #[arg(long, default_value = "127.0.0.1:9999")]
+        listen: String,
+    },
+    /// The limit line: WebSocket echo round trips per second against `echo-server`.
+    Echo {
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value_t = 32)]
+        outstanding: usize,
+        #[arg(long, default_value_t = 32)]
+        size: usize,
+    },
+}
+
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    Codec::from_name(s).ok_or_else(|| format!("unknown serializer \"{s}\" (msgpack, json, cbor)"))
+}
+
+fn secs(s: f64) -> Result<Duration> {
+    if !(s >= 0.0 && s.is_finite()) {
+        bail!("durations must be non-negative seconds, got {s}");
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn run(cli: Cli) -> Result<Option<Report>> {
+    let (t, c, realm) = (&cli.url, cli.serializer, cli.realm.as_str());
+    let (warmup, duration) = (secs(cli.warmup)?, secs(cli.duration)?);
+    if duration.is_zero() {
+        bail!("--duration must be positive");
+    }
+    let rpc_opts = |callers, outstanding, payload| rpc::RpcOpts {
+        callers,
+        outstanding,
+        payload,
+        warmup,
+        duration,
+    };
+    Ok(Some(match &cli.scenario {
+        Scenario::Rpc {
+            callers,
+            outstanding,
+            payload,
+        } => {
+            if *callers == 0 || *outstanding == 0 {
+                bail!("--callers and --outstanding must be at least 1");
+            }
+            rpc::run_rpc(t, c, realm, &rpc_opts(*callers, *outstanding, *payload)).await?
+        }
+        Scenario::RpcLatency { rate, payload } => {
+            rpc::run_rpc_latency(t, c, realm, *rate, &rpc_opts(1, 1, *payload)).await?
+        }
+        Scenario::Pubsub {
+            subscribers,
+            window,
+            payload,
+        } => {
+            let o = pubsub::PubSubOpts {
+                subscribers: *subscribers,
+                window: (*window).max(1),
+                payload: *payload,
+                warmup,
+                duration,
+            };
+            pubsub::run_pubsub(t, c, realm, &o).await?
+        }
+        Scenario::Sessions {
+            count,
+            router_pid,
+            tree,
+            settle,
+        } => {
+            sessions::run_sessions(t, c, realm, *count, *router_pid, *tree, secs(*settle)?).await?
+        }
+        Scenario::Startup {
+            runs,
+            timeout,
+            command,
+        } => {
+            startup::run_startup(
+                t,
+                c,
+                realm,
+                (*runs).max(1),
+                Duration::from_secs(*timeout),
+                command,
+            )
+            .await?
+        }
+        Scenario::Mgmt {
+            cbdir,
+            worker,
+            port,
+        } => {
+            let port = match port {
+                Some(p) => *p,
+                None => free_port()?,
+            };
+            mgmt::run_mgmt(&cbdir.join("node.sock"), worker.as_deref(), port).await?
+        }
+        Scenario::EchoServer { listen } => {
+            echo::run_echo_server(listen).await?;
+            return Ok(None);
+        }
+        Scenario::Echo {
+            connections,
+            outstanding,
+            size,
+        } => {
+            let url = match t {
+                Target::Ws(u) => u.clone(),
+                other => bail!("echo needs a ws:// --url, got {other:?}"),
+            };
+            let o = echo::EchoOpts {
+                connections: (*connections).max(1),
+                outstanding: (*outstanding).max(1),
+                size: *size,
+                warmup,
+                duration,
+            };
+            echo::run_echo(&url, &o).await?
+        }
+    }))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let rt = if cli.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cli.threads)
+            .enable_all()
+            .build()
+    }
+    .expect("tokio runtime");
+    clock_ns();
+    match rt.block_on(run(cli)) {
+        Ok(Some(report)) => {
+            if json {
+                println!("{report}");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("wamp-bench: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

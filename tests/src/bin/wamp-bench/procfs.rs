@@ -1,0 +1,52 @@
+//! Resident memory of a router from `/proc`: one process, or a process and its descendants
+//! (a node whose router workers are child processes).
+
+use std::fs;
+
+/// `VmRSS` of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The parent pid of `pid` (field 4 of `/proc/<pid>/stat`, after the parenthesised name).
+fn ppid(pid: u32) -> Option<u32> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `pid` and all its descendants.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let all: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| Some((p, ppid(p)?)))
+        .collect();
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    out
+}
+
+/// RSS of `pid` alone, or summed over its process tree.
+pub fn rss_total_kib(pid: u32, with_tree: bool) -> Option<u64> {
+    if !with_tree {
+        return rss_kib(pid);
+    }
+    let pids = tree(pid);
+    let mut sum = 0;
+    for p in pids {
+        // A child that exits between the scan and the read simply does not count.
+        sum += rss_kib(p).unwrap_or(0);
+    }
+    rss_kib(pid).map(|_| sum)
+}
