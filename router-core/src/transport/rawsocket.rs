@@ -249,6 +249,7 @@ where
     (
         RawSocketReader {
             io: reader,
+            buf: BytesMut::new(),
             writer: shared.clone(),
             max_len: max_recv.min(MAX_LENGTH),
             shutdown: None,
@@ -267,9 +268,18 @@ fn header(kind: u8, len: usize) -> [u8; 4] {
     [x | kind, (l >> 16) as u8, (l >> 8) as u8, l as u8]
 }
 
+/// How much a burst of reads asks the kernel for at once: many small frames per syscall.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// The receiving half of a RawSocket connection.
+///
+/// Reads are buffered, so a burst of frames costs one syscall rather than three per frame;
+/// the buffer exists only while bytes are pending, so an idle connection holds none (it
+/// waits for the next burst with a 4-byte read into the stack).
 pub struct RawSocketReader<R, W> {
     io: R,
+    /// Bytes read but not yet returned as frames; unallocated between bursts.
+    buf: BytesMut,
     writer: Arc<Mutex<W>>,
     max_len: usize,
     /// Once cancelled, reads report end of stream (the transport is stopping).
@@ -286,28 +296,49 @@ where
         self.shutdown = Some(token);
     }
 
-    /// Reads exactly `len` bytes into a buffer allocated for exactly that.
-    async fn read_payload(&mut self, len: usize) -> Result<Bytes, WireError> {
-        let mut buf = BytesMut::with_capacity(len);
-        while buf.len() < len {
-            let want = (len - buf.len()) as u64;
-            // `take` keeps the read inside this frame: the next frame's header stays unread.
-            let n = (&mut self.io).take(want).read_buf(&mut buf).await?;
-            if n == 0 {
+    /// Makes `buf` hold at least `n` bytes. `Ok(false)` only on a clean end of stream, with
+    /// nothing pending.
+    async fn fill(&mut self, n: usize) -> Result<bool, WireError> {
+        while self.buf.len() < n {
+            if self.buf.is_empty() {
+                // Wait for the next burst without holding a buffer.
+                let mut first = [0u8; 4];
+                let k = self.io.read(&mut first[..n.min(4)]).await?;
+                if k == 0 {
+                    return Ok(false);
+                }
+                self.buf.reserve(n.max(READ_CHUNK));
+                self.buf.put_slice(&first[..k]);
+                continue;
+            }
+            self.buf.reserve((n - self.buf.len()).max(READ_CHUNK / 4));
+            if self.io.read_buf(&mut self.buf).await? == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
         }
-        Ok(buf.freeze())
+        Ok(true)
+    }
+
+    /// Takes the next `len` bytes (already checked against the maximum) out of the stream.
+    async fn take_payload(&mut self, len: usize) -> Result<Bytes, WireError> {
+        if !self.fill(len).await? {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        }
+        let payload = self.buf.split_to(len).freeze();
+        if self.buf.is_empty() {
+            // Drained: let the allocation go with the last frame that shares it.
+            self.buf = BytesMut::new();
+        }
+        Ok(payload)
     }
 
     async fn read_frame_inner(&mut self) -> Result<Option<Bytes>, WireError> {
         loop {
-            let mut h = [0u8; 4];
             // A clean end of stream is only one that falls between two frames.
-            if self.io.read(&mut h[..1]).await? == 0 {
+            if !self.fill(4).await? {
                 return Ok(None);
             }
-            self.io.read_exact(&mut h[1..]).await?;
+            let h = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
             if h[0] & 0xF0 != 0 {
                 return Err(WireError::Protocol(format!(
                     "reserved bits set in RawSocket frame header (0x{:02x})",
@@ -331,25 +362,19 @@ where
                     max: self.max_len,
                 });
             }
+            let _ = self.buf.split_to(4);
             match h[0] & 0x07 {
-                FRAME_MESSAGE => return self.read_payload(len).await.map(Some),
+                FRAME_MESSAGE => return self.take_payload(len).await.map(Some),
                 FRAME_PING => {
-                    let payload = self.read_payload(len).await?;
+                    let payload = self.take_payload(len).await?;
                     let mut w = self.writer.lock().await;
                     w.write_all(&header(FRAME_PONG, len)).await?;
                     w.write_all(&payload).await?;
                     w.flush().await?;
                 }
                 FRAME_PONG => {
-                    // Nothing waits for PONGs (the router does not ping): skip the payload.
-                    let skipped = tokio::io::copy(
-                        &mut (&mut self.io).take(len as u64),
-                        &mut tokio::io::sink(),
-                    )
-                    .await?;
-                    if skipped != len as u64 {
-                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-                    }
+                    // Nothing waits for PONGs (the router does not ping): drop the payload.
+                    self.take_payload(len).await?;
                 }
                 t => {
                     return Err(WireError::Protocol(format!(
@@ -448,6 +473,57 @@ mod tests {
         assert_eq!(length_exponent(1 << 24), 15);
         assert_eq!(length_exponent(usize::MAX), 15);
         assert_eq!(length_from_exponent(15), MAX_LENGTH);
+    }
+
+    /// Frames arriving many per write, split at every byte, with PINGs between them, come out
+    /// whole and in order; an end of stream inside a frame is an error, between frames not.
+    #[tokio::test]
+    async fn buffered_reads_keep_frame_boundaries() {
+        let mut stream = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..200usize {
+            let payload = vec![(i % 251) as u8; i * 37 % 5000];
+            stream.extend_from_slice(&header(FRAME_MESSAGE, payload.len()));
+            stream.extend_from_slice(&payload);
+            expected.push(payload);
+            if i % 50 == 0 {
+                stream.extend_from_slice(&header(FRAME_PING, 3));
+                stream.extend_from_slice(b"abc");
+            }
+        }
+        for chunk in [1usize, 3, 4096, stream.len()] {
+            let (mut a, b) = duplex(1 << 20);
+            let (r, w) = tokio::io::split(b);
+            let (mut reader, _writer) = framed(r, w, MAX_LENGTH, MAX_LENGTH);
+            let data = stream.clone();
+            let feed = tokio::spawn(async move {
+                for c in data.chunks(chunk) {
+                    a.write_all(c).await.unwrap();
+                }
+                a.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
+                // Keep the PONGs flowing out of the way, then end the stream mid-frame.
+                a.shutdown().await.unwrap();
+                let mut sink = Vec::new();
+                let _ = a.read_to_end(&mut sink).await;
+                sink
+            });
+            for want in &expected {
+                let got = reader.read_frame().await.unwrap().unwrap();
+                assert_eq!(&got[..], &want[..], "chunk {chunk}");
+            }
+            assert!(reader.read_frame().await.is_err(), "truncated frame");
+            drop(reader);
+            drop(_writer);
+            let pongs = feed.await.unwrap();
+            assert_eq!(pongs.len(), 4 * (4 + 3), "chunk {chunk}");
+        }
+        let (mut a, b) = duplex(64);
+        let (r, w) = tokio::io::split(b);
+        let (mut reader, _w) = framed(r, w, MAX_LENGTH, MAX_LENGTH);
+        a.write_all(&[0, 0, 0, 1, 7]).await.unwrap();
+        a.shutdown().await.unwrap();
+        assert_eq!(&reader.read_frame().await.unwrap().unwrap()[..], &[7]);
+        assert!(reader.read_frame().await.unwrap().is_none(), "clean end");
     }
 
     #[tokio::test]
