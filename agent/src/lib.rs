@@ -11,5 +11,6 @@ pub mod keys;
 pub mod node;
 pub mod nodedir;
 pub mod pidfile;
+pub mod uplink;
 
 pub use node::{RunConfig, RunError, run};

@@ -85,11 +85,50 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
             }
         }
     }
+    // --- uplink (branch `uplink`) -------------------------------------------------------
+    // INTERIM: the local management router with realm `crossbar` belongs to the node
+    // controller (branch `controller`); until it lands, one is made here so the uplink has a
+    // realm to bridge. The integrator replaces `mgmt` with the controller's `Arc<Router>`.
+    let mgmt = router_core::Router::new();
+    if let Err(e) = mgmt.start_realm(router_core::RealmConfig::new(
+        crate::uplink::bridge::LOCAL_REALM,
+    )) {
+        failure.get_or_insert(format!("management realm: {e}"));
+    }
+    let uplink_stop = shutdown.child_token();
+    let (uplink_state, _uplink_state_rx) =
+        tokio::sync::watch::channel(crate::uplink::UplinkState::default());
+    let uplink_task = match crate::uplink::resolve(
+        &config.cbdir,
+        node,
+        std::env::var(crate::uplink::target::FABRIC_URL_ENV)
+            .ok()
+            .as_deref(),
+    ) {
+        Ok(Some(target)) if failure.is_none() => Some(tokio::spawn(crate::uplink::run(
+            mgmt.clone(),
+            config.key.clone(),
+            target,
+            uplink_state,
+            uplink_stop.clone(),
+        ))),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "management uplink not started");
+            None
+        }
+    };
+    // --- end uplink ------------------------------------------------------------------------
     if failure.is_none() {
         tracing::info!(workers = routers.len(), "node started");
         shutdown.cancelled().await;
         tracing::info!("shutdown requested");
     }
+    if let Some(t) = uplink_task {
+        uplink_stop.cancel();
+        let _ = t.await;
+    }
+    mgmt.shutdown();
     for (id, worker) in routers.into_iter().rev() {
         worker.shutdown().await;
         tracing::info!(worker = %id, "worker stopped");
