@@ -39,6 +39,9 @@ pub const REMOTE_NODE_PREFIX: &str = "crossbarfabriccenter.node.";
 /// Local events waiting to be republished; beyond this, events are dropped (and counted) so
 /// that a slow uplink never holds up the local router.
 const EVENT_QUEUE: usize = 4096;
+/// A master that has not yet noticed the node's previous connection is gone still holds its
+/// registrations; mirroring is retried this often until the old session is dropped.
+const RETRY_TAKEN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `crossbarfabriccenter.node.<node_id>.`
 pub fn remote_prefix(node_id: &str) -> String {
@@ -164,6 +167,7 @@ impl Bridge {
             uplink: uplink.clone(),
             node_id: node_id.to_owned(),
             mirrored: HashMap::new(),
+            pending: HashMap::new(),
         };
         for r in existing {
             mirror.add(r).await;
@@ -257,6 +261,8 @@ struct Mirror {
     uplink: Session,
     node_id: String,
     mirrored: HashMap<Id, Registration>,
+    /// Registrations the master refused because the URI is still taken, to retry.
+    pending: HashMap<Id, LocalReg>,
 }
 
 impl Mirror {
@@ -267,6 +273,7 @@ impl Mirror {
         let Some(remote) = to_remote(&r.uri, &self.node_id) else {
             return;
         };
+        self.pending.remove(&r.id);
         let local = self.calls.downgrade();
         let node_id = self.node_id.clone();
         let exact_local = r.uri.clone();
@@ -306,13 +313,25 @@ impl Mirror {
                 tracing::debug!(local = %r.uri, remote = %remote, "procedure bridged");
                 self.mirrored.insert(r.id, reg);
             }
+            Err(e) if e.error_uri() == Some("wamp.error.procedure_already_exists") => {
+                tracing::info!(remote = %remote, "procedure still registered on the master by an earlier connection; retrying");
+                self.pending.insert(r.id, r);
+            }
             Err(e) => {
                 tracing::warn!(local = %r.uri, remote = %remote, error = %e, "cannot register procedure on the master")
             }
         }
     }
 
+    async fn retry(&mut self) {
+        let pending: Vec<LocalReg> = self.pending.values().cloned().collect();
+        for r in pending {
+            self.add(r).await;
+        }
+    }
+
     async fn remove(&mut self, id: Id) {
+        self.pending.remove(&id);
         if let Some(reg) = self.mirrored.remove(&id) {
             match self.uplink.unregister(&reg).await {
                 Ok(()) => tracing::debug!(remote = %reg.procedure, "procedure unbridged"),
@@ -329,9 +348,17 @@ async fn follow(
     mut rx: mpsc::UnboundedReceiver<MetaEvent>,
     cancel: CancellationToken,
 ) {
+    let mut retry = tokio::time::interval(RETRY_TAKEN);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let ev = tokio::select! {
             _ = cancel.cancelled() => return,
+            _ = retry.tick() => {
+                if !mirror.pending.is_empty() {
+                    mirror.retry().await;
+                }
+                continue;
+            }
             ev = rx.recv() => match ev { Some(ev) => ev, None => return },
         };
         match ev {

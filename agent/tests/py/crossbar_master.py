@@ -3,6 +3,7 @@
 
     crossbar_master.py --url ws://127.0.0.1:9000/ws --seed HEX pair --pubkey HEX --mrealm mrealm1 --node edge1
     crossbar_master.py --url … --seed HEX drive --mrealm mrealm1 --node edge1
+    crossbar_master.py --url … --seed HEX workers --mrealm mrealm1 --node edge1
 
 `pair` creates the management realm (as the superuser) and pairs the node key with it.
 `drive` waits for the node to be online, then calls the remote API the way a management
@@ -109,6 +110,22 @@ async def drive(a, key):
     s.leave()
 
 
+async def workers(a, key):
+    """Polls remote.node.get_workers until the node answers (a reconnected node re-registers)."""
+    s = await connect(a.url, a.mrealm, key)
+    oid = (await s.call("crossbarfabriccenter.mrealm.get_node_by_authid", a.node))["oid"]
+    last = None
+    for _ in range(int(TIMEOUT / 0.25)):
+        try:
+            last = await s.call("crossbarfabriccenter.remote.node.get_workers", oid)
+            break
+        except ApplicationError as e:
+            last = e.error
+            await asyncio.sleep(0.25)
+    check(last == ["worker1"], f"remote.node.get_workers -> {last}")
+    s.leave()
+
+
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
@@ -120,9 +137,12 @@ async def main():
     p = sub.add_parser("drive")
     for n in ("mrealm", "node"):
         p.add_argument(f"--{n}", required=True)
+    p = sub.add_parser("workers")
+    for n in ("mrealm", "node"):
+        p.add_argument(f"--{n}", required=True)
     a = ap.parse_args()
     key = CryptosignKey.from_bytes(binascii.unhexlify(a.seed))
-    await {"pair": pair, "drive": drive}[a.cmd](a, key)
+    await {"pair": pair, "drive": drive, "workers": workers}[a.cmd](a, key)
 
 
 if __name__ == "__main__":
