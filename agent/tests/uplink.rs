@@ -55,6 +55,11 @@ struct Cdc {
 
 impl Cdc {
     fn start(cbdir: &Path, port: u16) -> Cdc {
+        Self::start_with(cbdir, port, |_| {})
+    }
+
+    /// Starts the CDC of `cbdir` (made with `init` first) with a change to its config.
+    fn start_with(cbdir: &Path, port: u16, edit: impl FnOnce(&mut serde_json::Value)) -> Cdc {
         if !cbdir.join("config.json").exists() {
             let out = Command::new(cdc_bin())
                 .args(["init", "--cbdir"])
@@ -67,6 +72,7 @@ impl Cdc {
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             c["listen"]["port"] = port.into();
             c["nodes"]["status_poll_secs"] = 1.into();
+            edit(&mut c);
             std::fs::write(&path, c.to_string()).unwrap();
         }
         let mut child = Command::new(cdc_bin())
@@ -411,4 +417,80 @@ fn unpaired_node_process_says_why_and_keeps_running() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit {status}:\n{}", text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_with_the_ca_file_from_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdc_dir = dir.path().join("cdc");
+    std::fs::create_dir_all(&cdc_dir).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(cdc_dir.join("cert.pem"), ck.cert.pem()).unwrap();
+    std::fs::write(cdc_dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+    let port = free_port();
+    let _cdc = Cdc::start_with(&cdc_dir, port, |c| {
+        c["listen"]["tls"] = serde_json::json!({"certificate": "cert.pem", "key": "key.pem"});
+    });
+    let node_dir = dir.path().join("node");
+    std::fs::create_dir_all(&node_dir).unwrap();
+    std::fs::copy(cdc_dir.join("cert.pem"), node_dir.join("ca.pem")).unwrap();
+    let (key, _) = NodeKey::load_or_generate(&node_dir).unwrap();
+    let router = Router::new();
+    router.start_realm(RealmConfig::new("crossbar")).unwrap();
+    // The CA file comes from the config, resolved against the node directory.
+    let config = agent::config::NodeConfig::from_value(serde_json::json!({
+        "version": 2,
+        "controller": {"fabric": {"transport": {"type": "websocket",
+            "url": format!("wss://localhost:{port}/ws"),
+            "endpoint": {"type": "tcp", "host": "localhost", "port": port,
+                "tls": {"ca_certificates": ["ca.pem"]}}}}}
+    }))
+    .unwrap();
+    let target = uplink::resolve(&node_dir, &config, None).unwrap().unwrap();
+    assert_eq!(target.ca_file, Some(node_dir.join("ca.pem")));
+
+    // With the CA the TLS handshake succeeds and the CDC answers (the key is not paired).
+    let (tx, mut rx) = watch::channel(UplinkState::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(uplink::run(
+        router.clone(),
+        key.clone(),
+        target.clone(),
+        tx,
+        stop.clone(),
+    ));
+    wait_state(&mut rx, "unpaired over wss", |s| {
+        matches!(s, UplinkState::Unpaired { .. })
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+
+    // Without it the certificate is not trusted: the uplink never gets an answer.
+    let mut untrusted = target;
+    untrusted.ca_file = None;
+    let (tx, mut rx) = watch::channel(UplinkState::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(uplink::run(router, key, untrusted, tx, stop.clone()));
+    wait_state(&mut rx, "connecting", |s| {
+        matches!(s, UplinkState::Connecting { .. })
+    })
+    .await;
+    wait_state(&mut rx, "a failed attempt", |s| {
+        matches!(s, UplinkState::Disconnected)
+    })
+    .await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(3),
+        rx.wait_for(|s| {
+            matches!(
+                s,
+                UplinkState::Unpaired { .. } | UplinkState::Connected { .. }
+            )
+        }),
+    )
+    .await;
+    assert!(r.is_err(), "an untrusted certificate was accepted");
+    stop.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
 }
