@@ -98,26 +98,17 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
     let uplink_stop = shutdown.child_token();
     let (uplink_state, _uplink_state_rx) =
         tokio::sync::watch::channel(crate::uplink::UplinkState::default());
-    let uplink_task = match crate::uplink::resolve(
-        &config.cbdir,
-        node,
-        std::env::var(crate::uplink::target::FABRIC_URL_ENV)
-            .ok()
-            .as_deref(),
-    ) {
-        Ok(Some(target)) if failure.is_none() => Some(tokio::spawn(crate::uplink::run(
+    let uplink_task = failure.is_none().then(|| {
+        tokio::spawn(crate::uplink::supervise(
             mgmt.clone(),
             config.key.clone(),
-            target,
+            config.cbdir.clone(),
+            node.clone(),
+            std::env::var(crate::uplink::target::FABRIC_URL_ENV).ok(),
             uplink_state,
             uplink_stop.clone(),
-        ))),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::error!(error = %e, "management uplink not started");
-            None
-        }
-    };
+        ))
+    });
     // --- end uplink ------------------------------------------------------------------------
     if failure.is_none() {
         tracing::info!(workers = routers.len(), "node started");

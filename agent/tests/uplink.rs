@@ -494,3 +494,60 @@ async fn wss_with_the_ca_file_from_config() {
     stop.cancel();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
 }
+
+#[test]
+fn activation_file_written_while_running_is_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cdc = Cdc::start(&dir.path().join("cdc"), port);
+    let cbdir = dir.path().join("node");
+    std::fs::create_dir_all(&cbdir).unwrap();
+    std::fs::write(
+        cbdir.join("config.json"),
+        r#"{"version": 2, "workers": []}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crossbar-edge"))
+        .args(["start", "--cbdir"])
+        .arg(&cbdir)
+        .env_remove("CROSSBAR_FABRIC_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = capture(&mut child);
+    let text = || log.lock().unwrap().join("\n");
+    let mut wait_for = |needle: &str| {
+        let deadline = Instant::now() + WAIT;
+        while !text().contains(needle) {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the node exited with {status}:\n{}", text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}\n--- CDC\n{}",
+                text(),
+                cdc.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("waiting for an activation file");
+    // As a master's auto-pairing writes it (Crossbar.io's format).
+    let activation = format!(
+        "Crossbar.io node activation\n\ncreated-at: 2026-01-01T00:00:00.000Z\n\
+         management-url: ws://127.0.0.1:{port}/ws\nmanagement-realm: default\n\
+         node-authid: edge1\nactivation-code: unknown\n"
+    );
+    std::fs::write(cbdir.join("key.activate"), activation).unwrap();
+    wait_for("switching the management uplink");
+    // The CDC knows nothing of this key: the node is told so, through the new target.
+    wait_for("not paired");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the node exited:\n{}",
+        text()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

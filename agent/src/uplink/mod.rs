@@ -7,12 +7,15 @@
 //! - [`connect`] / [`auth`]: WebSocket + WAMP-cryptosign with the node key;
 //! - [`bridge`]: mirrors local registrations and events;
 //! - [`heartbeat`]: periodic heartbeats;
-//! - [`state`]: what the uplink is doing, for status reports.
+//! - [`state`]: what the uplink is doing, for status reports;
+//! - [`activation`]: [`supervise`] = resolve + [`run`] + switch to a `key.activate` that
+//!   appears later (what `node.rs` starts).
 //!
 //! The uplink is never on the data path: while it is down the node keeps serving, and
 //! [`run`] reconnects (backoff 1 s ×1.5 up to 60 s, plus up to 1 s of jitter) until shutdown.
 //! A node the master does not know is told so clearly and retried slowly; it never exits.
 
+pub mod activation;
 pub mod auth;
 pub mod bridge;
 pub mod connect;
@@ -30,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::keys::NodeKey;
 
+pub use activation::supervise;
 pub use state::UplinkState;
 pub use target::{TargetSource, UplinkTarget, resolve};
 
