@@ -169,9 +169,7 @@ impl Bridge {
             mirrored: HashMap::new(),
             pending: HashMap::new(),
         };
-        for r in existing {
-            mirror.add(r).await;
-        }
+        mirror.add_many(existing).await;
         tracing::info!(
             node_id,
             procedures = mirror.mirrored.len(),
@@ -267,67 +265,55 @@ struct Mirror {
 
 impl Mirror {
     async fn add(&mut self, r: LocalReg) {
-        if self.mirrored.contains_key(&r.id) {
-            return;
-        }
-        let Some(remote) = to_remote(&r.uri, &self.node_id) else {
-            return;
-        };
-        self.pending.remove(&r.id);
-        let local = self.calls.downgrade();
-        let node_id = self.node_id.clone();
-        let exact_local = r.uri.clone();
-        let policy = r.policy;
-        let handler = move |inv: router_core::client::Invocation| {
-            let local = local.upgrade();
-            // Pattern registrations: the router tells which URI was called.
-            let target = match policy {
-                MatchPolicy::Exact => Some(exact_local.clone()),
-                _ => inv.procedure().and_then(|p| to_local(p, &node_id)),
+        self.add_many(vec![r]).await;
+    }
+
+    /// Mirrors `regs` on the uplink, all registrations in flight at once (a router worker
+    /// has dozens of procedures, and the master may be far away).
+    async fn add_many(&mut self, regs: Vec<LocalReg>) {
+        let mut set = tokio::task::JoinSet::new();
+        for r in regs {
+            if self.mirrored.contains_key(&r.id) {
+                continue;
+            }
+            let Some(remote) = to_remote(&r.uri, &self.node_id) else {
+                continue;
             };
-            async move {
-                let local = local.ok_or_else(|| {
-                    CallError::with_message(
-                        "wamp.error.canceled",
-                        "the node's uplink bridge stopped",
-                    )
-                })?;
-                let target = target.ok_or_else(|| {
-                    CallError::with_message(
-                        "wamp.error.invalid_uri",
-                        "the called procedure is not under this node's prefix",
-                    )
-                })?;
-                let r = local
-                    .call(&target, inv.args, inv.kwargs, CallOptions::default())
-                    .await?;
-                Ok(Payload::new(r.args, r.kwargs))
-            }
-        };
-        let opts = RegisterOptions {
-            match_: r.policy,
-            invoke: InvokePolicy::Single,
-        };
-        match self.uplink.register(&remote, opts, handler).await {
-            Ok(reg) => {
-                tracing::debug!(local = %r.uri, remote = %remote, "procedure bridged");
-                self.mirrored.insert(r.id, reg);
-            }
-            Err(e) if e.error_uri() == Some("wamp.error.procedure_already_exists") => {
-                tracing::info!(remote = %remote, "procedure still registered on the master by an earlier connection; retrying");
-                self.pending.insert(r.id, r);
-            }
-            Err(e) => {
-                tracing::warn!(local = %r.uri, remote = %remote, error = %e, "cannot register procedure on the master")
+            self.pending.remove(&r.id);
+            let uplink = self.uplink.clone();
+            let handler = forwarder(self.calls.downgrade(), self.node_id.clone(), &r);
+            let opts = RegisterOptions {
+                match_: r.policy,
+                invoke: InvokePolicy::Single,
+            };
+            set.spawn(async move {
+                let result = uplink.register(&remote, opts, handler).await;
+                (r, remote, result)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let Ok((r, remote, result)) = joined else {
+                continue;
+            };
+            match result {
+                Ok(reg) => {
+                    tracing::debug!(local = %r.uri, remote = %remote, "procedure bridged");
+                    self.mirrored.insert(r.id, reg);
+                }
+                Err(e) if e.error_uri() == Some("wamp.error.procedure_already_exists") => {
+                    tracing::info!(remote = %remote, "procedure still registered on the master by an earlier connection; retrying");
+                    self.pending.insert(r.id, r);
+                }
+                Err(e) => {
+                    tracing::warn!(local = %r.uri, remote = %remote, error = %e, "cannot register procedure on the master")
+                }
             }
         }
     }
 
     async fn retry(&mut self) {
         let pending: Vec<LocalReg> = self.pending.values().cloned().collect();
-        for r in pending {
-            self.add(r).await;
-        }
+        self.add_many(pending).await;
     }
 
     async fn remove(&mut self, id: Id) {
@@ -340,6 +326,45 @@ impl Mirror {
                 }
             }
         }
+    }
+}
+
+/// The uplink handler of one mirrored registration: calls the local procedure with the
+/// same args and kwargs, and hands back its result or its error (URI, args, kwargs).
+fn forwarder(
+    local: router_core::client::WeakSession,
+    node_id: String,
+    r: &LocalReg,
+) -> impl Fn(
+    router_core::client::Invocation,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<Payload, CallError>> + Send>>
++ Send
++ Sync
++ 'static {
+    let exact_local = r.uri.clone();
+    let policy = r.policy;
+    move |inv: router_core::client::Invocation| {
+        let local = local.upgrade();
+        // Pattern registrations: the router tells which URI was called.
+        let target = match policy {
+            MatchPolicy::Exact => Some(exact_local.clone()),
+            _ => inv.procedure().and_then(|p| to_local(p, &node_id)),
+        };
+        Box::pin(async move {
+            let local = local.ok_or_else(|| {
+                CallError::with_message("wamp.error.canceled", "the node's uplink bridge stopped")
+            })?;
+            let target = target.ok_or_else(|| {
+                CallError::with_message(
+                    "wamp.error.invalid_uri",
+                    "the called procedure is not under this node's prefix",
+                )
+            })?;
+            let r = local
+                .call(&target, inv.args, inv.kwargs, CallOptions::default())
+                .await?;
+            Ok(Payload::new(r.args, r.kwargs))
+        })
     }
 }
 
