@@ -1,7 +1,8 @@
 //! The uplink against the REAL Crossbar.io master (`/work/venvs/crossbar/bin/crossbar master
 //! start`, or `$CROSSBAR_MASTER_BIN`), started as `shared/reference/crossbar-master.md`
 //! describes: the node key is paired into a management realm with
-//! `crossbarfabriccenter.mrealm.pair_node`, the node connects, the master lists it online, and a
+//! `crossbarfabriccenter.mrealm.pair_node` while the node, refused as unpaired, keeps retrying;
+//! then it connects, the master lists it online, and a
 //! management client (autobahn) calls `remote.node.get_status/get_workers/start_worker`,
 //! `remote.router.start_router_realm` through the master into the node, gets a node error back
 //! and receives the node's events.
@@ -146,6 +147,27 @@ async fn real_crossbar_master_pairs_and_drives_the_node() {
     let node_dir = dir.path().join("node");
     std::fs::create_dir_all(&node_dir).unwrap();
     let (key, _) = NodeKey::load_or_generate(&node_dir).unwrap();
+    let router = Router::new();
+    router.start_realm(RealmConfig::new("crossbar")).unwrap();
+    let _node = local_node(&router).await;
+    let mut target = UplinkTarget::new(url.clone(), TargetSource::Env);
+    target.heartbeat.startup_delay = Duration::from_millis(500);
+    target.heartbeat.period = Duration::from_secs(2);
+    target.unpaired_retry = Duration::from_secs(1);
+    let (tx, mut rx) = watch::channel(UplinkState::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(uplink::run(
+        router.clone(),
+        key.clone(),
+        target,
+        tx,
+        stop.clone(),
+    ));
+    // Not paired yet: the master refuses the key; the node says so and keeps trying.
+    wait_state(&mut rx, "unpaired", |s| {
+        matches!(s, UplinkState::Unpaired { .. })
+    })
+    .await;
     let u = url.clone();
     let pk = key.public_key_hex();
     let paired = tokio::task::spawn_blocking(move || {
@@ -163,21 +185,6 @@ async fn real_crossbar_master_pairs_and_drives_the_node() {
         panic!("pairing failed:\n{e}\n--- master\n{}", master.text());
     }
 
-    let router = Router::new();
-    router.start_realm(RealmConfig::new("crossbar")).unwrap();
-    let _node = local_node(&router).await;
-    let mut target = UplinkTarget::new(url.clone(), TargetSource::Env);
-    target.heartbeat.startup_delay = Duration::from_millis(500);
-    target.heartbeat.period = Duration::from_secs(2);
-    let (tx, mut rx) = watch::channel(UplinkState::default());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(uplink::run(
-        router.clone(),
-        key.clone(),
-        target,
-        tx,
-        stop.clone(),
-    ));
     wait_state(&mut rx, "connected", |s| s.is_connected()).await;
     match &*rx.borrow() {
         UplinkState::Connected {
