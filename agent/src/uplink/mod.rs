@@ -37,6 +37,9 @@ pub use activation::supervise;
 pub use state::UplinkState;
 pub use target::{TargetSource, UplinkTarget, resolve};
 
+/// A session that lasted this long resets the reconnect backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(10);
+
 /// Calls the master's status procedure once after joining (as the real edge node does).
 const MREALM_GET_STATUS: &str = "crossbarfabriccenter.mrealm.get_status";
 
@@ -117,11 +120,16 @@ pub async fn run(
             Ok(session) => {
                 attempt = 0;
                 unpaired_logged = false;
-                backoff.reset();
+                let since = std::time::Instant::now();
                 let reason = serve(&local, &key, &target, session, &state, &shutdown).await;
                 state.send_replace(UplinkState::Disconnected);
                 if shutdown.is_cancelled() {
                     break;
+                }
+                // A session that ends right after joining (the master drops it, the local realm
+                // is not there) counts as a failed attempt: no reconnect storm.
+                if since.elapsed() >= STABLE_SESSION {
+                    backoff.reset();
                 }
                 tracing::warn!(url = %target.url, reason = %reason, "management uplink lost; reconnecting");
                 backoff.next_delay()
