@@ -14,6 +14,7 @@ pub mod node;
 pub mod nodedir;
 pub mod notify;
 pub mod pidfile;
+pub mod uplink;
 pub mod worker_main;
 
 pub use node::{RunConfig, RunError, run};

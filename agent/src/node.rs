@@ -46,9 +46,30 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         "node starting"
     );
     let _watchdog = crate::notify::spawn_watchdog(shutdown.clone());
-    let controller =
-        Controller::start(config, shutdown.clone(), ControllerOptions::default()).await?;
-    // INTEGRATION (branch `uplink`): start the uplink here with `controller.router()`.
+    let (key, cbdir, node) = (
+        config.key.clone(),
+        config.cbdir.clone(),
+        config.config.config.clone(),
+    );
+    let (uplink_state, uplink_state_rx) =
+        tokio::sync::watch::channel(crate::uplink::UplinkState::default());
+    let options = ControllerOptions {
+        uplink: Some(uplink_state_rx),
+        ..ControllerOptions::default()
+    };
+    let controller = Controller::start(config, shutdown.clone(), options).await?;
+    // The uplink bridges the management realm to the CDC; it retries on its own and never
+    // stops the node.
+    let uplink_stop = shutdown.child_token();
+    let uplink_task = tokio::spawn(crate::uplink::supervise(
+        controller.router(),
+        key,
+        cbdir,
+        node,
+        std::env::var(crate::uplink::target::FABRIC_URL_ENV).ok(),
+        uplink_state,
+        uplink_stop.clone(),
+    ));
     let result = controller.boot().await;
     if result.is_ok() {
         crate::notify::ready("configured workers running");
@@ -56,6 +77,8 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         tracing::info!("shutdown requested");
         crate::notify::stopping();
     }
+    uplink_stop.cancel();
+    let _ = uplink_task.await;
     controller.stop().await;
     result
 }

@@ -46,6 +46,8 @@ pub struct ControllerOptions {
     pub ready_timeout: Duration,
     /// The executable run as `_exec_worker` (default: this one).
     pub exe: Option<PathBuf>,
+    /// The uplink's state, reported by `get_status` (none: the node runs without an uplink).
+    pub uplink: Option<tokio::sync::watch::Receiver<crate::uplink::UplinkState>>,
 }
 
 impl Default for ControllerOptions {
@@ -55,6 +57,7 @@ impl Default for ControllerOptions {
             stop_grace: Duration::from_secs(5),
             ready_timeout: Duration::from_secs(30),
             exe: None,
+            uplink: None,
         }
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! The client does no framing of its own: a [`Dialer`] opens a RawSocket or WebSocket
 //! connection and hands back its [`WireRead`]/[`WireWrite`] halves, on which
-//! [`Session::join_wire`] runs. Until the transport module provides its dialer, [`connect`]
-//! parses the URL and reports that no client transport is available.
+//! [`Session::join_wire`] runs. [`connect`] uses the transport module's clients
+//! ([`TransportDialer`](super::dial::TransportDialer)); [`connect_with`] takes any dialer.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -102,17 +102,10 @@ pub async fn connect_with<D: Dialer>(
     Session::join_wire(codec, reader, writer, opts).await
 }
 
-/// Connects to `url` and joins, with the built-in client transports.
-///
-/// Not available yet: the RawSocket and WebSocket clients come with the transport module,
-/// whose dialer this will use. Until then the URL is checked and
-/// [`ClientError::Connect`] returned; use [`connect_with`] with a dialer of your own.
+/// Connects to `url` and joins, with the built-in client transports (WebSocket with their
+/// default options, RawSocket over TCP or a Unix socket).
 pub async fn connect(url: &str, codec: Codec, opts: JoinOptions) -> Result<Session, ClientError> {
-    let endpoint: Endpoint = url.parse()?;
-    let _ = (codec, opts);
-    Err(ClientError::Connect(format!(
-        "no client transport for {endpoint:?} in this build yet"
-    )))
+    connect_with(&super::dial::TransportDialer::default(), url, codec, opts).await
 }
 
 #[cfg(test)]

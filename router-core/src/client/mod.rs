@@ -15,6 +15,7 @@
 
 mod connect;
 mod core;
+mod dial;
 mod error;
 mod handshake;
 mod link;
@@ -34,6 +35,7 @@ use crate::router::{ConnectionInfo, Router};
 use crate::transport::wire::{WireRead, WireWrite};
 
 pub use connect::{Dialer, Endpoint, connect, connect_with};
+pub use dial::{DialOptions, DialReader, DialWriter, TransportDialer};
 pub use error::{
     CANCELED, CallError, ClientError, PROTOCOL_VIOLATION, RUNTIME_ERROR, TIMEOUT, TRANSPORT_LOST,
 };

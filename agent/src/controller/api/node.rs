@@ -48,7 +48,20 @@ fn get_status(c: &Controller) -> Value {
             *by_type.entry(w.kind()).or_default() += 1;
         }
     }
+    // Crossbar.io's `management_*` keys, plus the uplink's whole state under `uplink`.
+    let uplink = c
+        .opts
+        .uplink
+        .as_ref()
+        .map(|rx| rx.borrow().to_json())
+        .unwrap_or(Value::Null);
+    let from_uplink = |k: &str| uplink.get(k).cloned().unwrap_or(Value::Null);
     json!({
+        "management_realm": from_uplink("management_realm"),
+        "management_node_id": from_uplink("management_node_id"),
+        "management_session_id": from_uplink("management_session_id"),
+        "management_node_extra": from_uplink("management_node_extra"),
+        "uplink": uplink,
         "title": format!("crossbar-edge {}", env!("CARGO_PKG_VERSION")),
         "started": utcstr(c.started),
         "controller_pid": std::process::id(),
