@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod components;
 pub mod log;
 pub mod router_worker;
 pub mod vocabulary;
