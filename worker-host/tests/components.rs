@@ -514,5 +514,67 @@ async fn container_components_connect_with_ticket_auth() {
         rec.log_text()
     );
     host.stop("cx1").await.expect("stop");
+
+    // restart-on-failed: a crashing component is started again.
+    let crashing = json!({"type": "class", "classname": "add2_twisted.Crashing", "realm": REALM,
+                          "extra": {"prefix": "com.restart"}, "transport": transport,
+                          "auth": {"ticket": {"authid": "joe", "ticket": "s3cret"}}});
+    let policy_host = |options: serde_json::Value, rec: &Recorder| {
+        let mut opts = rec.attach(HostOptions::container(dir.path()));
+        opts.python = python_settings(venv_python());
+        opts.restart_delay = Duration::from_millis(100);
+        opts.policy = Some(ContainerPolicy::from_options(&options).unwrap());
+        ComponentHost::new(opts)
+    };
+    let rec2 = Recorder::default();
+    let host = policy_host(json!({"restart": "restart-on-failed"}), &rec2);
+    host.start("cr1", &crashing)
+        .await
+        .expect("crashing container component");
+    rec2.wait_for("a restart after the crash", |ev| {
+        ev.iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    HostEvent::Status {
+                        new: Status::Started,
+                        ..
+                    }
+                )
+            })
+            .count()
+            >= 2
+    })
+    .await;
+    let st = rec2.statuses("cr1");
+    assert!(
+        st.contains(&(Some(Status::Started), Status::Failed)),
+        "{st:?}"
+    );
+    // Stop it between crashes (a restart may be in progress: retry briefly).
+    let mut stopped = false;
+    for _ in 0..100 {
+        if host.stop("cr1").await.is_ok() {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stopped, "{:?}", rec2.statuses("cr1"));
+
+    // shutdown-on-last-component-stopped: the last one ending asks for the container's end
+    // (before any restart, as in Crossbar.io).
+    let rec3 = Recorder::default();
+    let host = policy_host(
+        json!({"restart": "restart-on-failed", "shutdown": "shutdown-on-last-component-stopped"}),
+        &rec3,
+    );
+    host.start("cr2", &crashing).await.expect("start");
+    rec3.wait_for("shutdown requested", |ev| {
+        ev.iter()
+            .any(|e| matches!(e, HostEvent::ShutdownRequested { .. }))
+    })
+    .await;
+    assert!(host.list().await.is_empty());
     worker.shutdown().await;
 }
