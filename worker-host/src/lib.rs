@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod components;
 pub mod limits;
 pub mod log;
 pub mod process_api;

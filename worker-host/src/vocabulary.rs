@@ -223,6 +223,8 @@ pub mod error {
     pub const STOP_WORKER_FAILED: &str = "crossbar.error.stop_worker_failed";
     pub const FEATURE_UNAVAILABLE: &str = "crossbar.error.feature_unavailable";
     pub const RUNTIME_ERROR: &str = "crossbar.error.runtime_error";
+    /// A `class` component's class could not be imported (Crossbar.io's URI).
+    pub const CLASS_IMPORT_FAILED: &str = "crossbar.error.class_import_failed";
 
     /// Every error URI above, for the consistency test.
     pub const ALL: &[&str] = &[
@@ -241,6 +243,7 @@ pub mod error {
         STOP_WORKER_FAILED,
         FEATURE_UNAVAILABLE,
         RUNTIME_ERROR,
+        CLASS_IMPORT_FAILED,
     ];
 }
 

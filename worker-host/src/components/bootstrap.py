@@ -1,0 +1,284 @@
+"""crossbar-edge component bootstrap: runs one autobahn-python ApplicationSession subclass.
+
+The worker starts `python -u -c <this file>` and writes one JSON object to stdin:
+  {"component_id", "classname", "realm", "extra", "pythonpath": [...],
+   "link": {"type": "rawsocket"|"websocket", "path"?, "host"?, "port"?, "url"?,
+            "serializers": [...]},
+   "auth": null | {"method": "ticket"|"wampcra"|"cryptosign", "authid", "authrole", "secret"}}
+It imports `classname`, builds `ComponentConfig(realm, extra)` and connects it over the link,
+with Twisted when the class is a Twisted session (as Crossbar.io components are), else asyncio.
+Lines starting with "@@crossbar-component " on stdout tell the worker: "ready" (joined and
+onJoin done) or "error" (could not start). SIGTERM leaves the session (GOODBYE) and exits.
+"""
+
+import importlib
+import inspect
+import json
+import os
+import signal
+import sys
+import traceback
+
+MARK = "@@crossbar-component "
+# Twisted's logging redirects sys.stdout through its log format; the markers go to the real
+# stdout, unprefixed.
+MARK_OUT = os.fdopen(os.dup(1), "w")
+
+
+def mark(event, **kw):
+    kw["event"] = event
+    MARK_OUT.write(MARK + json.dumps(kw) + "\n")
+    MARK_OUT.flush()
+
+
+def fail(uri, message, code=2):
+    mark("error", uri=uri, message=message)
+    sys.exit(code)
+
+
+def load_class(classname):
+    module_name, _, class_name = classname.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, class_name)
+    except Exception:
+        fail(
+            "crossbar.error.class_import_failed",
+            "Failed to import class '{}'\n{}\nPython module search path: {}".format(
+                classname, traceback.format_exc(), sys.path
+            ),
+        )
+
+
+def pick_serializers(names):
+    from autobahn.wamp import serializer as s
+
+    table = {
+        "json": getattr(s, "JsonSerializer", None),
+        "msgpack": getattr(s, "MsgPackSerializer", None),
+        "cbor": getattr(s, "CBORSerializer", None),
+    }
+    out = []
+    for n in names or ["msgpack", "cbor", "json"]:
+        k = table.get(n)
+        if k is not None:
+            try:
+                out.append(k())
+            except Exception:
+                pass
+    if not out:
+        fail(
+            "crossbar.error.invalid_configuration",
+            "none of the serializers {} is available to autobahn-python".format(names),
+        )
+    return out
+
+
+def install_auth(session, cfg):
+    """Makes the session join with the configured credentials instead of anonymously."""
+    auth = cfg.get("auth")
+    if not auth:
+        return
+    method, secret = auth["method"], auth["secret"]
+    realm = cfg["realm"]
+    authextra = {}
+    signer = None
+    if method == "cryptosign":
+        from autobahn.wamp.cryptosign import CryptosignKey
+
+        signer = CryptosignKey.from_bytes(bytes.fromhex(secret))
+        authextra["pubkey"] = signer.public_key()
+
+    def on_connect():
+        session.join(
+            realm,
+            authmethods=[method],
+            authid=auth.get("authid"),
+            authrole=auth.get("authrole"),
+            authextra=authextra or None,
+        )
+
+    def on_challenge(challenge):
+        if challenge.method == "ticket":
+            return secret
+        if challenge.method == "wampcra":
+            from autobahn.wamp import auth as a
+
+            key = secret
+            if "salt" in challenge.extra:
+                key = a.derive_key(
+                    secret,
+                    challenge.extra["salt"],
+                    challenge.extra.get("iterations", 1000),
+                    challenge.extra.get("keylen", 32),
+                )
+            return a.compute_wcs(key, challenge.extra["challenge"])
+        if challenge.method == "cryptosign":
+            return signer.sign_challenge(challenge)
+        raise Exception("no credentials for a {} challenge".format(challenge.method))
+
+    session.onConnect = on_connect
+    session.onChallenge = on_challenge
+
+
+def make_factory(klass, cfg, on_end, wrap_coroutine):
+    from autobahn.wamp.types import ComponentConfig
+
+    config = ComponentConfig(realm=cfg["realm"], extra=cfg.get("extra") or {})
+    state = {"session": None}
+
+    def create():
+        session = klass(config)
+        install_auth(session, cfg)
+
+        # "ready" is when onJoin has finished, whatever it returned (a Deferred, a coroutine
+        # or nothing): autobahn's own "ready" event fires too early for asyncio coroutines.
+        on_join = session.onJoin
+
+        def join_then_ready(details):
+            import txaio
+
+            res = on_join(details)
+            if inspect.iscoroutine(res):
+                res = wrap_coroutine(res)
+            d = txaio.as_future(lambda: res)
+
+            def ready(_):
+                mark("ready", session=session._session_id)
+
+            txaio.add_callbacks(d, ready, None)
+            return d
+
+        session.onJoin = join_then_ready
+        session.on("disconnect", lambda s, was_clean=True: on_end())
+        state["session"] = session
+        return session
+
+    return create, state
+
+
+def run_asyncio(klass, cfg):
+    import asyncio
+
+    import txaio
+
+    txaio.use_asyncio()
+    txaio.start_logging(level="info")
+    from autobahn.asyncio.rawsocket import WampRawSocketClientFactory
+    from autobahn.asyncio.websocket import WampWebSocketClientFactory
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    txaio.config.loop = loop
+    create, state = make_factory(
+        klass, cfg, lambda: loop.call_soon(loop.stop), loop.create_task
+    )
+    link = cfg["link"]
+    sers = pick_serializers(link.get("serializers"))
+    if link["type"] == "websocket":
+        factory = WampWebSocketClientFactory(create, url=link["url"], serializers=sers)
+    else:
+        factory = WampRawSocketClientFactory(create, serializer=sers[0])
+    if link.get("path"):
+        coro = loop.create_unix_connection(factory, link["path"])
+    else:
+        coro = loop.create_connection(factory, link["host"], link["port"])
+    try:
+        loop.run_until_complete(asyncio.wait_for(coro, link.get("timeout") or 10))
+    except Exception as e:
+        fail("crossbar.error.cannot_start", "cannot connect to the router: {}".format(e), 1)
+
+    def on_term():
+        s = state["session"]
+        if s is not None and s.is_attached():
+            s.leave("wamp.close.normal", "component stopped")
+            loop.call_later(5, loop.stop)
+        else:
+            loop.stop()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    loop.run_forever()
+
+
+def run_twisted(klass, cfg):
+    from autobahn.twisted.rawsocket import WampRawSocketClientFactory
+    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
+
+    import txaio
+
+    txaio.start_logging(level="info")
+
+    def stop():
+        if reactor.running:
+            reactor.stop()
+
+    from twisted.internet.defer import ensureDeferred
+
+    create, state = make_factory(klass, cfg, stop, ensureDeferred)
+    link = cfg["link"]
+    sers = pick_serializers(link.get("serializers"))
+    if link["type"] == "websocket":
+        factory = WampWebSocketClientFactory(create, url=link["url"], serializers=sers)
+    else:
+        factory = WampRawSocketClientFactory(create, serializer=sers[0])
+    timeout = link.get("timeout") or 10
+    if link.get("path"):
+        endpoint = UNIXClientEndpoint(reactor, link["path"], timeout=timeout)
+    else:
+        endpoint = HostnameEndpoint(reactor, link["host"], link["port"], timeout=timeout)
+
+    def connect_failed(f):
+        mark(
+            "error",
+            uri="crossbar.error.cannot_start",
+            message="cannot connect to the router: {}".format(f.getErrorMessage()),
+        )
+        stop()
+
+    endpoint.connect(factory).addErrback(connect_failed)
+
+    def on_term(*_):
+        def leave():
+            s = state["session"]
+            if s is not None and s.is_attached():
+                s.leave("wamp.close.normal", "component stopped")
+                reactor.callLater(5, stop)
+            else:
+                stop()
+
+        reactor.callFromThread(leave)
+
+    signal.signal(signal.SIGTERM, on_term)
+    reactor.run(installSignalHandlers=False)
+
+
+def main():
+    cfg = json.loads(sys.stdin.read())
+    for p in reversed(cfg.get("pythonpath") or []):
+        sys.path.insert(0, p)
+    try:
+        import autobahn  # noqa: F401
+        from autobahn.wamp.protocol import ApplicationSession
+    except Exception as e:
+        fail(
+            "crossbar.error.invalid_configuration",
+            "autobahn-python cannot be imported by {}: {}".format(sys.executable, e),
+        )
+    klass = load_class(cfg["classname"])
+    if not (isinstance(klass, type) and issubclass(klass, ApplicationSession)):
+        fail(
+            "crossbar.error.class_import_failed",
+            "'{}' is not derived from autobahn's ApplicationSession".format(cfg["classname"]),
+        )
+    # Decided from the class hierarchy: importing the other framework's autobahn module
+    # would switch txaio under the component's feet.
+    twisted = any(c.__module__.startswith("autobahn.twisted") for c in klass.__mro__)
+    if twisted:
+        run_twisted(klass, cfg)
+    else:
+        run_asyncio(klass, cfg)
+
+
+main()
