@@ -2,6 +2,8 @@
 //! loopback ports and drives it with real clients (autobahn-python from the test venv).
 #![forbid(unsafe_code)]
 
+pub mod mgmt;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
