@@ -404,6 +404,17 @@ fn unpaired_node_process_says_why_and_keeps_running() {
         "the node exited:\n{}",
         text()
     );
+    // `status` asks the running node and shows the uplink state.
+    let out = Command::new(env!("CARGO_BIN_EXE_crossbar-edge"))
+        .args(["status", "--cbdir"])
+        .arg(&cbdir)
+        .output()
+        .unwrap();
+    let status_text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status_text.contains(&format!("Uplink: unpaired (ws://127.0.0.1:{port}/ws)")),
+        "{status_text}"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -172,3 +172,45 @@ pub(super) fn call_cmd(a: &CallArgs) -> u8 {
         Ok(())
     })
 }
+
+/// The uplink line of `status`, from the running node's `crossbar.get_status` (bounded wait);
+/// `None` when the node cannot be asked.
+pub(super) fn uplink_summary(cbdir: &std::path::Path) -> Option<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let ask = async {
+            let s = client::connect(cbdir).await.ok()?;
+            let status = call(&s, "crossbar.get_status", vec![]).await.ok();
+            let _ = s.leave("wamp.close.normal").await;
+            status
+        };
+        let status = tokio::time::timeout(std::time::Duration::from_secs(5), ask)
+            .await
+            .ok()??;
+        Some(describe_uplink(&status["uplink"]))
+    })
+}
+
+/// `connected to wss://… (management realm r, node id n)`, `unpaired at …`, `not configured`.
+fn describe_uplink(u: &Value) -> String {
+    let s = |k: &str| u.get(k).and_then(Value::as_str);
+    match s("state") {
+        None => "not configured".into(),
+        Some("connected") => format!(
+            "connected to {} (management realm {}, node id {})",
+            s("url").unwrap_or("?"),
+            s("management_realm").unwrap_or("?"),
+            s("management_node_id").unwrap_or("?")
+        ),
+        Some("disconnected") if s("url").is_none() => {
+            "not connected (no management center configured)".into()
+        }
+        Some(state) => match s("url") {
+            Some(url) => format!("{state} ({url})"),
+            None => state.to_owned(),
+        },
+    }
+}

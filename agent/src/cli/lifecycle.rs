@@ -158,7 +158,12 @@ pub(super) fn status(args: &StatusArgs) -> u8 {
     let pid = pidfile::running_pid(&cbdir);
     println!("Node directory: {}", cbdir.display());
     match pid {
-        Some(pid) => println!("Status: RUNNING (PID {pid})"),
+        Some(pid) => {
+            println!("Status: RUNNING (PID {pid})");
+            if let Some(uplink) = super::admin::uplink_summary(&cbdir) {
+                println!("Uplink: {uplink}");
+            }
+        }
         None => println!("Status: STOPPED"),
     }
     let state = if pid.is_some() {
