@@ -14,6 +14,18 @@ if ! "$VENV/bin/python" -c "import autobahn, cbor2, msgpack, nacl" 2>/dev/null; 
 fi
 export EDGE_TEST_PYTHON="$VENV/bin/python"
 
+# Crossbar.io itself, the reference peer: the uplink test runs our node against its master.
+CBVENV="${EDGE_TEST_CROSSBAR_VENV:-$PWD/target/crossbar-venv}"
+if [ -z "${CROSSBAR_MASTER_BIN:-}" ]; then
+    if [ ! -x "$CBVENV/bin/crossbar" ]; then
+        echo "== creating Crossbar.io venv at $CBVENV (pip install crossbar)"
+        python3 -m venv "$CBVENV"
+        "$CBVENV/bin/pip" install -q --upgrade pip
+        "$CBVENV/bin/pip" install -q crossbar
+    fi
+    export CROSSBAR_MASTER_BIN="$CBVENV/bin/crossbar"
+fi
+
 echo "== building"
 cargo build --workspace --bins
 echo "== testing"
