@@ -396,3 +396,41 @@ fn workers_die_with_a_killed_controller() {
     let _ = node.child.wait();
     wait_gone(&pids);
 }
+
+#[test]
+fn a_guest_with_options_watch_restarts_when_its_files_change() {
+    let rt = runtime();
+    let mut node = Node::start(r#"{"version": 2}"#, &[]);
+    let cbdir = node.cbdir();
+    let watched = cbdir.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    rt.block_on(async {
+        let s = connect(&cbdir).await;
+        let mut log = events(&s, "crossbar.worker.watcher.on_log", MatchPolicy::Exact).await;
+        let item = json!({
+            "type": "guest",
+            "executable": "/bin/sh",
+            "arguments": ["-c", "echo guest-up; sleep 60"],
+            "options": {"watch": {"directories": ["watched"], "action": "restart", "timeout": 0.2}}
+        });
+        let info = call_ok(
+            &s,
+            "crossbar.start_worker",
+            vec![json!("watcher"), json!("guest"), item],
+        )
+        .await;
+        let first_pid = pid_of(&info);
+        wait_event(&mut log, "first start", |a| a[0]["text"] == "guest-up").await;
+
+        std::fs::write(watched.join("app.py"), "changed").unwrap();
+        wait_event(&mut log, "restart after the change", |a| {
+            a[0]["text"] == "guest-up"
+        })
+        .await;
+        let w = call_ok(&s, "crossbar.get_worker", vec![json!("watcher")]).await;
+        assert_eq!(w["status"], "started", "{w}");
+        assert_ne!(pid_of(&w), first_pid, "a new process: {w}");
+        wait_gone(&[first_pid]);
+    });
+    assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
+}

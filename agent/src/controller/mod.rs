@@ -14,6 +14,7 @@ mod launch;
 pub mod node_sock;
 pub mod realm;
 mod supervise;
+mod watch;
 pub mod workers;
 
 use std::path::PathBuf;

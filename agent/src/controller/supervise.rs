@@ -18,6 +18,7 @@ use worker_host::supervisor::{Backoff, output, pipe, spawn, terminate};
 use worker_host::vocabulary::{Status, error};
 
 use super::launch::{Output, launch};
+use super::watch::DirWatch;
 use super::workers::Worker;
 use super::{ApiError, Controller, events, realm};
 use crate::config::RestartPolicy;
@@ -34,6 +35,8 @@ const START_ERROR_LOG_LINES: usize = 50;
 enum Outcome {
     /// Stopped on request (`stop_worker`, node shutdown).
     Stopped,
+    /// A guest's watched files changed: it was stopped and starts again now.
+    Changed(String),
     /// The process ended by itself, or never got ready (`started: false`).
     Exited {
         started: bool,
@@ -57,6 +60,11 @@ pub(crate) async fn supervise(
             Outcome::Stopped => {
                 ctl.workers.remove(&w);
                 break;
+            }
+            Outcome::Changed(path) => {
+                tracing::info!(worker = w.id(), %path, "watched file changed; restarting the guest");
+                w.update(|st| st.restarts += 1);
+                continue;
             }
             Outcome::Exited {
                 started,
@@ -216,12 +224,29 @@ async fn run_once(
         }
     }
 
+    let mut watch = match DirWatch::for_worker(&w.spec.config, &ctl.cbdir) {
+        Ok(watch) => watch,
+        Err(e) => {
+            tracing::warn!(worker = w.id(), error = %e, "cannot watch options.watch directories");
+            None
+        }
+    };
     ctl.set_status(w, Status::Started).await;
     if let Some(tx) = first.take() {
         let _ = tx.send(Ok(events::status_info(w)));
     }
-    match wait(&mut child, w, None, std::future::pending::<()>()).await {
+    let changed = async {
+        match watch.as_mut() {
+            Some(d) => d.changed().await,
+            None => std::future::pending().await,
+        }
+    };
+    match wait(&mut child, w, None, changed).await {
         Wake::Exited(s) => exited(pid, s, true, readers).await,
+        Wake::Done(path) => {
+            stop(ctl, w, &mut child, readers).await;
+            Outcome::Changed(path.display().to_string())
+        }
         _ => stop(ctl, w, &mut child, readers).await,
     }
 }
