@@ -209,13 +209,8 @@ impl ComponentApi {
     /// Crossbar.io's `component001`, …). Stops at the first failure; the error names the item
     /// (`components[1]: …`).
     pub async fn boot(&self, components: &[Json]) -> Result<(), ApiError> {
-        let mut taken: BTreeSet<String> = self
-            .host
-            .list()
-            .await
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
+        let mut taken: BTreeSet<String> =
+            self.host.list().await.into_iter().map(|c| c.id).collect();
         taken.extend(
             components
                 .iter()
