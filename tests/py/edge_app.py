@@ -14,3 +14,15 @@ class Add2(ApplicationSession):
             prefix + ".whoami",
         )
         print("edge_app.Add2 ready as", details.authid, "on", details.realm, flush=True)
+
+
+class Crashing(Add2):
+    """Joins, then dies with exit code 3 (the failed status and the log tail)."""
+
+    async def onJoin(self, details):
+        await Add2.onJoin(self, details)
+        print("edge_app about to crash", flush=True)
+        import asyncio
+        import os
+
+        asyncio.get_running_loop().call_later(0.3, os._exit, 3)

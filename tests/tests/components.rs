@@ -343,6 +343,30 @@ fn router_components_boot_start_stop_exec_and_errors() {
             Ok(json!(3))
         );
 
+        // A component that crashes after joining is `failed`, with its last output.
+        let crash = json!({"type": "class", "classname": "edge_app.Crashing", "realm": "realm1",
+                           "role": "app", "extra": {"prefix": "com.crash"}});
+        call_ok(
+            &s,
+            &format!("{w}.start_router_component"),
+            vec![json!("crash1"), crash],
+        )
+        .await;
+        wait_event(
+            &mut status,
+            "crash1 failed",
+            status_is("crash1", "started", "failed"),
+        )
+        .await;
+        let e = call(
+            &s,
+            &format!("{w}.get_router_component"),
+            vec![json!("crash1")],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.error, "crossbar.error.no_such_object", "{e:?}");
+
         // Component output is in the worker's log.
         let log = call_ok(
             &s,
@@ -352,7 +376,8 @@ fn router_components_boot_start_stop_exec_and_errors() {
         .await;
         let text = log.to_string();
         assert!(
-            text.contains("edge_app.Add2 ready as component001"),
+            text.contains("edge_app.Add2 ready as component001")
+                && text.contains("edge_app about to crash"),
             "component output not in the worker log: {text}"
         );
     });
