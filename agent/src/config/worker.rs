@@ -233,10 +233,10 @@ pub struct WorkerOptions {
     /// Process title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// Crossbar.io: the Python interpreter. Accepted, ignored (workers are this binary).
+    /// The Python interpreter of `class` components (default: `python3` on PATH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<String>,
-    /// Crossbar.io: extra Python paths. Accepted, ignored.
+    /// Extra Python paths of `class` components (relative to the node directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pythonpath: Option<Vec<String>>,
     /// CPU indexes (relative to the CPUs the node may use) to pin the worker to.

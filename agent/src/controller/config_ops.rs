@@ -50,7 +50,7 @@ pub async fn save_config(c: &Arc<Controller>) -> Result<Value, ApiError> {
     }
     for w in c.workers.all() {
         let mut item = w.spec.raw.clone();
-        if w.spec.kind == WorkerKind::Router
+        if matches!(w.spec.kind, WorkerKind::Router | WorkerKind::Container)
             && let Some(live) = live_item(c, w.id()).await
             && live != w.spec.item
         {
@@ -79,7 +79,7 @@ pub async fn save_config(c: &Arc<Controller>) -> Result<Value, ApiError> {
     Ok(json!({"file": c.config_path.display().to_string(), "workers": ids}))
 }
 
-/// The router worker's live item, if it answers `get_live_config` with a dict.
+/// A router or container worker's live item, if it answers `get_live_config` with a dict.
 async fn live_item(c: &Controller, worker_id: &str) -> Option<Value> {
     let uri = format!("{}.{GET_LIVE_CONFIG}", worker_prefix(worker_id));
     let opts = CallOptions {

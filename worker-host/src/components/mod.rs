@@ -6,6 +6,7 @@
 //! the identity the worker gives it ([`session_link`]); a container component connects through
 //! its configured transport. [`ComponentHost`] starts and stops them and reports statuses.
 
+pub mod api;
 mod child;
 pub mod class;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod host;
 pub mod policy;
 pub mod session_link;
 
+pub use api::{ComponentApi, ComponentEvents, event_channel};
 pub use child::{ComponentLogLine, LogSink, LogStream};
 pub use config::{ComponentConfig, ComponentKind, Placement};
 pub use host::{ComponentHost, ComponentInfo, EventSink, HostEvent, HostOptions};

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value as Json, json};
-use tracing::warn;
 
 use super::args::object;
 use super::realms::to_json;
@@ -55,13 +54,16 @@ pub(super) async fn boot(api: &RouterApi, item: &Json) -> Result<(), ApiError> {
                 .map_err(|e| e.at(&at))?;
         }
     }
+    // Crossbar.io starts router components after realms and roles, before transports.
     let components = list(item, "components")?;
     if !components.is_empty() {
-        warn!(
-            worker = %api.worker_id,
-            count = components.len(),
-            "router components are not supported yet: not started"
-        );
+        let Some(host) = api.components.get() else {
+            return Err(ApiError::new(
+                error::INVALID_CONFIGURATION,
+                "components: this router worker cannot host components",
+            ));
+        };
+        host.boot(components).await?;
     }
     let mut transport_ids: BTreeSet<String> = api
         .worker
@@ -114,12 +116,16 @@ pub(super) async fn live_config(api: &RouterApi) -> Json {
         .into_iter()
         .map(|t| t.config)
         .collect();
-    json!({
+    let mut item = json!({
         "id": api.worker_id,
         "type": "router",
         "realms": realms,
         "transports": transports,
-    })
+    });
+    if let Some(components) = api.components.get() {
+        item["components"] = Json::Array(components.live_config().await);
+    }
+    item
 }
 
 fn list<'j>(item: &'j Map<String, Json>, key: &str) -> Result<&'j [Json], ApiError> {

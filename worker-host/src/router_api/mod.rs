@@ -31,6 +31,7 @@ use serde_json::Value as Json;
 use tokio::sync::Mutex;
 use tracing::debug;
 
+use crate::components::ComponentApi;
 use crate::router_worker::{RouterWorker, RouterWorkerError};
 use crate::vocabulary::{error, worker_prefix};
 
@@ -108,6 +109,8 @@ pub struct RouterApi {
     /// Serializes changes (see the module docs).
     ops: Mutex<()>,
     registrations: std::sync::Mutex<Vec<Registration>>,
+    /// The worker's components, once attached (booted between roles and transports).
+    components: std::sync::OnceLock<Arc<ComponentApi>>,
 }
 
 impl RouterApi {
@@ -128,6 +131,7 @@ impl RouterApi {
             statuses: status::Statuses::default(),
             ops: Mutex::new(()),
             registrations: std::sync::Mutex::new(Vec::new()),
+            components: std::sync::OnceLock::new(),
         });
         let mut procedures: Vec<(&'static str, Handler)> = Vec::new();
         procedures.extend(realms::procedures());
@@ -157,6 +161,18 @@ impl RouterApi {
 
     pub fn worker(&self) -> &Arc<RouterWorker> {
         &self.worker
+    }
+
+    /// Lets this worker host components: [`RouterApi::boot`] starts the item's `components`
+    /// through `components`, and [`RouterApi::live_config`] lists them. Only the first call
+    /// counts (a worker has one component host); returns whether this one did.
+    pub fn attach_components(&self, components: Arc<ComponentApi>) -> bool {
+        self.components.set(components).is_ok()
+    }
+
+    /// The attached component API, if any.
+    pub fn components(&self) -> Option<&Arc<ComponentApi>> {
+        self.components.get()
     }
 
     /// The procedures this API registered (full URIs).

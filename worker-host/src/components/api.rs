@@ -1,0 +1,459 @@
+//! The component procedures of a router or container worker (`crossbar.worker.<id>.*`), named
+//! and shaped as Crossbar.io's (`worker/router.py`, `worker/container.py`), and the events
+//! announcing each component's status changes.
+//!
+//! The [`ComponentHost`] reports status changes through a synchronous sink; [`event_channel`]
+//! turns them into a bounded queue that one task drains and publishes, so the host never waits
+//! on the management session. The same task notices the container's shutdown policy firing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use router_core::client::{
+    CallError, ClientError, Invocation, PublishOptions, RegisterOptions, Registration, Session,
+};
+use router_core::{Dict, List, Payload, Value};
+use serde_json::{Value as Json, json};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::host::{ComponentHost, ComponentInfo, EventSink, HostEvent};
+use super::{ComponentError, Placement};
+use crate::router_api::{ApiError, Args};
+use crate::vocabulary::{Kind, NEW_OBJECT_STATUS, Status, error, worker_prefix};
+
+/// Procedures of a router worker's components.
+pub mod router_procedure {
+    pub const GET_ROUTER_COMPONENTS: &str = "get_router_components";
+    pub const GET_ROUTER_COMPONENT: &str = "get_router_component";
+    pub const START_ROUTER_COMPONENT: &str = "start_router_component";
+    pub const STOP_ROUTER_COMPONENT: &str = "stop_router_component";
+}
+
+/// Procedures of a container worker.
+pub mod container_procedure {
+    pub const GET_COMPONENTS: &str = "get_components";
+    pub const GET_COMPONENT: &str = "get_component";
+    pub const START_COMPONENT: &str = "start_component";
+    pub const STOP_COMPONENT: &str = "stop_component";
+    pub const RESTART_COMPONENT: &str = "restart_component";
+    /// Stops every component, then the container (Crossbar.io's `shutdown`).
+    pub const SHUTDOWN: &str = "shutdown";
+}
+
+/// Crossbar.io's container-only events.
+pub mod container_event {
+    /// `{id, config}` once a container component has joined.
+    pub const ON_COMPONENT_STARTED: &str = "on_component_started";
+    /// `{id, started, uptime, config}` after a container component ended.
+    pub const CONTAINER_ON_COMPONENT_STOP: &str = "container.on_component_stop";
+}
+
+/// How many host events may wait for publishing; beyond, events are dropped (logged).
+const EVENT_QUEUE: usize = 1024;
+
+/// The receiving half of [`event_channel`], handed to [`ComponentApi::serve`].
+pub struct ComponentEvents(mpsc::Receiver<HostEvent>);
+
+/// An [`EventSink`] for [`super::HostOptions::events`] and the queue the API publishes from.
+pub fn event_channel() -> (EventSink, ComponentEvents) {
+    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    let sink: EventSink = Arc::new(move |e: HostEvent| {
+        if let Err(e) = tx.try_send(e) {
+            warn!(error = %e, "component event queue full: event dropped");
+        }
+    });
+    (sink, ComponentEvents(rx))
+}
+
+type ApiResult = Result<Json, ApiError>;
+type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
+type Handler = fn(Arc<ComponentApi>, Args, Caller) -> HandlerFuture;
+
+/// Who called (Crossbar.io returns it from `stop_component`).
+#[derive(Clone, Debug, Default)]
+struct Caller {
+    authid: Option<String>,
+    authrole: Option<String>,
+}
+
+/// The component API of one worker, served on a session of the management realm.
+pub struct ComponentApi {
+    worker_id: String,
+    host: Arc<ComponentHost>,
+    registrations: std::sync::Mutex<Vec<Registration>>,
+    shutdown: watch::Receiver<Option<String>>,
+    shutdown_tx: watch::Sender<Option<String>>,
+}
+
+fn component_error(e: ComponentError) -> ApiError {
+    ApiError::new(e.error_uri(), e.to_string())
+}
+
+impl ComponentApi {
+    /// Registers the component procedures of the host's placement (router: `*_router_component*`;
+    /// container: `*_component*` and `shutdown`) under `crossbar.worker.<worker_id>.` and starts
+    /// publishing the host's events from `events`.
+    pub async fn serve(
+        session: Session,
+        worker_id: &str,
+        host: Arc<ComponentHost>,
+        events: ComponentEvents,
+    ) -> Result<Arc<ComponentApi>, ClientError> {
+        let (shutdown_tx, shutdown) = watch::channel(None);
+        let api = Arc::new(ComponentApi {
+            worker_id: worker_id.to_owned(),
+            host: host.clone(),
+            registrations: std::sync::Mutex::new(Vec::new()),
+            shutdown,
+            shutdown_tx: shutdown_tx.clone(),
+        });
+        tokio::spawn(publish_events(
+            session.clone(),
+            worker_prefix(worker_id),
+            host.placement(),
+            Arc::downgrade(&host),
+            events.0,
+            shutdown_tx,
+        ));
+        let procedures: Vec<(&'static str, Handler)> = match host.placement() {
+            Placement::Router => {
+                use router_procedure::*;
+                vec![
+                    (GET_ROUTER_COMPONENTS, |a, _, _| {
+                        Box::pin(async move { Ok(a.list_json().await) })
+                    }),
+                    (GET_ROUTER_COMPONENT, |a, args, _| {
+                        Box::pin(async move { a.get_json(&args).await })
+                    }),
+                    (START_ROUTER_COMPONENT, |a, args, _| {
+                        Box::pin(async move { a.start_json(&args).await })
+                    }),
+                    (STOP_ROUTER_COMPONENT, |a, args, _| {
+                        Box::pin(async move {
+                            let id = args.string(0, "component_id")?;
+                            a.host.stop(&id).await.map_err(component_error)?;
+                            Ok(Json::Null)
+                        })
+                    }),
+                ]
+            }
+            Placement::Container => {
+                use container_procedure::*;
+                vec![
+                    (GET_COMPONENTS, |a, _, _| {
+                        Box::pin(async move {
+                            let ids: Vec<String> =
+                                a.host.list().await.into_iter().map(|c| c.id).collect();
+                            Ok(json!(ids))
+                        })
+                    }),
+                    (GET_COMPONENT, |a, args, _| {
+                        Box::pin(async move { a.get_json(&args).await })
+                    }),
+                    (START_COMPONENT, |a, args, _| {
+                        Box::pin(async move { a.start_json(&args).await })
+                    }),
+                    (STOP_COMPONENT, |a, args, caller| {
+                        Box::pin(async move { a.stop_container(&args, caller).await })
+                    }),
+                    (RESTART_COMPONENT, |a, args, caller| {
+                        Box::pin(async move { a.restart_container(&args, caller).await })
+                    }),
+                    (SHUTDOWN, |a, _, _| {
+                        Box::pin(async move {
+                            let stopped = a.host.shutdown().await;
+                            a.request_shutdown("shutdown was called".into());
+                            Ok(json!(stopped))
+                        })
+                    }),
+                ]
+            }
+        };
+        let prefix = worker_prefix(worker_id);
+        for (name, handler) in procedures {
+            let weak = Arc::downgrade(&api);
+            let reg = session
+                .register(
+                    &format!("{prefix}.{name}"),
+                    RegisterOptions::default(),
+                    move |inv| invoke(weak.clone(), name, handler, inv),
+                )
+                .await?;
+            api.registrations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(reg);
+        }
+        Ok(api)
+    }
+
+    pub fn host(&self) -> &Arc<ComponentHost> {
+        &self.host
+    }
+
+    /// The procedures this API registered (full URIs).
+    pub fn procedures(&self) -> Vec<String> {
+        self.registrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|r| r.procedure.clone())
+            .collect()
+    }
+
+    /// Starts the `components` of a worker item in order (ids missing in the items become
+    /// Crossbar.io's `component001`, …). Stops at the first failure; the error names the item
+    /// (`components[1]: …`).
+    pub async fn boot(&self, components: &[Json]) -> Result<(), ApiError> {
+        let mut taken: BTreeSet<String> =
+            self.host.list().await.into_iter().map(|c| c.id).collect();
+        taken.extend(
+            components
+                .iter()
+                .filter_map(|c| c.get("id").and_then(Json::as_str).map(str::to_owned)),
+        );
+        for (i, item) in components.iter().enumerate() {
+            let at = format!("components[{i}]");
+            let id = match item.get("id") {
+                Some(Json::String(id)) if !id.is_empty() => id.clone(),
+                None | Some(Json::Null) => {
+                    let mut n = i + 1;
+                    loop {
+                        let id = format!("component{n:03}");
+                        if taken.insert(id.clone()) {
+                            break id;
+                        }
+                        n += 1;
+                    }
+                }
+                Some(other) => {
+                    return Err(ApiError::new(
+                        error::INVALID_CONFIGURATION,
+                        format!("{at}.id: expected a non-empty string, got {other}"),
+                    ));
+                }
+            };
+            self.host
+                .start(&id, item)
+                .await
+                .map_err(|e| component_error(e).at(&at))?;
+        }
+        Ok(())
+    }
+
+    /// The running components as config items (each with its `id`), for `save_config`.
+    pub async fn live_config(&self) -> Vec<Json> {
+        self.host
+            .list()
+            .await
+            .into_iter()
+            .map(|c| {
+                let mut item = c.config;
+                if let Some(map) = item.as_object_mut() {
+                    map.insert("id".into(), Json::from(c.id));
+                }
+                item
+            })
+            .collect()
+    }
+
+    /// Resolves once the container should end (its shutdown policy fired, or `shutdown` was
+    /// called); the reason. Never resolves for a router worker.
+    pub async fn shutdown_requested(&self) -> String {
+        let mut rx = self.shutdown.clone();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    fn request_shutdown(&self, reason: String) {
+        self.shutdown_tx.send_replace(Some(reason));
+    }
+
+    async fn list_json(&self) -> Json {
+        let mut list = self.host.list().await;
+        list.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+        Json::Array(list.iter().map(ComponentInfo::to_json).collect())
+    }
+
+    async fn get_json(&self, args: &Args) -> ApiResult {
+        let id = args.string(0, "component_id")?;
+        match self.host.get(&id).await {
+            Some(info) => Ok(info.to_json()),
+            None => Err(component_error(ComponentError::NoSuchComponent(id))),
+        }
+    }
+
+    async fn start_json(&self, args: &Args) -> ApiResult {
+        let id = args.string(0, "component_id")?;
+        let config = args.required(1, &["config"])?.clone();
+        if !config.is_object() {
+            return Err(ApiError::new(
+                error::INVALID_CONFIGURATION,
+                format!("the component configuration must be a dict, got {config}"),
+            ));
+        }
+        let info = self
+            .host
+            .start(&id, &config)
+            .await
+            .map_err(component_error)?;
+        Ok(info.to_json())
+    }
+
+    async fn stop_container(&self, args: &Args, caller: Caller) -> ApiResult {
+        let id = args.string(0, "component_id")?;
+        let info = self.host.stop(&id).await.map_err(component_error)?;
+        Ok(json!({
+            "component_id": id,
+            "uptime": info.uptime.map(|u| u.as_secs_f64()),
+            "caller": {
+                "session": args.caller,
+                "authid": caller.authid,
+                "authrole": caller.authrole,
+            },
+        }))
+    }
+
+    async fn restart_container(&self, args: &Args, caller: Caller) -> ApiResult {
+        let id = args.string(0, "component_id")?;
+        let config = self
+            .host
+            .get(&id)
+            .await
+            .ok_or_else(|| component_error(ComponentError::NoSuchComponent(id.clone())))?
+            .config;
+        let stopped = self.stop_container(args, caller).await?;
+        let started = self
+            .host
+            .start(&id, &config)
+            .await
+            .map_err(component_error)?;
+        Ok(json!({"stopped": stopped, "started": started.to_json()}))
+    }
+}
+
+async fn invoke(
+    api: Weak<ComponentApi>,
+    name: &'static str,
+    handler: Handler,
+    inv: Invocation,
+) -> Result<Payload, CallError> {
+    let api = api.upgrade().ok_or_else(|| {
+        CallError::with_message(error::NOT_RUNNING, "the component API has stopped")
+    })?;
+    let args = Args::from_invocation(&inv);
+    let caller = Caller {
+        authid: inv.caller_authid().map(str::to_owned),
+        authrole: inv.caller_authrole().map(str::to_owned),
+    };
+    debug!(worker = %api.worker_id, procedure = name, "management call");
+    match handler(api, args, caller).await {
+        Ok(v) => Ok(Payload::args(vec![Value::from(v)])),
+        Err(e) => {
+            debug!(procedure = name, error = %e, "management call failed");
+            Err(e.into())
+        }
+    }
+}
+
+/// Publishes every host event until the host is gone: `on_component_status(id, old, new)`
+/// (with `message` as a keyword when it failed), Crossbar.io's `on_component_start|ready|stop
+/// {id}`, and for containers `on_component_started {id, config}` and
+/// `container.on_component_stop {id, started, uptime, config}`.
+async fn publish_events(
+    session: Session,
+    prefix: String,
+    placement: Placement,
+    host: Weak<ComponentHost>,
+    mut events: mpsc::Receiver<HostEvent>,
+    shutdown: watch::Sender<Option<String>>,
+) {
+    // Container components as they were when started, for their stop event.
+    let mut started: HashMap<String, (ComponentInfo, Instant)> = HashMap::new();
+    let publish = |event: String, args: Vec<Json>, kwargs: Dict| {
+        let session = session.clone();
+        let topic = format!("{prefix}.{event}");
+        async move {
+            let args: List = args.into_iter().map(Value::from).collect();
+            if let Err(e) = session
+                .publish(&topic, args, kwargs, PublishOptions::default())
+                .await
+            {
+                warn!(%topic, error = %e, "cannot publish a component event");
+            }
+        }
+    };
+    while let Some(event) = events.recv().await {
+        let (id, old, new, message) = match event {
+            HostEvent::ShutdownRequested { reason } => {
+                shutdown.send_replace(Some(reason));
+                continue;
+            }
+            HostEvent::Status {
+                component_id,
+                old,
+                new,
+                message,
+            } => (component_id, old, new, message),
+        };
+        let mut kwargs = Dict::new();
+        if let Some(m) = &message {
+            kwargs.insert("message".into(), Value::from(m.as_str()));
+        }
+        let old = old.unwrap_or(NEW_OBJECT_STATUS);
+        publish(
+            Kind::Component.status_event(),
+            vec![json!(id), json!(old.as_str()), json!(new.as_str())],
+            kwargs,
+        )
+        .await;
+        if let Some(event) = Kind::Component.crossbar_event(new, None) {
+            publish(event, vec![json!({"id": id})], Dict::new()).await;
+        }
+        if placement != Placement::Container {
+            continue;
+        }
+        match new {
+            Status::Started => {
+                let Some(info) = host.upgrade() else { break };
+                if let Some(info) = info.get(&id).await {
+                    let ev = json!({"id": id, "config": info.config});
+                    started.insert(id.clone(), (info, Instant::now()));
+                    publish(
+                        container_event::ON_COMPONENT_STARTED.into(),
+                        vec![ev],
+                        Dict::new(),
+                    )
+                    .await;
+                }
+            }
+            Status::Stopped | Status::Failed => {
+                if let Some((info, since)) = started.remove(&id) {
+                    let ev = json!({
+                        "id": id,
+                        "started": info.started,
+                        "uptime": since.elapsed().as_secs_f64(),
+                        "config": info.config,
+                    });
+                    publish(
+                        container_event::CONTAINER_ON_COMPONENT_STOP.into(),
+                        vec![ev],
+                        Dict::new(),
+                    )
+                    .await;
+                }
+            }
+            _ => {}
+        }
+    }
+}
