@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use agent::keys::NodeKey;
 use router_core::Payload;
-use router_core::client::{JoinOptions, RegisterOptions, Session, TransportDialer, connect_with};
+use router_core::client::{
+    JoinOptions, RegisterOptions, Session, SubscribeOptions, TransportDialer, connect_with,
+};
 use router_core::codec::Codec;
 use router_core::value::{Dict, Value};
 
@@ -406,6 +408,46 @@ async fn cdc_restart_fails_no_application_call() {
         "{}",
         cdc.text()
     );
+
+    // Management through the CDC works again both ways: a worker started from the CDC, and
+    // its status events from the node.
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    m.subscribe(
+        "cdc.remote.on_worker_status@1",
+        SubscribeOptions::default(),
+        move |ev| {
+            let _ = events_tx.send(ev.args);
+        },
+    )
+    .await
+    .unwrap();
+    let r = call(
+        &m,
+        "cdc.remote.start_worker@1",
+        vec![
+            "node1".into(),
+            "router2".into(),
+            v(serde_json::json!({"type": "router"})),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(serde_json::Value::from(r)["status"], "started");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("no on_worker_status@1 from the node after the CDC restart")
+            .unwrap();
+        if ev.first() == Some(&Value::from("node1"))
+            && ev.get(1) == Some(&Value::from("router2"))
+            && ev.last() == Some(&Value::from("started"))
+        {
+            break;
+        }
+    }
+    let workers = call(&mgmt, "crossbar.get_workers", vec![]).await.unwrap();
+    assert_eq!(workers, v(serde_json::json!(["router1", "router2"])));
 
     stop.store(true, Ordering::Relaxed);
     let caller = tokio::time::timeout(WAIT, app).await.unwrap().unwrap();
