@@ -2,6 +2,9 @@
 //! local management realm with a stand-in for the node controller's API.
 #![allow(dead_code)]
 
+pub mod cdc;
+pub mod master;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Child;
