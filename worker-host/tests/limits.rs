@@ -18,13 +18,22 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 struct Sleeper(Child);
 
 impl Sleeper {
+    /// A `sleep` child, returned once it runs `sleep` (not the forked copy of this test).
     fn start() -> Sleeper {
-        Sleeper(
-            Command::new("sleep")
-                .arg("30")
-                .spawn()
-                .expect("spawn sleep"),
-        )
+        let child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let comm = format!("/proc/{}/comm", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(&comm)
+            .map(|c| c.trim() != "sleep")
+            .unwrap_or(true)
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep did not start");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Sleeper(child)
     }
     fn pid(&self) -> u32 {
         self.0.id()

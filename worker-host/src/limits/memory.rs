@@ -119,7 +119,12 @@ fn set_rlimit_as(
 ) -> Result<MemoryLimit, LimitError> {
     let (_, hard) = proc_limit(pid, AS_ROW).map_err(|e| os_error(pid, "reading limits", e))?;
     if let Some(b) = soft.filter(|_| check_usage) {
-        let used = virtual_size(pid).unwrap_or(0);
+        // Fail closed: a limit that cannot be checked against the usage is not set.
+        let used = virtual_size(pid).ok_or_else(|| {
+            LimitError::InvalidArgument(format!(
+                "cannot read the address space of process {pid} to check the limit against it"
+            ))
+        })?;
         if b < used {
             return Err(LimitError::InvalidArgument(format!(
                 "memory limit {b} bytes is below the process's address space now ({used} bytes)"
