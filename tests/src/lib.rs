@@ -106,7 +106,12 @@ impl Node {
 
     /// Writes `config` into a fresh node directory and starts the node with `env` set.
     pub fn start(config: &str, env: &[(&str, String)]) -> Node {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(tempfile::tempdir().expect("tempdir"), config, env)
+    }
+
+    /// Like [`Node::start`] in `dir`, which may already hold `.crossbar/` (e.g. the node's
+    /// keys, made beforehand to pair the node before it first starts).
+    pub fn start_in(dir: tempfile::TempDir, config: &str, env: &[(&str, String)]) -> Node {
         let cbdir = dir.path().join(".crossbar");
         std::fs::create_dir_all(&cbdir).unwrap();
         std::fs::create_dir_all(dir.path().join("web")).unwrap();

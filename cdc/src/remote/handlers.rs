@@ -300,6 +300,18 @@ pub(crate) async fn component(st: &RealmState, name: &str, a: &Args) -> RResult<
             .into());
         }
     };
-    let r = forward(st, &node_id, Some(&worker_id), proc_, args).await?;
-    Ok(payload(r))
+    match forward(st, &node_id, Some(&worker_id), proc_, args).await {
+        Ok(r) => Ok(payload(r)),
+        // The worker exists (it answered get_worker): what is missing is the procedure, on a
+        // node whose workers have no component API.
+        Err(RemoteError::Cdc(CdcError::NoSuchWorker(_))) => Err(RemoteError::Node(
+            router_core::client::CallError::with_message(
+                "crossbar.error.feature_unavailable",
+                format!(
+                    "worker \"{worker_id}\" on node \"{node_id}\" is a {kind} worker without {proc_}: this node offers no component API"
+                ),
+            ),
+        )),
+        Err(e) => Err(e),
+    }
 }

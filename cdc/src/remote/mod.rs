@@ -323,5 +323,8 @@ mod tests {
         assert_eq!(p[0], Value::Null);
         let p = read_params(&a, 5, &[P::Uint("limit", 50, 100), P::Bool("f", false)]).unwrap();
         assert_eq!(p, vec![Value::from(50u64), Value::from(false)]);
+        // A fixed value follows the caller's arguments whatever they passed.
+        let p = read_params(&a, 0, &[P::Id("realm_id"), P::Fixed(true)]).unwrap();
+        assert_eq!(p, vec![Value::from("realm1"), Value::Bool(true)]);
     }
 }

@@ -25,6 +25,8 @@ pub(crate) enum P {
     Token(&'static str),
     Uint(&'static str, u64, u64),
     Bool(&'static str, bool),
+    /// Not an argument of the seed: a fixed value the node procedure needs after the others.
+    Fixed(bool),
 }
 
 /// A procedure that forwards its arguments as they are.
@@ -138,10 +140,16 @@ pub(crate) const FORWARDS: &[Forward] = &[
         "get_router_transport",
         &[P::Id("transport_id")],
     ),
+    // `create_paths`: the seed's transport_config is the whole transport, Web paths included
+    // (the node, as Crossbar.io, starts a Web transport's root only unless asked).
     worker(
         "start_transport",
         "start_router_transport",
-        &[P::Id("transport_id"), P::Config("transport_config")],
+        &[
+            P::Id("transport_id"),
+            P::Config("transport_config"),
+            P::Fixed(true),
+        ],
     ),
     worker(
         "stop_transport",
@@ -197,6 +205,7 @@ pub(crate) fn read_params(a: &Args, first: usize, params: &[P]) -> Result<List, 
     for (k, p) in params.iter().enumerate() {
         let i = first + k;
         out.push(match *p {
+            P::Fixed(b) => Value::Bool(b),
             P::Id(n) => Value::from(a.object_id(i, n)?),
             P::Path(n) => Value::from(a.resource_id(i, n)?),
             P::Config(n) => Value::Dict(a.dict(i, n)?),

@@ -391,7 +391,7 @@ async def scenario_remote(a):
     await c("stop_role", n, w, r, "anon", expect=(f"worker.{w}.stop_router_realm_role", [r, "anon"]))
     t = "transport1"
     tcfg = {"type": "web", "endpoint": {"type": "tcp", "port": 0}, "paths": {}}
-    await c("start_transport", n, w, t, tcfg, expect=(f"worker.{w}.start_router_transport", [t, tcfg]))
+    await c("start_transport", n, w, t, tcfg, expect=(f"worker.{w}.start_router_transport", [t, tcfg, True]))
     await c("list_transports", n, w, expect=(f"worker.{w}.get_router_transports", []))
     await c("query_transport", n, w, t, expect=(f"worker.{w}.get_router_transport", [t]))
     await c("start_web_resource", n, w, t, "info", {"type": "nodeinfo"},

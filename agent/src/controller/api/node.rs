@@ -70,15 +70,27 @@ fn get_status(c: &Controller) -> Value {
         "directory": c.cbdir.display().to_string(),
         "pubkey": c.key.public_key_hex(),
         "ethadr": c.key.info().public_adr_eth,
-        "node_id": c.node_id,
+        "node_id": node_id(c),
     })
+}
+
+/// The node's ID: as in Crossbar.io, the management uplink's (the WELCOME authid) overrides
+/// `controller.id` once the node has joined its management realm.
+fn node_id(c: &Controller) -> Value {
+    c.opts
+        .uplink
+        .as_ref()
+        .and_then(|rx| rx.borrow().to_json().get("management_node_id").cloned())
+        .filter(|v| v.is_string())
+        .or_else(|| c.node_id.clone().map(Value::String))
+        .unwrap_or(Value::Null)
 }
 
 async fn shutdown(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
     let restart = a.bool_or(0, "restart", false)?;
     let mode = a.get(1, "mode").cloned();
     let info = json!({
-        "node_id": c.node_id,
+        "node_id": node_id(&c),
         "restart": restart,
         "mode": mode,
         "who": a.caller,
