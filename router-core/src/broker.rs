@@ -514,7 +514,7 @@ fn dispatch(
         };
         if receivers == 1 {
             if let Some(s) = sub.subscribers.iter().find(|s| filter.accepts(s)) {
-                s.send(Outgoing::Message(event), deferred);
+                s.send(Outgoing::from(event), deferred);
             }
             return;
         }

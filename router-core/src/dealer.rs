@@ -522,7 +522,7 @@ pub(crate) fn call(
         },
     );
     callee.send(
-        Outgoing::Message(Message::Invocation {
+        Outgoing::from(Message::Invocation {
             request: invocation,
             registration,
             details,
@@ -550,7 +550,7 @@ fn abort_invocation(
     }
     p.caller.calls.lock().remove(&p.caller_request);
     p.caller.send(
-        Outgoing::Message(Message::error(
+        Outgoing::from(Message::error(
             code::CALL,
             p.caller_request,
             error,
@@ -560,7 +560,7 @@ fn abort_invocation(
     );
     if callee.features.callee_call_canceling {
         callee.send(
-            Outgoing::Message(Message::Interrupt {
+            Outgoing::from(Message::Interrupt {
                 request: invocation,
                 options: dict! {"mode" => "killnowait"},
             }),
@@ -605,7 +605,7 @@ pub(crate) fn yield_(ctx: &mut SessionCtx, request: Id, options: Dict, payload: 
         Dict::new()
     };
     caller.send(
-        Outgoing::Message(Message::Result {
+        Outgoing::from(Message::Result {
             request: caller_request,
             details,
             payload,
@@ -636,7 +636,7 @@ pub(crate) fn invocation_error(
         error
     };
     p.caller.send(
-        Outgoing::Message(Message::Error {
+        Outgoing::from(Message::Error {
             request_type: code::CALL,
             request: p.caller_request,
             details: Dict::new(),
@@ -690,7 +690,7 @@ pub(crate) fn cancel(ctx: &mut SessionCtx, request: Id, options: Dict) -> Step {
             };
             if marked {
                 callee.send(
-                    Outgoing::Message(Message::Interrupt {
+                    Outgoing::from(Message::Interrupt {
                         request: invocation,
                         options: dict! {"mode" => "kill"},
                     }),
@@ -735,7 +735,7 @@ pub(crate) fn session_gone(handle: &Arc<SessionHandle>, deferred: &mut Deferred)
         }
         p.caller.calls.lock().remove(&p.caller_request);
         p.caller.send(
-            Outgoing::Message(Message::error(
+            Outgoing::from(Message::error(
                 code::CALL,
                 p.caller_request,
                 "wamp.error.canceled",
@@ -756,7 +756,7 @@ pub(crate) fn session_gone(handle: &Arc<SessionHandle>, deferred: &mut Deferred)
             }
             if callee.features.callee_call_canceling {
                 callee.send(
-                    Outgoing::Message(Message::Interrupt {
+                    Outgoing::from(Message::Interrupt {
                         request: c.invocation,
                         options: dict! {"mode" => "killnowait"},
                     }),

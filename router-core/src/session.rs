@@ -335,7 +335,7 @@ pub(crate) fn connect_local(router: Arc<Router>, conn: ConnectionInfo) -> LocalL
 
 /// Sends one message to the peer directly (handshake phase: nobody else knows this queue yet).
 async fn send_direct(tx: &mpsc::Sender<Outgoing>, msg: Message) {
-    let _ = tokio::time::timeout(SLOW_CONSUMER_TIMEOUT, tx.send(Outgoing::Message(msg))).await;
+    let _ = tokio::time::timeout(SLOW_CONSUMER_TIMEOUT, tx.send(Outgoing::from(msg))).await;
 }
 
 async fn next_with_timeout<S: MessageSource>(src: &mut S) -> Result<Option<Message>, SourceError> {
@@ -600,7 +600,7 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             _ = closer.cancelled() => {
                 let (reason, message) = ctx.handle.close_reason.lock().clone()
                     .unwrap_or_else(|| ("wamp.close.system_shutdown".into(), String::new()));
-                let _ = ctx.handle.tx.try_send(Outgoing::Message(Message::Goodbye {
+                let _ = ctx.handle.tx.try_send(Outgoing::from(Message::Goodbye {
                     details: dict! { "message" => message },
                     reason,
                 }));
@@ -631,7 +631,7 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             Step::Goodbye => return true,
             Step::Violation(text) => {
                 debug!(session = ctx.handle.id, %text, "protocol violation");
-                let _ = ctx.handle.tx.try_send(Outgoing::Message(Message::abort(
+                let _ = ctx.handle.tx.try_send(Outgoing::from(Message::abort(
                     "wamp.error.protocol_violation",
                     text,
                 )));
@@ -690,7 +690,7 @@ fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
         Message::Goodbye { .. } => {
             let me = ctx.handle.clone();
             me.send(
-                Outgoing::Message(Message::Goodbye {
+                Outgoing::from(Message::Goodbye {
                     details: Dict::new(),
                     reason: "wamp.close.goodbye_and_out".into(),
                 }),
@@ -709,7 +709,7 @@ impl SessionCtx {
     /// Sends a reply to this session itself.
     pub(crate) fn reply(&mut self, msg: Message) {
         let me = self.handle.clone();
-        me.send(Outgoing::Message(msg), &mut self.deferred);
+        me.send(Outgoing::from(msg), &mut self.deferred);
     }
 
     /// Replies with ERROR to a request of type `request_type`.
