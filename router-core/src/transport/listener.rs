@@ -465,7 +465,10 @@ async fn handle_connection(
     let io: BoxedIo = match tls {
         None => io,
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io));
+            let handshake = Box::pin(tokio::time::timeout(
+                TLS_HANDSHAKE_TIMEOUT,
+                acceptor.accept(io),
+            ));
             let r = tokio::select! {
                 _ = shared.shutdown.cancelled() => return,
                 r = handshake => r,
@@ -483,21 +486,23 @@ async fn handle_connection(
             }
         }
     };
+    // Each kind of connection is its own heap allocation, sized for that kind: this task's
+    // future would otherwise be as large as the largest (HTTP) one for every connection.
     match &*service {
         Service::RawSocket(ep) => {
-            conn::serve_rawsocket(io, peer, ep.clone(), shared).await;
+            Box::pin(conn::serve_rawsocket(io, peer, ep.clone(), shared)).await;
             drop(permit);
         }
         Service::WebSocket(ep) => {
-            conn::serve_websocket(io, peer, ep.clone(), shared).await;
+            Box::pin(conn::serve_websocket(io, peer, ep.clone(), shared)).await;
             drop(permit);
         }
         Service::Web(state) => {
             let meta = ConnMeta::new(peer, secure, permit);
-            web::serve_http(io, meta, state.clone()).await;
+            Box::pin(web::serve_http(io, meta, state.clone())).await;
         }
         Service::Universal { rawsocket, web } => {
-            universal::serve(
+            Box::pin(universal::serve(
                 io,
                 peer,
                 secure,
@@ -505,7 +510,7 @@ async fn handle_connection(
                 rawsocket.clone(),
                 web.clone(),
                 shared,
-            )
+            ))
             .await;
         }
     }
