@@ -501,3 +501,68 @@ fn container_component_connects_with_cryptosign() {
     assert!(wait_port(port, Duration::from_secs(1)));
     assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
 }
+
+#[test]
+fn container_restart_policy_restarts_a_crashing_component() {
+    let rt = runtime();
+    let port = free_port();
+    let transport = json!({"type": "rawsocket", "serializer": "msgpack",
+                           "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": port}});
+    let mut options = native_options();
+    options["restart"] = json!("on-failure");
+    let config = json!({"version": 2, "workers": [
+        {"id": "router1", "type": "router", "realms": [realm1()],
+         "transports": [{"type": "rawsocket", "serializers": ["msgpack"],
+                         "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+                         "auth": {"cryptosign": {"type": "static", "principals": {
+                             "dev1": {"realm": "realm1", "role": "app",
+                                      "authorized_keys": [PUBKEY]}}}}}]},
+        {"id": "box2", "type": "container", "options": options}
+    ]});
+    let mut node = Node::start(&config.to_string(), &[]);
+    node.wait_ready(&[port]);
+    let cbdir = node.cbdir();
+    rt.block_on(async {
+        let s = connect(&cbdir).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match call(&s, "crossbar.get_worker", vec![json!("box2")]).await {
+                Ok(w) if w["status"] == "started" => break,
+                _ if Instant::now() > deadline => {
+                    panic!("container not started; log:\n{}", node.log_text())
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let w = "crossbar.worker.box2";
+        let mut status = events(&s, &format!("{w}.on_component_status")).await;
+        let crash = json!({"type": "class", "classname": "edge_app.Crashing", "realm": "realm1",
+                           "transport": transport, "extra": {"prefix": "com.crashy"},
+                           "auth": {"cryptosign": {"authid": "dev1", "privkey": SEED}}});
+        call_ok(
+            &s,
+            &format!("{w}.start_component"),
+            vec![json!("crashy"), crash],
+        )
+        .await;
+        // restart-on-failed: it fails, and is started again.
+        wait_event(
+            &mut status,
+            "crashy failed",
+            status_is("crashy", "started", "failed"),
+        )
+        .await;
+        wait_event(
+            &mut status,
+            "crashy restarted",
+            status_is("crashy", "starting", "started"),
+        )
+        .await;
+        // The container and the router are unaffected.
+        for id in ["box2", "router1"] {
+            let r = call_ok(&s, "crossbar.get_worker", vec![json!(id)]).await;
+            assert_eq!(r["status"], "started", "{r}");
+        }
+    });
+    assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
+}
