@@ -179,6 +179,9 @@ setsid taskset -c "$ROUTER_CPU" "$BENCH" echo-server --listen "127.0.0.1:$eport"
 PIDS+=("$!")
 wait_port "$eport" 10
 bench echo --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
+# The latency floor: one message in flight. A WAMP call is two such round trips (caller →
+# router → callee and back), so no router here can answer a call faster than twice this.
+bench echo1 --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 1 --outstanding 1
 
 "$PYTHON" - "$RES" "$JSON_OUT" "$QUICK" <<'EOF'
 import json, os, sys
@@ -234,6 +237,11 @@ out["echo_limit_msgs_per_s"] = {"edge": echo, "crossbar": None, "ratio": share}
 print("\n".join(lines))
 print(f"limit line: bare tokio-tungstenite echo {fmt(echo)} round trips/s; "
       f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of it")
+e1 = load("echo1")
+if e1.get("p50_us") is not None:
+    out["echo_floor_p99_us"] = {"edge": e1.get("p99_us"), "crossbar": None, "ratio": None}
+    print(f"latency floor: one echo round trip p50 {fmt(e1.get('p50_us'))} us, p99 {fmt(e1.get('p99_us'))} us "
+          f"(a call is two round trips: floor ~ p50 {fmt(2 * e1['p50_us'])} us)")
 for r in ("edge", "crossbar"):
     m = load(f"{r}_mgmt")
     if m.get("status") == "n/a":
