@@ -4,7 +4,7 @@
 //! receive the same EVENT (same subscription ID), so it is built once and shared; its bytes are
 //! produced at most once per serializer (see [`SharedMessage`]).
 
-use std::collections::HashMap;
+use crate::util::HashMap;
 use std::sync::Arc;
 
 use crate::authorization::Action;

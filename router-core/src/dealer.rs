@@ -6,7 +6,7 @@
 //! its CALL request IDs to them (for CANCEL and for cleanup when the caller leaves). Locks are
 //! per session and never held two at a time.
 
-use std::collections::HashMap;
+use crate::util::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

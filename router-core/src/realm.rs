@@ -1,6 +1,6 @@
 //! A realm: an isolated routing domain with its sessions, roles, broker and dealer.
 
-use std::collections::HashMap;
+use crate::util::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -111,7 +111,7 @@ impl Realm {
                 "realm links (rlinks) are not supported".into(),
             ));
         }
-        let mut roles = HashMap::new();
+        let mut roles = HashMap::default();
         for rc in &config.roles {
             if rc.authorizer.is_some() {
                 return Err(RouterError::InvalidConfig(format!(
@@ -137,7 +137,7 @@ impl Realm {
             name: config.name,
             options: config.options,
             roles: RwLock::new(roles),
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::default()),
             broker: RwLock::new(Broker::default()),
             dealer: RwLock::new(Dealer::default()),
             closed: AtomicBool::new(false),

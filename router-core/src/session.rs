@@ -7,7 +7,7 @@
 //! this session reads its next message: a slow receiver slows its senders down instead of
 //! growing memory, and one that stays stuck is closed (see [`SLOW_CONSUMER_TIMEOUT`]).
 
-use std::collections::{HashMap, HashSet};
+use crate::util::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -509,8 +509,8 @@ async fn handshake<S: MessageSource>(
         closer: CancellationToken::new(),
         close_reason: Mutex::new(None),
         next_request: AtomicU64::new(0),
-        invocations: Mutex::new(HashMap::new()),
-        calls: Mutex::new(HashMap::new()),
+        invocations: Mutex::new(HashMap::default()),
+        calls: Mutex::new(HashMap::default()),
         testaments: Mutex::new(Vec::new()),
     });
     if !realm.attach(handle.clone()) {
@@ -542,8 +542,8 @@ async fn handshake<S: MessageSource>(
     let mut ctx = SessionCtx {
         handle,
         realm,
-        subscriptions: HashSet::new(),
-        registrations: HashSet::new(),
+        subscriptions: HashSet::default(),
+        registrations: HashSet::default(),
         deferred: Deferred::default(),
     };
     meta::on_join(&ctx.realm, &ctx.handle, &mut ctx.deferred);

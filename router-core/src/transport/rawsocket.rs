@@ -319,6 +319,52 @@ where
         Ok(true)
     }
 
+    /// The payload length a frame header announces, checked against the maximum.
+    fn frame_len(&self, h: [u8; 4]) -> Result<usize, WireError> {
+        if h[0] & 0xF0 != 0 {
+            return Err(WireError::Protocol(format!(
+                "reserved bits set in RawSocket frame header (0x{:02x})",
+                h[0]
+            )));
+        }
+        let low = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
+        let len = if h[0] & 0x08 != 0 {
+            if low != 0 {
+                return Err(WireError::Protocol(
+                    "RawSocket frame length over 16 MiB".into(),
+                ));
+            }
+            MAX_LENGTH
+        } else {
+            low
+        };
+        if len > self.max_len {
+            return Err(WireError::TooLarge {
+                size: len,
+                max: self.max_len,
+            });
+        }
+        Ok(len)
+    }
+
+    /// A message frame that is already wholly buffered (the common case in a burst): taken
+    /// without awaiting anything.
+    fn buffered_message(&mut self) -> Result<Option<Bytes>, WireError> {
+        if self.buf.len() < 4 || self.buf[0] & 0x07 != FRAME_MESSAGE {
+            return Ok(None);
+        }
+        let len = self.frame_len([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])?;
+        if self.buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let _ = self.buf.split_to(4);
+        let payload = self.buf.split_to(len).freeze();
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        Ok(Some(payload))
+    }
+
     /// Takes the next `len` bytes (already checked against the maximum) out of the stream.
     async fn take_payload(&mut self, len: usize) -> Result<Bytes, WireError> {
         if !self.fill(len).await? {
@@ -339,29 +385,7 @@ where
                 return Ok(None);
             }
             let h = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
-            if h[0] & 0xF0 != 0 {
-                return Err(WireError::Protocol(format!(
-                    "reserved bits set in RawSocket frame header (0x{:02x})",
-                    h[0]
-                )));
-            }
-            let low = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
-            let len = if h[0] & 0x08 != 0 {
-                if low != 0 {
-                    return Err(WireError::Protocol(
-                        "RawSocket frame length over 16 MiB".into(),
-                    ));
-                }
-                MAX_LENGTH
-            } else {
-                low
-            };
-            if len > self.max_len {
-                return Err(WireError::TooLarge {
-                    size: len,
-                    max: self.max_len,
-                });
-            }
+            let len = self.frame_len(h)?;
             let _ = self.buf.split_to(4);
             match h[0] & 0x07 {
                 FRAME_MESSAGE => return self.take_payload(len).await.map(Some),
@@ -392,6 +416,13 @@ where
     W: AsyncWrite + Send + Unpin + 'static,
 {
     async fn read_frame(&mut self) -> Result<Option<Bytes>, WireError> {
+        if self.shutdown.as_ref().is_some_and(|t| t.is_cancelled()) {
+            return Ok(None);
+        }
+        // No wait needed, so no cancellation to watch for (and no waiter to register).
+        if let Some(frame) = self.buffered_message()? {
+            return Ok(Some(frame));
+        }
         match self.shutdown.clone() {
             None => self.read_frame_inner().await,
             Some(token) => tokio::select! {
