@@ -421,6 +421,19 @@ fn a_guest_with_options_watch_restarts_when_its_files_change() {
         .await;
         let first_pid = pid_of(&info);
         wait_event(&mut log, "first start", |a| a[0]["text"] == "guest-up").await;
+        let stats = call_ok(
+            &s,
+            "crossbar.get_worker",
+            vec![json!("watcher"), json!(true)],
+        )
+        .await;
+        let process = &stats["stats"]["process"];
+        assert_eq!(process["pid"], json!(first_pid), "{stats}");
+        assert!(process["resident"].as_u64().unwrap_or(0) > 0, "{stats}");
+        assert!(
+            stats["stats"]["log_records"].as_u64().unwrap_or(0) >= 1,
+            "{stats}"
+        );
 
         std::fs::write(watched.join("app.py"), "changed").unwrap();
         wait_event(&mut log, "restart after the change", |a| {

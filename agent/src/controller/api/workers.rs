@@ -48,7 +48,16 @@ async fn get_worker(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
     let w = c.workers.get(id).ok_or_else(|| no_such_worker(id))?;
     let mut info = w.info();
     if a.bool_or(1, "include_stats", false)? {
-        info["stats"] = json!({"log_records": w.log_tail(usize::MAX).len()});
+        // The process as the kernel sees it (any worker type, guests included), plus the log.
+        let process = w
+            .state()
+            .pid
+            .and_then(|pid| worker_host::process_api::process_info(pid).ok())
+            .unwrap_or(Value::Null);
+        info["stats"] = json!({
+            "log_records": w.log_tail(usize::MAX).len(),
+            "process": process,
+        });
     }
     Ok(info)
 }
