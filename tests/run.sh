@@ -19,11 +19,16 @@ CBVENV="${EDGE_TEST_CROSSBAR_VENV:-$PWD/target/crossbar-venv}"
 if [ -z "${CROSSBAR_MASTER_BIN:-}" ]; then
     if [ ! -x "$CBVENV/bin/crossbar" ]; then
         echo "== creating Crossbar.io venv at $CBVENV (pip install crossbar)"
-        python3 -m venv "$CBVENV"
-        "$CBVENV/bin/pip" install -q --upgrade pip
-        "$CBVENV/bin/pip" install -q crossbar
+        if ! { python3 -m venv "$CBVENV" && "$CBVENV/bin/pip" install -q --upgrade pip \
+                && "$CBVENV/bin/pip" install -q crossbar; }; then
+            # The tests against the real master then print why they are skipped.
+            echo "!!! WARNING: could not install Crossbar.io; the tests against its master are skipped" >&2
+            rm -rf "$CBVENV"
+        fi
     fi
-    export CROSSBAR_MASTER_BIN="$CBVENV/bin/crossbar"
+    if [ -x "$CBVENV/bin/crossbar" ]; then
+        export CROSSBAR_MASTER_BIN="$CBVENV/bin/crossbar"
+    fi
 fi
 
 echo "== building"
