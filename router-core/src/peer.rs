@@ -5,17 +5,21 @@
 //! [`SharedMessage`], serialized at most once per codec no matter how many subscribers
 //! receive it.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::{Arc, OnceLock};
+use std::task::{Poll, Waker};
 
 use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
 
 use crate::codec::Codec;
 use crate::message::Message;
 
 /// One item in a session's outgoing queue.
 ///
-/// Small on purpose (two words): a queue allocates its slots in blocks of 32, and an idle
-/// session's first block is part of what every connection costs.
+/// Small on purpose (two words): queued messages are moved around in bulk.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     Message(Box<Message>),
@@ -79,5 +83,259 @@ impl SharedMessage {
             Codec::Cbor => &self.encoded[2],
         };
         slot.get_or_init(|| codec.encode(&self.message))
+    }
+}
+
+/// Why [`OutSender::try_send`] did not queue a message; the message comes back.
+#[derive(Debug)]
+pub enum TrySendError {
+    /// The queue holds its capacity: wait with [`OutSender::send`] or give up.
+    Full(Outgoing),
+    /// The receiver is gone (the connection is closing): nobody will read it.
+    Closed(Outgoing),
+}
+
+/// Creates a session's outgoing queue holding at most `capacity` messages.
+///
+/// A bounded multi-producer, single-consumer queue like `tokio::sync::mpsc`, built for the
+/// idle case: tokio's channel allocates about 1 KiB up front (a cache-padded channel and a
+/// first block of 32 slots) for every session, this one a few words until messages flow, and
+/// it gives its buffer back after a burst.
+pub fn out_queue(capacity: usize) -> (OutSender, OutReceiver) {
+    let q = Arc::new(OutQueue {
+        state: Mutex::new(QueueState {
+            items: VecDeque::new(),
+            closed: false,
+            reader: None,
+        }),
+        room: Notify::new(),
+        capacity,
+    });
+    (OutSender(q.clone()), OutReceiver(q))
+}
+
+struct OutQueue {
+    state: Mutex<QueueState>,
+    /// Wakes senders waiting for room (registered before they looked).
+    room: Notify,
+    capacity: usize,
+}
+
+struct QueueState {
+    items: VecDeque<Outgoing>,
+    closed: bool,
+    /// The receiver, parked on an empty queue.
+    reader: Option<Waker>,
+}
+
+/// Capacity kept between bursts; a larger buffer is freed once the queue runs empty.
+const IDLE_CAPACITY: usize = 16;
+
+/// The sending side of an outgoing queue; clones share the queue.
+#[derive(Clone)]
+pub struct OutSender(Arc<OutQueue>);
+
+impl OutSender {
+    /// Queues `out` if there is room, waking the receiver.
+    pub fn try_send(&self, out: Outgoing) -> Result<(), TrySendError> {
+        let waker = {
+            let mut st = self.0.state.lock();
+            if st.closed {
+                return Err(TrySendError::Closed(out));
+            }
+            if st.items.len() >= self.0.capacity {
+                return Err(TrySendError::Full(out));
+            }
+            st.items.push_back(out);
+            st.reader.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues `out`, waiting for room; gives it back if the receiver is gone.
+    pub async fn send(&self, mut out: Outgoing) -> Result<(), Outgoing> {
+        loop {
+            let room = self.0.room.notified();
+            let mut room = std::pin::pin!(room);
+            // Registered before trying, so room made in between is not missed.
+            room.as_mut().enable();
+            match self.try_send(out) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(o)) => return Err(o),
+                Err(TrySendError::Full(o)) => out = o,
+            }
+            room.await;
+        }
+    }
+
+    /// Ends the queue: what is queued is still delivered, nothing new is accepted.
+    pub fn close(&self) {
+        self.0.close();
+    }
+}
+
+impl OutQueue {
+    fn close(&self) {
+        let waker = {
+            let mut st = self.state.lock();
+            st.closed = true;
+            st.reader.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        self.room.notify_waiters();
+    }
+}
+
+/// The receiving side of an outgoing queue. Dropping it closes the queue.
+pub struct OutReceiver(Arc<OutQueue>);
+
+impl OutReceiver {
+    /// Moves up to `limit` queued messages into `buf`, waiting while the queue is empty.
+    /// Returns 0 once the queue is closed and empty.
+    pub async fn recv_many(&mut self, buf: &mut Vec<Outgoing>, limit: usize) -> usize {
+        poll_fn(|cx| {
+            let mut st = self.0.state.lock();
+            if st.items.is_empty() {
+                if st.closed {
+                    return Poll::Ready(0);
+                }
+                if !st.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    st.reader = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            let was_full = st.items.len() >= self.0.capacity;
+            let n = st.items.len().min(limit);
+            buf.extend(st.items.drain(..n));
+            if st.items.is_empty() && st.items.capacity() > IDLE_CAPACITY {
+                st.items = VecDeque::new();
+            }
+            drop(st);
+            if was_full {
+                self.0.room.notify_waiters();
+            }
+            Poll::Ready(n)
+        })
+        .await
+    }
+
+    /// The next queued message, waiting while the queue is empty; `None` once it is closed
+    /// and empty.
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        let mut one = Vec::with_capacity(1);
+        match self.recv_many(&mut one, 1).await {
+            0 => None,
+            _ => one.pop(),
+        }
+    }
+
+    /// Whether nothing is queued right now.
+    pub fn is_empty(&self) -> bool {
+        self.0.state.lock().items.is_empty()
+    }
+
+    /// A queued message, without waiting.
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        let mut st = self.0.state.lock();
+        let out = st.items.pop_front();
+        let was_full = out.is_some() && st.items.len() + 1 >= self.0.capacity;
+        drop(st);
+        if was_full {
+            self.0.room.notify_waiters();
+        }
+        out
+    }
+}
+
+impl Drop for OutReceiver {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn msg(n: u64) -> Outgoing {
+        Outgoing::from(Message::Goodbye {
+            details: Default::default(),
+            reason: format!("r{n}"),
+        })
+    }
+
+    fn reason(o: &Outgoing) -> String {
+        match o.message() {
+            Message::Goodbye { reason, .. } => reason.clone(),
+            m => panic!("unexpected {m:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn delivers_in_order_and_reports_full_and_closed() {
+        let (tx, mut rx) = out_queue(2);
+        tx.try_send(msg(1)).unwrap();
+        tx.try_send(msg(2)).unwrap();
+        assert!(matches!(tx.try_send(msg(3)), Err(TrySendError::Full(_))));
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_many(&mut buf, 10).await, 2);
+        assert_eq!(buf.iter().map(reason).collect::<Vec<_>>(), ["r1", "r2"]);
+        tx.try_send(msg(4)).unwrap();
+        tx.close();
+        assert!(matches!(tx.try_send(msg(5)), Err(TrySendError::Closed(_))));
+        // Closed, but what was queued before still arrives.
+        assert_eq!(reason(&rx.recv().await.unwrap()), "r4");
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_sender_gets_room_and_a_parked_receiver_wakes() {
+        let (tx, mut rx) = out_queue(1);
+        tx.try_send(msg(1)).unwrap();
+        let tx2 = tx.clone();
+        let sender = tokio::spawn(async move { tx2.send(msg(2)).await.is_ok() });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !sender.is_finished(),
+            "the sender waits while the queue is full"
+        );
+        assert_eq!(reason(&rx.recv().await.unwrap()), "r1");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), sender)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        assert_eq!(reason(&rx.recv().await.unwrap()), "r2");
+        let receiver = tokio::spawn(async move { rx.recv().await.map(|o| reason(&o)) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tx.try_send(msg(3)).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), receiver)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.as_deref(), Some("r3"));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_receiver_releases_waiting_senders() {
+        let (tx, rx) = out_queue(1);
+        tx.try_send(msg(1)).unwrap();
+        let tx2 = tx.clone();
+        let sender = tokio::spawn(async move { tx2.send(msg(2)).await.is_err() });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(rx);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), sender)
+                .await
+                .unwrap()
+                .unwrap()
+        );
     }
 }

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use crate::auth::{Authenticator, TransportInfo};
 use crate::codec::Codec;
 use crate::message::Message;
-use crate::peer::Outgoing;
+use crate::peer::OutReceiver;
 use crate::realm::{Realm, RealmConfig};
 use crate::transport::wire::{WireRead, WireWrite};
 
@@ -36,7 +36,7 @@ pub struct LocalLink {
     /// Messages from the client to the router.
     pub tx: mpsc::Sender<Message>,
     /// Messages from the router to the client.
-    pub rx: mpsc::Receiver<Outgoing>,
+    pub rx: OutReceiver,
 }
 
 /// A WAMP router: realms by name.
@@ -91,14 +91,14 @@ impl Router {
     }
 
     /// Runs one WAMP session (or a sequence of them) over a framed wire until the connection ends.
-    pub async fn serve_wire<R: WireRead, W: WireWrite>(
+    pub fn serve_wire<R: WireRead, W: WireWrite>(
         self: &Arc<Self>,
         codec: Codec,
         reader: R,
         writer: W,
         conn: ConnectionInfo,
-    ) {
-        crate::session::serve_wire(self.clone(), codec, reader, writer, conn).await
+    ) -> impl Future<Output = ()> + Send + 'static {
+        crate::session::serve_wire(self.clone(), codec, reader, writer, conn)
     }
 
     /// Opens an in-process session link (no serialization); the session runs on a spawned task.

@@ -7,31 +7,31 @@
 //! this session reads its next message: a slow receiver slows its senders down instead of
 //! growing memory, and one that stays stuck is closed (see [`SLOW_CONSUMER_TIMEOUT`]).
 
-use crate::util::{HashMap, HashSet};
+use crate::util::{HashMap, HashSet, RouterIdMap};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, debug_span, warn};
 
 use crate::auth::{AuthStep, HelloInfo, Identity, TransportInfo};
 use crate::codec::Codec;
 use crate::message::{Id, Message, Payload, ProtocolViolation, code};
-use crate::peer::Outgoing;
+use crate::peer::{OutReceiver, OutSender, Outgoing, TrySendError, out_queue};
 use crate::realm::Realm;
 use crate::router::{ConnectionInfo, LocalLink, Router};
 use crate::transport::wire::{WireError, WireRead, WireWrite};
 use crate::value::{Dict, Value};
 use crate::{broker, dealer, dict, meta};
 
-/// Capacity of every session's outgoing queue, in messages. Channels allocate in small blocks
-/// as they fill, so an idle session pays almost nothing for a large capacity.
+/// Capacity of every session's outgoing queue, in messages. The queue's buffer grows with
+/// what is queued and shrinks again once drained, so an idle session pays nothing for it.
 pub const QUEUE_CAPACITY: usize = 8192;
 /// How long a sender waits for room in a full queue before the receiver is closed.
 pub const SLOW_CONSUMER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -97,17 +97,18 @@ pub(crate) struct Testament {
 /// A joined session as other sessions and the management API see it.
 pub struct SessionHandle {
     pub id: Id,
-    pub realm: String,
     pub identity: Identity,
     pub transport: Arc<TransportInfo>,
     pub serializer: Option<Codec>,
     pub features: PeerFeatures,
-    pub joined_at: String,
-    tx: mpsc::Sender<Outgoing>,
-    closer: CancellationToken,
-    close_reason: Mutex<Option<(String, String)>>,
+    tx: OutSender,
+    /// Wakes the session task to close (a stored permit: a close requested before the task
+    /// waits is not lost).
+    closer: tokio::sync::Notify,
+    /// Boxed: set at most once, and a session handle is held for every session.
+    close_reason: Mutex<Option<Box<(String, String)>>>,
     next_request: AtomicU64,
-    pub(crate) invocations: Mutex<HashMap<Id, PendingInvocation>>,
+    pub(crate) invocations: Mutex<RouterIdMap<PendingInvocation>>,
     pub(crate) calls: Mutex<HashMap<Id, CallRef>>,
     pub(crate) testaments: Mutex<Vec<Testament>>,
 }
@@ -127,13 +128,13 @@ impl SessionHandle {
     pub fn close(&self, reason: &str, message: &str) {
         let mut r = self.close_reason.lock();
         if r.is_none() {
-            *r = Some((reason.to_owned(), message.to_owned()));
+            *r = Some(Box::new((reason.to_owned(), message.to_owned())));
         }
-        self.closer.cancel();
+        self.closer.notify_one();
     }
 
     pub fn is_closing(&self) -> bool {
-        self.closer.is_cancelled()
+        self.close_reason.lock().is_some()
     }
 
     /// The next router→peer request ID (INVOCATION, INTERRUPT refer to it), sequential from 1.
@@ -163,7 +164,7 @@ impl SessionHandle {
     /// The details published in `wamp.session.on_join` and returned by `wamp.session.get`.
     pub fn details(&self) -> Dict {
         dict! {
-            "realm" => self.realm.clone(),
+            "realm" => self.identity.realm.clone(),
             "session" => self.id,
             "authid" => self.identity.authid.clone(),
             "authrole" => self.identity.authrole.clone(),
@@ -261,72 +262,123 @@ impl MessageSource for LocalSource {
 }
 
 /// Runs sessions over a framed wire until the connection ends.
-pub(crate) async fn serve_wire<R: WireRead, W: WireWrite>(
+///
+/// The session (reading and routing) and the writer (draining the outgoing queue into the
+/// wire) are polled together by one [`Connection`] future, so a connection is one task: an
+/// idle connection costs the router what these two futures and its session handle hold, not
+/// two tasks and a channel.
+pub(crate) fn serve_wire<R: WireRead, W: WireWrite>(
     router: Arc<Router>,
     codec: Codec,
     reader: R,
-    mut writer: W,
+    writer: W,
     conn: ConnectionInfo,
-) {
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE_CAPACITY);
-    let done = CancellationToken::new();
-    let writer_done = done.clone();
-    let span = info_span!("conn", peer = %conn.transport.peer, transport = %conn.transport.id);
-    let writer_task = tokio::spawn(
-        async move {
-            let mut batch: Vec<Outgoing> = Vec::new();
-            let mut frames: Vec<Bytes> = Vec::new();
-            loop {
-                let n = tokio::select! {
-                    biased;
-                    n = rx.recv_many(&mut batch, 256) => n,
-                    _ = writer_done.cancelled() => break,
-                };
-                if n == 0 {
-                    break;
-                }
-                frames.extend(batch.drain(..).map(|o| o.encode(codec)));
-                let res = writer.write_frames(&frames).await;
-                frames.clear();
-                // A burst grows these to hundreds of entries; do not keep that memory for the
-                // rest of a session that may then sit idle for hours.
-                if batch.capacity() > 16 {
-                    batch = Vec::new();
-                    frames = Vec::new();
-                }
-                if let Err(e) = res {
-                    debug!(error = %e, "write failed");
-                    writer.close().await;
-                    return;
-                }
-            }
-            // The session is over: flush what it queued last (GOODBYE, ABORT), bounded in time.
-            let drain = async {
-                while let Ok(o) = rx.try_recv() {
-                    frames.push(o.encode(codec));
-                }
-                if !frames.is_empty() {
-                    let _ = writer.write_frames(&frames).await;
-                }
-                writer.close().await;
-            };
-            let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+) -> impl Future<Output = ()> + Send + 'static {
+    let (tx, rx) = out_queue(QUEUE_CAPACITY);
+    let span = debug_span!("conn", peer = %conn.transport.peer, transport = %conn.transport.id);
+    Connection {
+        session: run(router, conn, WireSource { reader, codec }, tx, Some(codec)),
+        writer: write_queue(writer, codec, rx),
+        session_done: false,
+        writer_done: false,
+        drain: None,
+    }
+    .instrument(span)
+}
+
+pin_project_lite::pin_project! {
+    /// A session and its writer, polled together. A plain struct rather than an `async` block
+    /// with `select!`: a block would keep its captured arguments next to the futures built
+    /// from them, for the life of the connection.
+    struct Connection<S, W> {
+        #[pin]
+        session: S,
+        #[pin]
+        writer: W,
+        session_done: bool,
+        writer_done: bool,
+        // Allocated once the session is over: the writer's time to flush its last messages.
+        drain: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl<S: Future<Output = ()>, W: Future<Output = ()>> Future for Connection<S, W> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        // The session closes its queue when it ends; the writer then flushes what is queued
+        // (GOODBYE, ABORT) and closes the wire. A failed write closes the wire early, and the
+        // session sees the connection gone on its next read.
+        if !*this.session_done && this.session.poll(cx).is_ready() {
+            *this.session_done = true;
         }
-        .instrument(span.clone()),
-    );
-    run(router, conn, WireSource { reader, codec }, tx, Some(codec))
-        .instrument(span)
-        .await;
-    done.cancel();
-    let _ = writer_task.await;
+        if !*this.writer_done && this.writer.poll(cx).is_ready() {
+            *this.writer_done = true;
+        }
+        if *this.session_done {
+            if *this.writer_done {
+                return Poll::Ready(());
+            }
+            // A peer that stopped reading does not keep the connection alive for long.
+            let drain = this
+                .drain
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(DRAIN_TIMEOUT)));
+            if drain.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Writes what the session's queue receives to the wire, in batches, until the queue is
+/// closed and empty or a write fails; then closes the wire.
+async fn write_queue<W: WireWrite>(mut writer: W, codec: Codec, mut rx: OutReceiver) {
+    let mut batch: Vec<Outgoing> = Vec::new();
+    let mut frames: Vec<Bytes> = Vec::new();
+    loop {
+        if rx.recv_many(&mut batch, 256).await == 0 {
+            break;
+        }
+        frames.extend(batch.drain(..).map(|o| o.encode(codec)));
+        let res = writer.write_frames(&frames).await;
+        frames.clear();
+        // Nothing more to write for now: the session may sit idle for hours, so it keeps no
+        // buffers (under load the queue is rarely empty and they are reused).
+        if rx.is_empty() {
+            batch = Vec::new();
+            frames = Vec::new();
+        }
+        if let Err(e) = res {
+            debug!(error = %e, "write failed");
+            break;
+        }
+    }
+    // Closing the queue before the wire: senders see it gone at once.
+    drop(rx);
+    writer.close().await;
 }
 
 /// Opens an in-process session link; the router side runs on a spawned task.
 pub(crate) fn connect_local(router: Arc<Router>, conn: ConnectionInfo) -> LocalLink {
     let (in_tx, in_rx) = mpsc::channel::<Message>(QUEUE_CAPACITY);
-    let (out_tx, out_rx) = mpsc::channel::<Outgoing>(QUEUE_CAPACITY);
-    let span = info_span!("local", transport = %conn.transport.id);
-    tokio::spawn(run(router, conn, LocalSource { rx: in_rx }, out_tx, None).instrument(span));
+    let (out_tx, out_rx) = out_queue(QUEUE_CAPACITY);
+    let span = debug_span!("local", transport = %conn.transport.id);
+    tokio::spawn(
+        async move {
+            run(
+                router,
+                conn,
+                LocalSource { rx: in_rx },
+                out_tx.clone(),
+                None,
+            )
+            .await;
+            out_tx.close();
+        }
+        .instrument(span),
+    );
     LocalLink {
         tx: in_tx,
         rx: out_rx,
@@ -334,7 +386,7 @@ pub(crate) fn connect_local(router: Arc<Router>, conn: ConnectionInfo) -> LocalL
 }
 
 /// Sends one message to the peer directly (handshake phase: nobody else knows this queue yet).
-async fn send_direct(tx: &mpsc::Sender<Outgoing>, msg: Message) {
+async fn send_direct(tx: &OutSender, msg: Message) {
     let _ = tokio::time::timeout(SLOW_CONSUMER_TIMEOUT, tx.send(Outgoing::from(msg))).await;
 }
 
@@ -351,20 +403,24 @@ async fn run<S: MessageSource>(
     router: Arc<Router>,
     conn: ConnectionInfo,
     mut src: S,
-    tx: mpsc::Sender<Outgoing>,
+    tx: OutSender,
     codec: Option<Codec>,
 ) {
     // WAMP allows a new session on the same transport after GOODBYE.
     loop {
-        let Some(mut ctx) = handshake(&router, &conn, &mut src, &tx, codec).await else {
-            return;
+        // Boxed: the handshake's state (auth, realm lookup) is large and needed once; kept
+        // inline, every idle session would carry its space for as long as it lives.
+        let Some(mut ctx) = Box::pin(handshake(&router, &conn, &mut src, &tx, codec)).await else {
+            break;
         };
         let again = established(&mut ctx, &mut src).await;
         ctx.detach().await;
         if !again {
-            return;
+            break;
         }
     }
+    // Nothing more will be queued: the writer flushes what is there and ends.
+    tx.close();
 }
 
 /// Runs HELLO → (CHALLENGE → AUTHENTICATE) → WELCOME. `None` if the session did not open.
@@ -372,7 +428,7 @@ async fn handshake<S: MessageSource>(
     router: &Arc<Router>,
     conn: &ConnectionInfo,
     src: &mut S,
-    tx: &mpsc::Sender<Outgoing>,
+    tx: &OutSender,
     codec: Option<Codec>,
 ) -> Option<SessionCtx> {
     let (realm_req, details) = match next_with_timeout(src).await {
@@ -499,17 +555,15 @@ async fn handshake<S: MessageSource>(
     }
     let handle = Arc::new(SessionHandle {
         id: session_id,
-        realm: realm.name().to_owned(),
         identity,
         transport: conn.transport.clone(),
         serializer: codec,
         features: PeerFeatures::from_hello(&details),
-        joined_at: crate::util::utcnow(),
         tx: tx.clone(),
-        closer: CancellationToken::new(),
+        closer: tokio::sync::Notify::new(),
         close_reason: Mutex::new(None),
         next_request: AtomicU64::new(0),
-        invocations: Mutex::new(HashMap::default()),
+        invocations: Mutex::new(RouterIdMap::default()),
         calls: Mutex::new(HashMap::default()),
         testaments: Mutex::new(Vec::new()),
     });
@@ -593,23 +647,24 @@ pub(crate) enum Step {
 
 /// Runs the joined session. Returns `true` if the transport may carry another session.
 async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> bool {
-    let closer = ctx.handle.closer.clone();
+    let handle = ctx.handle.clone();
     loop {
         let next = tokio::select! {
             biased;
-            _ = closer.cancelled() => {
-                let (reason, message) = ctx.handle.close_reason.lock().clone()
+            _ = handle.closer.notified() => {
+                let (reason, message) = ctx.handle.close_reason.lock().as_deref().cloned()
                     .unwrap_or_else(|| ("wamp.close.system_shutdown".into(), String::new()));
                 let _ = ctx.handle.tx.try_send(Outgoing::from(Message::Goodbye {
                     details: dict! { "message" => message },
                     reason,
                 }));
-                // Wait briefly for the peer's GOODBYE reply; anything else is dropped.
-                let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+                // Wait briefly for the peer's GOODBYE reply; anything else is dropped. Boxed,
+                // like every rare wait here, to keep the idle session's future small.
+                let _ = Box::pin(tokio::time::timeout(GOODBYE_TIMEOUT, async {
                     while let Ok(Some(m)) = src.next_message().await {
                         if matches!(m, Message::Goodbye { .. }) { break; }
                     }
-                }).await;
+                })).await;
                 return false;
             }
             m = src.next_message() => m,
@@ -624,7 +679,7 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             }
         };
         if !ctx.deferred.is_empty() {
-            ctx.deferred.flush().await;
+            Box::pin(ctx.deferred.flush()).await;
         }
         match step {
             Step::Continue => {}

@@ -43,7 +43,7 @@ pub(crate) trait Incoming: Send + 'static {
 }
 
 /// The router→client half of a [`LocalLink`](crate::LocalLink).
-pub(crate) struct LocalIncoming(pub mpsc::Receiver<Outgoing>);
+pub(crate) struct LocalIncoming(pub crate::peer::OutReceiver);
 
 impl Incoming for LocalIncoming {
     async fn next(&mut self) -> Result<Option<Message>, InError> {

@@ -48,6 +48,9 @@ pub(crate) struct WsEndpoint {
     pub authenticator: Arc<dyn Authenticator>,
 }
 
+/// The session of an accepted connection, once its transport handshake is done.
+pub(crate) type SessionFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Runs a RawSocket connection: handshake, then the session.
 pub(crate) async fn serve_rawsocket(
     io: BoxedIo,
@@ -55,25 +58,39 @@ pub(crate) async fn serve_rawsocket(
     ep: Arc<RawSocketEndpoint>,
     shared: Arc<Shared>,
 ) {
+    // The handshake's state lives in its own allocation, freed when it is done: a connection
+    // that then sits idle for hours holds only its session.
+    let session = Box::pin(rawsocket_handshake(io, peer, ep, shared)).await;
+    if let Some(session) = session {
+        session.await;
+    }
+}
+
+async fn rawsocket_handshake(
+    io: BoxedIo,
+    peer: String,
+    ep: Arc<RawSocketEndpoint>,
+    shared: Arc<Shared>,
+) -> Option<SessionFuture> {
     let handshake = tokio::time::timeout(
         RAWSOCKET_HANDSHAKE_TIMEOUT,
         rawsocket::accept(io, &ep.codecs, ep.max_message_size),
     );
     let conn = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
+        _ = shared.shutdown.cancelled() => return None,
         r = handshake => match r {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 debug!(%peer, error = %e, "rawsocket handshake failed");
-                return;
+                return None;
             }
             Err(_) => {
                 debug!(%peer, "rawsocket handshake timed out");
-                return;
+                return None;
             }
         },
     };
-    run_session(
+    Some(run_session(
         conn.codec,
         conn.reader,
         conn.writer,
@@ -82,8 +99,7 @@ pub(crate) async fn serve_rawsocket(
         None,
         ep.authenticator.clone(),
         shared,
-    )
-    .await;
+    ))
 }
 
 /// Runs a WebSocket connection on a raw stream (upgrade on any path), then the session.
@@ -93,17 +109,30 @@ pub(crate) async fn serve_websocket(
     ep: Arc<WsEndpoint>,
     shared: Arc<Shared>,
 ) {
+    // As for RawSocket: the upgrade's state is freed before the session runs.
+    let session = Box::pin(websocket_handshake(io, peer, ep, shared)).await;
+    if let Some(session) = session {
+        session.await;
+    }
+}
+
+async fn websocket_handshake(
+    io: BoxedIo,
+    peer: String,
+    ep: Arc<WsEndpoint>,
+    shared: Arc<Shared>,
+) -> Option<SessionFuture> {
     let conn = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
+        _ = shared.shutdown.cancelled() => return None,
         r = websocket::accept(io, &ep.settings) => match r {
             Ok(c) => c,
             Err(e) => {
                 debug!(%peer, error = %e, "websocket upgrade failed");
-                return;
+                return None;
             }
         },
     };
-    run_session(
+    Some(run_session(
         conn.negotiated.codec,
         conn.reader,
         conn.writer,
@@ -112,8 +141,7 @@ pub(crate) async fn serve_websocket(
         Some(conn.http_headers),
         ep.authenticator.clone(),
         shared,
-    )
-    .await;
+    ))
 }
 
 /// A reader that can be told to report end of stream, so the session ends through its normal
@@ -156,7 +184,7 @@ pub(crate) fn run_session<R: Stoppable, W: WireWrite>(
     http_headers: Option<Dict>,
     authenticator: Arc<dyn Authenticator>,
     shared: Arc<Shared>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+) -> SessionFuture {
     shared.sessions.fetch_add(1, Ordering::Relaxed);
     let transport = Arc::new(TransportInfo {
         id: shared.transport_id.clone(),
@@ -165,20 +193,15 @@ pub(crate) fn run_session<R: Stoppable, W: WireWrite>(
         http_headers,
     });
     reader.stop_on(shared.shutdown.clone());
-    let router = shared.router.clone();
-    Box::pin(async move {
-        router
-            .serve_wire(
-                codec,
-                reader,
-                writer,
-                ConnectionInfo {
-                    transport,
-                    authenticator,
-                },
-            )
-            .await
-    })
+    Box::pin(shared.router.serve_wire(
+        codec,
+        reader,
+        writer,
+        ConnectionInfo {
+            transport,
+            authenticator,
+        },
+    ))
 }
 
 /// A peer address in Crossbar.io's notation (`tcp4:127.0.0.1:52364`).

@@ -486,15 +486,16 @@ async fn handle_connection(
             }
         }
     };
-    // Each kind of connection is its own heap allocation, sized for that kind: this task's
-    // future would otherwise be as large as the largest (HTTP) one for every connection.
+    // Each kind of connection keeps its large state in its own heap allocation, sized for
+    // that kind: this task's future would otherwise be as large as the largest (HTTP) one for
+    // every connection. RawSocket and WebSocket box their handshakes and sessions themselves.
     match &*service {
         Service::RawSocket(ep) => {
-            Box::pin(conn::serve_rawsocket(io, peer, ep.clone(), shared)).await;
+            conn::serve_rawsocket(io, peer, ep.clone(), shared).await;
             drop(permit);
         }
         Service::WebSocket(ep) => {
-            Box::pin(conn::serve_websocket(io, peer, ep.clone(), shared)).await;
+            conn::serve_websocket(io, peer, ep.clone(), shared).await;
             drop(permit);
         }
         Service::Web(state) => {

@@ -378,6 +378,15 @@ where
         Ok(payload)
     }
 
+    async fn answer_ping(&mut self, len: usize) -> Result<(), WireError> {
+        let payload = self.take_payload(len).await?;
+        let mut w = self.writer.lock().await;
+        w.write_all(&header(FRAME_PONG, len)).await?;
+        w.write_all(&payload).await?;
+        w.flush().await?;
+        Ok(())
+    }
+
     async fn read_frame_inner(&mut self) -> Result<Option<Bytes>, WireError> {
         loop {
             // A clean end of stream is only one that falls between two frames.
@@ -389,13 +398,8 @@ where
             let _ = self.buf.split_to(4);
             match h[0] & 0x07 {
                 FRAME_MESSAGE => return self.take_payload(len).await.map(Some),
-                FRAME_PING => {
-                    let payload = self.take_payload(len).await?;
-                    let mut w = self.writer.lock().await;
-                    w.write_all(&header(FRAME_PONG, len)).await?;
-                    w.write_all(&payload).await?;
-                    w.flush().await?;
-                }
+                // Boxed: rare, and its writes would otherwise size every idle reader's future.
+                FRAME_PING => Box::pin(self.answer_ping(len)).await?,
                 FRAME_PONG => {
                     // Nothing waits for PONGs (the router does not ping): drop the payload.
                     self.take_payload(len).await?;
