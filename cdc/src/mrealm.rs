@@ -73,7 +73,7 @@ pub async fn backend_session(router: &Arc<Router>, realm: &str) -> Result<Sessio
     let conn = ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: "cdc-backend".into(),
-            kind: "local".into(),
+            kind: "local",
             peer: "cdc".into(),
             http_headers: None,
         }),

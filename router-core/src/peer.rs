@@ -128,9 +128,6 @@ struct QueueState {
     reader: Option<Waker>,
 }
 
-/// Capacity kept between bursts; a larger buffer is freed once the queue runs empty.
-const IDLE_CAPACITY: usize = 16;
-
 /// The sending side of an outgoing queue; clones share the queue.
 #[derive(Clone)]
 pub struct OutSender(Arc<OutQueue>);
@@ -212,7 +209,8 @@ impl OutReceiver {
             let was_full = st.items.len() >= self.0.capacity;
             let n = st.items.len().min(limit);
             buf.extend(st.items.drain(..n));
-            if st.items.is_empty() && st.items.capacity() > IDLE_CAPACITY {
+            if st.items.is_empty() {
+                // Drained: an idle session keeps no buffer (the next message allocates one).
                 st.items = VecDeque::new();
             }
             drop(st);

@@ -98,7 +98,7 @@ impl Router {
         writer: W,
         conn: ConnectionInfo,
     ) -> impl Future<Output = ()> + Send + 'static {
-        crate::session::serve_wire(self.clone(), codec, reader, writer, conn)
+        crate::session::serve_wire(self.clone(), codec, reader, writer, conn, ())
     }
 
     /// Opens an in-process session link (no serialization); the session runs on a spawned task.

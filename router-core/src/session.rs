@@ -7,7 +7,7 @@
 //! this session reads its next message: a slow receiver slows its senders down instead of
 //! growing memory, and one that stays stuck is closed (see [`SLOW_CONSUMER_TIMEOUT`]).
 
-use crate::util::{HashMap, HashSet, RouterIdMap};
+use crate::util::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -108,7 +108,7 @@ pub struct SessionHandle {
     /// Boxed: set at most once, and a session handle is held for every session.
     close_reason: Mutex<Option<Box<(String, String)>>>,
     next_request: AtomicU64,
-    pub(crate) invocations: Mutex<RouterIdMap<PendingInvocation>>,
+    pub(crate) invocations: Mutex<HashMap<Id, PendingInvocation>>,
     pub(crate) calls: Mutex<HashMap<Id, CallRef>>,
     pub(crate) testaments: Mutex<Vec<Testament>>,
 }
@@ -173,9 +173,9 @@ impl SessionHandle {
             "authextra" => self.identity.authextra.clone(),
             "serializer" => self.serializer.map(|c| c.name().to_owned()),
             "transport" => dict! {
-                "type" => self.transport.kind.clone(),
+                "type" => self.transport.kind,
                 "peer" => self.transport.peer.clone(),
-                "transport_id" => self.transport.id.clone(),
+                "transport_id" => &*self.transport.id,
             },
             "resumed" => false,
             "resumable" => false,
@@ -267,12 +267,14 @@ impl MessageSource for LocalSource {
 /// wire) are polled together by one [`Connection`] future, so a connection is one task: an
 /// idle connection costs the router what these two futures and its session handle hold, not
 /// two tasks and a channel.
-pub(crate) fn serve_wire<R: WireRead, W: WireWrite>(
+/// `guard` is dropped when the connection ends.
+pub(crate) fn serve_wire<R: WireRead, W: WireWrite, G: Send + 'static>(
     router: Arc<Router>,
     codec: Codec,
     reader: R,
     writer: W,
     conn: ConnectionInfo,
+    guard: G,
 ) -> impl Future<Output = ()> + Send + 'static {
     let (tx, rx) = out_queue(QUEUE_CAPACITY);
     let span = debug_span!("conn", peer = %conn.transport.peer, transport = %conn.transport.id);
@@ -282,6 +284,7 @@ pub(crate) fn serve_wire<R: WireRead, W: WireWrite>(
         session_done: false,
         writer_done: false,
         drain: None,
+        _guard: guard,
     }
     .instrument(span)
 }
@@ -290,7 +293,7 @@ pin_project_lite::pin_project! {
     /// A session and its writer, polled together. A plain struct rather than an `async` block
     /// with `select!`: a block would keep its captured arguments next to the futures built
     /// from them, for the life of the connection.
-    struct Connection<S, W> {
+    struct Connection<S, W, G> {
         #[pin]
         session: S,
         #[pin]
@@ -299,10 +302,11 @@ pin_project_lite::pin_project! {
         writer_done: bool,
         // Allocated once the session is over: the writer's time to flush its last messages.
         drain: Option<Pin<Box<tokio::time::Sleep>>>,
+        _guard: G,
     }
 }
 
-impl<S: Future<Output = ()>, W: Future<Output = ()>> Future for Connection<S, W> {
+impl<S: Future<Output = ()>, W: Future<Output = ()>, G> Future for Connection<S, W, G> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -563,7 +567,7 @@ async fn handshake<S: MessageSource>(
         closer: tokio::sync::Notify::new(),
         close_reason: Mutex::new(None),
         next_request: AtomicU64::new(0),
-        invocations: Mutex::new(RouterIdMap::default()),
+        invocations: Mutex::new(HashMap::default()),
         calls: Mutex::new(HashMap::default()),
         testaments: Mutex::new(Vec::new()),
     });

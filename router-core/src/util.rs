@@ -35,11 +35,21 @@ pub fn serial_number() -> String {
 /// The maps and sets of the routing hot path: ahash, randomly keyed per process. Several times
 /// faster than SipHash for IDs and short URIs, and still keyed so that client-chosen URIs and
 /// request IDs cannot be crafted to collide.
-pub type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+pub type HashMap<K, V> = std::collections::HashMap<K, V, ProcessSeed>;
 /// See [`HashMap`].
-pub type HashSet<T> = std::collections::HashSet<T, ahash::RandomState>;
-/// A map keyed by IDs the router assigns in sequence (a session's invocations): no client
-/// picks them, so they need no random seed, which saves every session 32 bytes. Never for
-/// client-chosen keys.
-pub type RouterIdMap<V> =
-    std::collections::HashMap<Id, V, std::hash::BuildHasherDefault<ahash::AHasher>>;
+pub type HashSet<T> = std::collections::HashSet<T, ProcessSeed>;
+
+/// Builds ahash hashers from one random seed drawn once per process. Zero-sized, unlike
+/// `ahash::RandomState` (32 bytes in every map): each session holds several maps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcessSeed;
+
+impl std::hash::BuildHasher for ProcessSeed {
+    type Hasher = ahash::AHasher;
+
+    fn build_hasher(&self) -> ahash::AHasher {
+        static SEED: std::sync::LazyLock<ahash::RandomState> =
+            std::sync::LazyLock::new(ahash::RandomState::new);
+        SEED.build_hasher()
+    }
+}

@@ -142,7 +142,7 @@ async fn websocket_without_subprotocol_is_json_and_records_headers() {
     assert_eq!(sessions.len(), 1);
     let info = &sessions[0].transport;
     assert_eq!(info.kind, "websocket");
-    assert_eq!(info.id, "transport001");
+    assert_eq!(&*info.id, "transport001");
     assert!(info.peer.starts_with("tcp4:127.0.0.1:"), "{}", info.peer);
     let headers = info.http_headers.as_ref().unwrap();
     assert_eq!(

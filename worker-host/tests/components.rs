@@ -110,7 +110,7 @@ async fn caller(router: &Arc<Router>) -> Session {
     let conn = ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: "test".into(),
-            kind: "local".into(),
+            kind: "local",
             peer: "local".into(),
             http_headers: None,
         }),

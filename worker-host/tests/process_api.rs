@@ -25,7 +25,7 @@ fn conn(authid: &str, authrole: &str) -> ConnectionInfo {
     ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: "test".into(),
-            kind: "local".into(),
+            kind: "local",
             peer: "test".into(),
             http_headers: None,
         }),

@@ -62,7 +62,7 @@ async fn join_management(router: &Arc<Router>, authid: &str, authrole: &str) -> 
     let conn = ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: "test".into(),
-            kind: "local".into(),
+            kind: "local",
             peer: "test".into(),
             http_headers: None,
         }),

@@ -53,14 +53,14 @@ pub fn remove_worker_role(realm: &Realm, worker_id: &str) {
 /// A connection that joins `crossbar` as `trusted` (in-process sessions, `node.sock`).
 pub fn trusted_connection(
     id: &str,
-    kind: &str,
+    kind: &'static str,
     peer: &str,
     authid: Option<&str>,
 ) -> ConnectionInfo {
     ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: id.into(),
-            kind: kind.into(),
+            kind,
             peer: peer.into(),
             http_headers: None,
         }),

@@ -67,7 +67,7 @@ pub async fn join_local(router: &Arc<Router>, authid: &str) -> Result<Session, C
     let conn = ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: "uplink".into(),
-            kind: "local".into(),
+            kind: "local",
             peer: "uplink".into(),
             http_headers: None,
         }),

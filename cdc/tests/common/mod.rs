@@ -36,7 +36,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
 fn transport() -> TransportInfo {
     TransportInfo {
         id: "test".into(),
-        kind: "local".into(),
+        kind: "local",
         peer: "test".into(),
         http_headers: None,
     }

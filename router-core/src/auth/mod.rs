@@ -49,10 +49,11 @@ pub struct HelloInfo {
 /// Facts about the connection a session arrives on.
 #[derive(Debug, Clone, Default)]
 pub struct TransportInfo {
-    /// The transport's config id (`transport001`), or a fixed name for internal links.
-    pub id: String,
+    /// The transport's config id (`transport001`), or a fixed name for internal links;
+    /// shared by all connections of a transport.
+    pub id: Arc<str>,
     /// `websocket`, `rawsocket`, `local`, `pipe`, `unix`.
-    pub kind: String,
+    pub kind: &'static str,
     /// The peer address in Crossbar.io's notation (`tcp4:127.0.0.1:52364`, `unix`, `process`).
     pub peer: String,
     /// HTTP request headers of a WebSocket upgrade (lowercase names), if any.

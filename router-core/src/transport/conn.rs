@@ -1,12 +1,11 @@
 //! One accepted connection: the transport handshake (RawSocket or WebSocket), then a WAMP
 //! session on the router, ended early when the transport stops.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
@@ -26,7 +25,7 @@ pub const RAWSOCKET_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// State shared by every connection of one running transport.
 pub(crate) struct Shared {
     pub router: Arc<Router>,
-    pub transport_id: String,
+    pub transport_id: Arc<str>,
     /// Cancelled when the transport stops: ends accepting and every connection.
     pub shutdown: CancellationToken,
     /// Every connection and session task, so `stop` can wait for them.
@@ -48,49 +47,33 @@ pub(crate) struct WsEndpoint {
     pub authenticator: Arc<dyn Authenticator>,
 }
 
-/// The session of an accepted connection, once its transport handshake is done.
-pub(crate) type SessionFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// Runs a RawSocket connection: handshake, then the session.
+/// Runs a RawSocket handshake; on success the session runs on as its own task.
 pub(crate) async fn serve_rawsocket(
     io: BoxedIo,
     peer: String,
     ep: Arc<RawSocketEndpoint>,
     shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
 ) {
-    // The handshake's state lives in its own allocation, freed when it is done: a connection
-    // that then sits idle for hours holds only its session.
-    let session = Box::pin(rawsocket_handshake(io, peer, ep, shared)).await;
-    if let Some(session) = session {
-        session.await;
-    }
-}
-
-async fn rawsocket_handshake(
-    io: BoxedIo,
-    peer: String,
-    ep: Arc<RawSocketEndpoint>,
-    shared: Arc<Shared>,
-) -> Option<SessionFuture> {
     let handshake = tokio::time::timeout(
         RAWSOCKET_HANDSHAKE_TIMEOUT,
         rawsocket::accept(io, &ep.codecs, ep.max_message_size),
     );
     let conn = tokio::select! {
-        _ = shared.shutdown.cancelled() => return None,
+        _ = shared.shutdown.cancelled() => return,
         r = handshake => match r {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 debug!(%peer, error = %e, "rawsocket handshake failed");
-                return None;
+                return;
             }
             Err(_) => {
                 debug!(%peer, "rawsocket handshake timed out");
-                return None;
+                return;
             }
         },
     };
-    Some(run_session(
+    spawn_session(
         conn.codec,
         conn.reader,
         conn.writer,
@@ -99,40 +82,30 @@ async fn rawsocket_handshake(
         None,
         ep.authenticator.clone(),
         shared,
-    ))
+        permit,
+    );
 }
 
-/// Runs a WebSocket connection on a raw stream (upgrade on any path), then the session.
+/// Runs a WebSocket upgrade on a raw stream (on any path); on success the session runs on
+/// as its own task.
 pub(crate) async fn serve_websocket(
     io: BoxedIo,
     peer: String,
     ep: Arc<WsEndpoint>,
     shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
 ) {
-    // As for RawSocket: the upgrade's state is freed before the session runs.
-    let session = Box::pin(websocket_handshake(io, peer, ep, shared)).await;
-    if let Some(session) = session {
-        session.await;
-    }
-}
-
-async fn websocket_handshake(
-    io: BoxedIo,
-    peer: String,
-    ep: Arc<WsEndpoint>,
-    shared: Arc<Shared>,
-) -> Option<SessionFuture> {
     let conn = tokio::select! {
-        _ = shared.shutdown.cancelled() => return None,
+        _ = shared.shutdown.cancelled() => return,
         r = websocket::accept(io, &ep.settings) => match r {
             Ok(c) => c,
             Err(e) => {
                 debug!(%peer, error = %e, "websocket upgrade failed");
-                return None;
+                return;
             }
         },
     };
-    Some(run_session(
+    spawn_session(
         conn.negotiated.codec,
         conn.reader,
         conn.writer,
@@ -141,7 +114,8 @@ async fn websocket_handshake(
         Some(conn.http_headers),
         ep.authenticator.clone(),
         shared,
-    ))
+        permit,
+    );
 }
 
 /// A reader that can be told to report end of stream, so the session ends through its normal
@@ -169,13 +143,15 @@ where
     }
 }
 
-/// Hands an open wire to the router until the connection or the transport ends.
+/// Hands an open wire to the router: the session runs as its own task (tracked by the
+/// transport) until the connection or the transport ends.
 ///
-/// Returns a boxed future: awaited inline in the connection tasks, the session future's
-/// `Send`-ness would have to be inferred through nested generic futures, which rustc cannot
-/// do (the "higher-ranked lifetime error"); boxing proves it here, once per connection.
+/// Its own task rather than awaited by the connection's task: the task that did the
+/// transport handshake (TLS, RawSocket, HTTP upgrade) ends here and frees its state, and
+/// the session's future lives in the task itself rather than in one more allocation.
+/// `guard` lives as long as the session (a `max_connections` permit).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_session<R: Stoppable, W: WireWrite>(
+pub(crate) fn spawn_session<R: Stoppable, W: WireWrite, G: Send + 'static>(
     codec: Codec,
     mut reader: R,
     writer: W,
@@ -184,16 +160,18 @@ pub(crate) fn run_session<R: Stoppable, W: WireWrite>(
     http_headers: Option<Dict>,
     authenticator: Arc<dyn Authenticator>,
     shared: Arc<Shared>,
-) -> SessionFuture {
+    guard: G,
+) {
     shared.sessions.fetch_add(1, Ordering::Relaxed);
     let transport = Arc::new(TransportInfo {
         id: shared.transport_id.clone(),
-        kind: kind.to_owned(),
+        kind,
         peer,
         http_headers,
     });
     reader.stop_on(shared.shutdown.clone());
-    Box::pin(shared.router.serve_wire(
+    shared.tracker.spawn(crate::session::serve_wire(
+        shared.router.clone(),
         codec,
         reader,
         writer,
@@ -201,7 +179,8 @@ pub(crate) fn run_session<R: Stoppable, W: WireWrite>(
             transport,
             authenticator,
         },
-    ))
+        guard,
+    ));
 }
 
 /// A peer address in Crossbar.io's notation (`tcp4:127.0.0.1:52364`).

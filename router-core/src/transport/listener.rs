@@ -298,7 +298,7 @@ pub async fn start_transport(
     });
     let shared = Arc::new(Shared {
         router,
-        transport_id: ctx.transport_id.clone(),
+        transport_id: ctx.transport_id.as_str().into(),
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         sessions: AtomicU64::new(0),
@@ -453,6 +453,32 @@ async fn accept_loop(
     drop(listener);
 }
 
+/// The TLS handshake of an accepted connection; `None` if it failed, timed out or the
+/// transport stopped.
+async fn accept_tls(
+    io: BoxedIo,
+    acceptor: TlsAcceptor,
+    peer: &str,
+    shared: &Shared,
+) -> Option<BoxedIo> {
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io));
+    let r = tokio::select! {
+        _ = shared.shutdown.cancelled() => return None,
+        r = handshake => r,
+    };
+    match r {
+        Ok(Ok(s)) => Some(Box::new(s)),
+        Ok(Err(e)) => {
+            debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
 async fn handle_connection(
     io: BoxedIo,
     peer: String,
@@ -464,39 +490,22 @@ async fn handle_connection(
     let secure = tls.is_some();
     let io: BoxedIo = match tls {
         None => io,
-        Some(acceptor) => {
-            let handshake = Box::pin(tokio::time::timeout(
-                TLS_HANDSHAKE_TIMEOUT,
-                acceptor.accept(io),
-            ));
-            let r = tokio::select! {
-                _ = shared.shutdown.cancelled() => return,
-                r = handshake => r,
-            };
-            match r {
-                Ok(Ok(s)) => Box::new(s),
-                Ok(Err(e)) => {
-                    debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            }
-        }
+        // Boxed and freed once done, like the other handshakes.
+        Some(acceptor) => match Box::pin(accept_tls(io, acceptor, &peer, &shared)).await {
+            Some(io) => io,
+            None => return,
+        },
     };
     // Each kind of connection keeps its large state in its own heap allocation, sized for
-    // that kind: this task's future would otherwise be as large as the largest (HTTP) one for
-    // every connection. RawSocket and WebSocket box their handshakes and sessions themselves.
+    // that kind: this task's future would otherwise be as large as the largest for every
+    // connection (and an HTTP connection can live long). RawSocket and WebSocket sessions
+    // then run as tasks of their own, once the handshake is done.
     match &*service {
         Service::RawSocket(ep) => {
-            conn::serve_rawsocket(io, peer, ep.clone(), shared).await;
-            drop(permit);
+            Box::pin(conn::serve_rawsocket(io, peer, ep.clone(), shared, permit)).await;
         }
         Service::WebSocket(ep) => {
-            conn::serve_websocket(io, peer, ep.clone(), shared).await;
-            drop(permit);
+            Box::pin(conn::serve_websocket(io, peer, ep.clone(), shared, permit)).await;
         }
         Service::Web(state) => {
             let meta = ConnMeta::new(peer, secure, permit);

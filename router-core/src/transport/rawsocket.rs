@@ -7,17 +7,22 @@
 //! TTT is 0 for a WAMP message, 1 for PING (answered with a PONG echoing the payload), 2 for
 //! PONG; R must be zero; X is the 25th length bit (set only for a frame of exactly 16 MiB).
 //!
-//! The reader keeps no buffer between frames: it reads the header into an array and then
-//! allocates exactly the payload, after checking the length against the maximum. An idle
-//! connection costs only its task and socket.
+//! The reader keeps no buffer between bursts: an idle connection waits with a 4-byte read into
+//! the stack, and a frame's length is checked against the maximum before anything is
+//! allocated for it.
 
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::Mutex;
-use tokio_util::sync::CancellationToken;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio_util::io::poll_read_buf;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::codec::Codec;
 use crate::transport::wire::{WireError, WireRead, WireWrite};
@@ -243,9 +248,12 @@ where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
-    // The writer is shared with the reader, which must answer PINGs. Writes are rare and short
-    // compared to the time a connection lives, so an async mutex costs nothing noticeable.
-    let shared = Arc::new(Mutex::new(writer));
+    // The write side is shared with the reader, which must answer PINGs.
+    let shared = Arc::new(Mutex::new(WriteSide {
+        io: writer,
+        pending: VecDeque::new(),
+        waiting: Vec::new(),
+    }));
     (
         RawSocketReader {
             io: reader,
@@ -275,15 +283,30 @@ const READ_CHUNK: usize = 16 * 1024;
 ///
 /// Reads are buffered, so a burst of frames costs one syscall rather than three per frame;
 /// the buffer exists only while bytes are pending, so an idle connection holds none (it
-/// waits for the next burst with a 4-byte read into the stack).
+/// waits for the next burst with a 4-byte read into the stack). The framing is a poll
+/// function over that buffer rather than nested `async fn`s: what a session keeps while it
+/// waits for its next message is a few words, not the states of every read it might make.
 pub struct RawSocketReader<R, W> {
     io: R,
     /// Bytes read but not yet returned as frames; unallocated between bursts.
     buf: BytesMut,
-    writer: Arc<Mutex<W>>,
+    writer: Arc<Mutex<WriteSide<W>>>,
     max_len: usize,
     /// Once cancelled, reads report end of stream (the transport is stopping).
-    shutdown: Option<CancellationToken>,
+    shutdown: Option<Shutdown>,
+}
+
+/// The transport's stop signal, as the reader watches it.
+struct Shutdown {
+    token: CancellationToken,
+    /// Boxed: needed only while a read waits, and every connection has one.
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+/// A frame for the reader's caller (PONGs are dropped inside).
+enum Frame {
+    Message(Bytes),
+    Ping(Bytes),
 }
 
 impl<R, W> RawSocketReader<R, W>
@@ -293,30 +316,10 @@ where
 {
     /// Makes reads report end of stream once `token` is cancelled.
     pub fn set_shutdown(&mut self, token: CancellationToken) {
-        self.shutdown = Some(token);
-    }
-
-    /// Makes `buf` hold at least `n` bytes. `Ok(false)` only on a clean end of stream, with
-    /// nothing pending.
-    async fn fill(&mut self, n: usize) -> Result<bool, WireError> {
-        while self.buf.len() < n {
-            if self.buf.is_empty() {
-                // Wait for the next burst without holding a buffer.
-                let mut first = [0u8; 4];
-                let k = self.io.read(&mut first[..n.min(4)]).await?;
-                if k == 0 {
-                    return Ok(false);
-                }
-                self.buf.reserve(n.max(READ_CHUNK));
-                self.buf.put_slice(&first[..k]);
-                continue;
-            }
-            self.buf.reserve((n - self.buf.len()).max(READ_CHUNK / 4));
-            if self.io.read_buf(&mut self.buf).await? == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-            }
-        }
-        Ok(true)
+        self.shutdown = Some(Shutdown {
+            cancelled: Box::pin(token.clone().cancelled_owned()),
+            token,
+        });
     }
 
     /// The payload length a frame header announces, checked against the maximum.
@@ -347,70 +350,81 @@ where
         Ok(len)
     }
 
-    /// A message frame that is already wholly buffered (the common case in a burst): taken
-    /// without awaiting anything.
-    fn buffered_message(&mut self) -> Result<Option<Bytes>, WireError> {
-        if self.buf.len() < 4 || self.buf[0] & 0x07 != FRAME_MESSAGE {
-            return Ok(None);
-        }
-        let len = self.frame_len([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])?;
-        if self.buf.len() < 4 + len {
-            return Ok(None);
-        }
-        let _ = self.buf.split_to(4);
-        let payload = self.buf.split_to(len).freeze();
-        if self.buf.is_empty() {
-            self.buf = BytesMut::new();
-        }
-        Ok(Some(payload))
-    }
-
-    /// Takes the next `len` bytes (already checked against the maximum) out of the stream.
-    async fn take_payload(&mut self, len: usize) -> Result<Bytes, WireError> {
-        if !self.fill(len).await? {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-        }
-        let payload = self.buf.split_to(len).freeze();
-        if self.buf.is_empty() {
-            // Drained: let the allocation go with the last frame that shares it.
-            self.buf = BytesMut::new();
-        }
-        Ok(payload)
-    }
-
-    async fn answer_ping(&mut self, len: usize) -> Result<(), WireError> {
-        let payload = self.take_payload(len).await?;
-        let mut w = self.writer.lock().await;
-        w.write_all(&header(FRAME_PONG, len)).await?;
-        w.write_all(&payload).await?;
-        w.flush().await?;
-        Ok(())
-    }
-
-    async fn read_frame_inner(&mut self) -> Result<Option<Bytes>, WireError> {
+    /// The next frame, reading as much as the kernel has ready. `None` on a clean end of
+    /// stream (one that falls between two frames).
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, WireError>> {
         loop {
-            // A clean end of stream is only one that falls between two frames.
-            if !self.fill(4).await? {
-                return Ok(None);
+            if self.buf.len() >= 4 {
+                let h = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
+                // Checked before anything is allocated for the payload.
+                let len = self.frame_len(h)?;
+                let kind = h[0] & 0x07;
+                if kind > FRAME_PONG {
+                    return Poll::Ready(Err(WireError::Protocol(format!(
+                        "unknown RawSocket frame type {kind}"
+                    ))));
+                }
+                if self.buf.len() >= 4 + len {
+                    let _ = self.buf.split_to(4);
+                    let payload = self.buf.split_to(len).freeze();
+                    if self.buf.is_empty() {
+                        // Drained: let the allocation go with the last frame that shares it.
+                        self.buf = BytesMut::new();
+                    }
+                    match kind {
+                        FRAME_MESSAGE => return Poll::Ready(Ok(Some(Frame::Message(payload)))),
+                        FRAME_PING => return Poll::Ready(Ok(Some(Frame::Ping(payload)))),
+                        // Nothing waits for PONGs (the router does not ping): dropped.
+                        _ => continue,
+                    }
+                }
+                self.buf
+                    .reserve((4 + len - self.buf.len()).max(READ_CHUNK / 4));
+            } else if self.buf.is_empty() {
+                // Wait for the next burst without holding a buffer.
+                let mut first = [0u8; 4];
+                let mut rb = ReadBuf::new(&mut first);
+                ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb))?;
+                if rb.filled().is_empty() {
+                    return Poll::Ready(Ok(None));
+                }
+                self.buf.reserve(READ_CHUNK);
+                self.buf.put_slice(rb.filled());
+                continue;
+            } else {
+                self.buf.reserve(READ_CHUNK / 4);
             }
-            let h = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
-            let len = self.frame_len(h)?;
-            let _ = self.buf.split_to(4);
-            match h[0] & 0x07 {
-                FRAME_MESSAGE => return self.take_payload(len).await.map(Some),
-                // Boxed: rare, and its writes would otherwise size every idle reader's future.
-                FRAME_PING => Box::pin(self.answer_ping(len)).await?,
-                FRAME_PONG => {
-                    // Nothing waits for PONGs (the router does not ping): drop the payload.
-                    self.take_payload(len).await?;
-                }
-                t => {
-                    return Err(WireError::Protocol(format!(
-                        "unknown RawSocket frame type {t}"
-                    )));
-                }
+            if ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf))? == 0 {
+                return Poll::Ready(Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()));
             }
         }
+    }
+
+    /// [`Self::poll_frame`], or end of stream once the transport stops.
+    fn poll_frame_or_stop(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame>, WireError>> {
+        if let Some(s) = &self.shutdown
+            && s.token.is_cancelled()
+        {
+            return Poll::Ready(Ok(None));
+        }
+        let frame = self.poll_frame(cx);
+        if frame.is_pending()
+            && let Some(s) = &mut self.shutdown
+            && s.cancelled.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Ok(None));
+        }
+        frame
+    }
+
+    /// Answers a PING (rare: boxed where it is awaited).
+    async fn answer_ping(&mut self, payload: Bytes) -> Result<(), WireError> {
+        self.writer.lock().push_frame(FRAME_PONG, payload);
+        poll_fn(|cx| poll_drain(&self.writer, cx)).await?;
+        Ok(())
     }
 }
 
@@ -420,41 +434,97 @@ where
     W: AsyncWrite + Send + Unpin + 'static,
 {
     async fn read_frame(&mut self) -> Result<Option<Bytes>, WireError> {
-        if self.shutdown.as_ref().is_some_and(|t| t.is_cancelled()) {
-            return Ok(None);
-        }
-        // No wait needed, so no cancellation to watch for (and no waiter to register).
-        if let Some(frame) = self.buffered_message()? {
-            return Ok(Some(frame));
-        }
-        match self.shutdown.clone() {
-            None => self.read_frame_inner().await,
-            Some(token) => tokio::select! {
-                biased;
-                _ = token.cancelled() => Ok(None),
-                r = self.read_frame_inner() => r,
-            },
+        loop {
+            match poll_fn(|cx| self.poll_frame_or_stop(cx)).await? {
+                None => return Ok(None),
+                Some(Frame::Message(payload)) => return Ok(Some(payload)),
+                Some(Frame::Ping(payload)) => Box::pin(self.answer_ping(payload)).await?,
+            }
         }
     }
 }
 
+/// The write side of a connection, shared by the writer and the reader (which answers
+/// PINGs). Whole frames are queued under the lock and written from the front of the queue
+/// by whoever polls, so frames of the two never interleave and no lock is held across an
+/// await.
+struct WriteSide<W> {
+    io: W,
+    /// Bytes to write, in order: coalesced small frames, or the header and payload of a
+    /// large one (not copied).
+    pending: VecDeque<Bytes>,
+    /// Tasks waiting for `pending` to drain besides the one the socket will wake.
+    waiting: Vec<Waker>,
+}
+
+impl<W> WriteSide<W> {
+    fn push_frame(&mut self, kind: u8, payload: Bytes) {
+        if payload.len() <= COALESCE_LIMIT {
+            let mut buf = BytesMut::with_capacity(4 + payload.len());
+            buf.put_slice(&header(kind, payload.len()));
+            buf.put_slice(&payload);
+            self.pending.push_back(buf.freeze());
+        } else {
+            self.pending
+                .push_back(Bytes::copy_from_slice(&header(kind, payload.len())));
+            self.pending.push_back(payload);
+        }
+    }
+}
+
+/// Writes out everything queued and flushes.
+fn poll_drain<W: AsyncWrite + Unpin>(
+    side: &Mutex<WriteSide<W>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let mut ws = side.lock();
+    let ws = &mut *ws;
+    while let Some(front) = ws.pending.front_mut() {
+        match Pin::new(&mut ws.io).poll_write(cx, front) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => {
+                if n == front.len() {
+                    ws.pending.pop_front();
+                } else {
+                    front.advance(n);
+                }
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {
+                // The socket wakes only its last poller; whoever drains wakes the rest.
+                if !ws.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    ws.waiting.push(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+    ready!(Pin::new(&mut ws.io).poll_flush(cx))?;
+    // An idle connection keeps no buffers.
+    ws.pending = VecDeque::new();
+    for w in std::mem::take(&mut ws.waiting) {
+        w.wake();
+    }
+    Poll::Ready(Ok(()))
+}
+
 /// The sending half of a RawSocket connection.
 pub struct RawSocketWriter<W> {
-    io: Arc<Mutex<W>>,
+    io: Arc<Mutex<WriteSide<W>>>,
     max_len: usize,
 }
 
 /// Batches up to this size are copied into one buffer and written with one syscall; larger
-/// ones are written frame by frame to avoid copying big payloads.
+/// frames are queued as they are, to avoid copying big payloads.
 const COALESCE_LIMIT: usize = 64 * 1024;
 
 impl<W: AsyncWrite + Send + Unpin + 'static> RawSocketWriter<W> {
     /// Sends a PING with `payload` (the peer answers with a PONG the reader skips).
     pub async fn ping(&mut self, payload: &[u8]) -> Result<(), WireError> {
-        let mut w = self.io.lock().await;
-        w.write_all(&header(FRAME_PING, payload.len())).await?;
-        w.write_all(payload).await?;
-        w.flush().await?;
+        self.io
+            .lock()
+            .push_frame(FRAME_PING, Bytes::copy_from_slice(payload));
+        poll_fn(|cx| poll_drain(&self.io, cx)).await?;
         Ok(())
     }
 }
@@ -471,26 +541,31 @@ impl<W: AsyncWrite + Send + Unpin + 'static> WireWrite for RawSocketWriter<W> {
             }
             total += 4 + f.len();
         }
-        let mut w = self.io.lock().await;
-        if total <= COALESCE_LIMIT {
-            let mut buf = BytesMut::with_capacity(total);
-            for f in frames {
-                buf.put_slice(&header(FRAME_MESSAGE, f.len()));
-                buf.put_slice(f);
-            }
-            w.write_all(&buf).await?;
-        } else {
-            for f in frames {
-                w.write_all(&header(FRAME_MESSAGE, f.len())).await?;
-                w.write_all(f).await?;
+        {
+            let mut ws = self.io.lock();
+            if total <= COALESCE_LIMIT {
+                let mut buf = BytesMut::with_capacity(total);
+                for f in frames {
+                    buf.put_slice(&header(FRAME_MESSAGE, f.len()));
+                    buf.put_slice(f);
+                }
+                ws.pending.push_back(buf.freeze());
+            } else {
+                for f in frames {
+                    ws.push_frame(FRAME_MESSAGE, f.clone());
+                }
             }
         }
-        w.flush().await?;
+        poll_fn(|cx| poll_drain(&self.io, cx)).await?;
         Ok(())
     }
 
     async fn close(&mut self) {
-        let _ = self.io.lock().await.shutdown().await;
+        let _ = poll_fn(|cx| {
+            ready!(poll_drain(&self.io, cx))?;
+            Pin::new(&mut self.io.lock().io).poll_shutdown(cx)
+        })
+        .await;
     }
 }
 

@@ -39,10 +39,9 @@ pub(crate) async fn serve(
     let io: BoxedIo = Box::new(Rewind::new(Bytes::copy_from_slice(&first), io));
     if first[0] == rawsocket::MAGIC {
         match rawsocket {
-            Some(ep) => conn::serve_rawsocket(io, peer, ep, shared).await,
+            Some(ep) => conn::serve_rawsocket(io, peer, ep, shared, permit).await,
             None => debug!(%peer, "client speaks RawSocket, but this transport has none"),
         }
-        drop(permit);
     } else {
         web::serve_http(io, ConnMeta::new(peer, secure, permit), web).await;
     }

@@ -73,7 +73,7 @@ pub fn conn(authid: &str, authrole: &str) -> ConnectionInfo {
     ConnectionInfo {
         transport: Arc::new(TransportInfo {
             id: "test".into(),
-            kind: "local".into(),
+            kind: "local",
             peer: "test".into(),
             http_headers: None,
         }),

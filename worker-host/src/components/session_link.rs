@@ -217,14 +217,14 @@ pub async fn serve_stdio<R, W>(
 
 fn connection_info(
     component_id: &str,
-    kind: &str,
+    kind: &'static str,
     peer: &str,
     auth: Arc<ComponentAuthenticator>,
 ) -> ConnectionInfo {
     ConnectionInfo {
         transport: Arc::new(TransportInfo {
-            id: format!("component:{component_id}"),
-            kind: kind.into(),
+            id: format!("component:{component_id}").into(),
+            kind,
             peer: peer.into(),
             http_headers: None,
         }),

@@ -79,8 +79,8 @@ where
         .map_err(|_| PipeError::Timeout(HANDSHAKE_TIMEOUT))??;
     let info = ConnectionInfo {
         transport: Arc::new(TransportInfo {
-            id: format!("worker:{worker_id}"),
-            kind: "pipe".into(),
+            id: format!("worker:{worker_id}").into(),
+            kind: "pipe",
             peer: "process".into(),
             http_headers: None,
         }),

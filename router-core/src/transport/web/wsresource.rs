@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::debug;
 
 use super::{Body, ConnMeta, empty, escape_html, html_response, page, text_response};
-use crate::transport::conn::{Shared, WsEndpoint, run_session};
+use crate::transport::conn::{Shared, WsEndpoint, spawn_session};
 use crate::transport::websocket::{self, check_request, header_dict};
 
 fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -74,8 +74,6 @@ pub(crate) fn handle(
         meta.permit.clone(),
     );
     shared.tracker.spawn(async move {
-        // Keeps the connection counted under max_connections while the session runs.
-        let _permit = permit;
         let upgraded = tokio::select! {
             _ = sh.shutdown.cancelled() => return,
             r = tokio::time::timeout(ep2.settings.open_handshake_timeout, on_upgrade) => r,
@@ -92,7 +90,8 @@ pub(crate) fn handle(
             }
         };
         let (reader, writer) = websocket::from_upgraded(io, negotiated, &ep2.settings).await;
-        run_session(
+        // The permit keeps the connection counted under max_connections while it lives.
+        spawn_session(
             negotiated.codec,
             reader,
             writer,
@@ -101,8 +100,8 @@ pub(crate) fn handle(
             Some(headers),
             ep2.authenticator.clone(),
             sh,
-        )
-        .await;
+            permit,
+        );
     });
     let mut r = Response::new(empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
