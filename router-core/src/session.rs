@@ -11,11 +11,12 @@ use crate::util::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
@@ -102,9 +103,11 @@ pub struct SessionHandle {
     pub serializer: Option<Codec>,
     pub features: PeerFeatures,
     tx: OutSender,
-    /// Wakes the session task to close (a stored permit: a close requested before the task
-    /// waits is not lost).
-    closer: tokio::sync::Notify,
+    /// Set by [`SessionHandle::close`]; the session task checks it whenever it is polled.
+    closing: AtomicBool,
+    /// The session task, woken when a close is requested (a waker, not a waiting future: the
+    /// session's idle state stays small).
+    closer: AtomicWaker,
     /// Boxed: set at most once, and a session handle is held for every session.
     close_reason: Mutex<Option<Box<(String, String)>>>,
     next_request: AtomicU64,
@@ -130,11 +133,28 @@ impl SessionHandle {
         if r.is_none() {
             *r = Some(Box::new((reason.to_owned(), message.to_owned())));
         }
-        self.closer.notify_one();
+        drop(r);
+        self.closing.store(true, Ordering::Release);
+        self.closer.wake();
     }
 
     pub fn is_closing(&self) -> bool {
-        self.close_reason.lock().is_some()
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Ready once a close was requested; registers the task to be woken for it.
+    fn poll_close_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_closing() {
+            return Poll::Ready(());
+        }
+        self.closer.register(cx.waker());
+        // Checked again: a close between the first check and the registration would
+        // otherwise wake nobody.
+        if self.is_closing() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// The next router→peer request ID (INVOCATION, INTERRUPT refer to it), sequential from 1.
@@ -277,7 +297,6 @@ pub(crate) fn serve_wire<R: WireRead, W: WireWrite, G: Send + 'static>(
     guard: G,
 ) -> impl Future<Output = ()> + Send + 'static {
     let (tx, rx) = out_queue(QUEUE_CAPACITY);
-    let span = debug_span!("conn", peer = %conn.transport.peer, transport = %conn.transport.id);
     Connection {
         session: run(router, conn, WireSource { reader, codec }, tx, Some(codec)),
         writer: write_queue(writer, codec, rx),
@@ -286,7 +305,6 @@ pub(crate) fn serve_wire<R: WireRead, W: WireWrite, G: Send + 'static>(
         drain: None,
         _guard: guard,
     }
-    .instrument(span)
 }
 
 pin_project_lite::pin_project! {
@@ -564,7 +582,8 @@ async fn handshake<S: MessageSource>(
         serializer: codec,
         features: PeerFeatures::from_hello(&details),
         tx: tx.clone(),
-        closer: tokio::sync::Notify::new(),
+        closing: AtomicBool::new(false),
+        closer: AtomicWaker::new(),
         close_reason: Mutex::new(None),
         next_request: AtomicU64::new(0),
         invocations: Mutex::new(HashMap::default()),
@@ -596,7 +615,7 @@ async fn handshake<S: MessageSource>(
         },
     )
     .await;
-    debug!(session = session_id, realm = %realm.name(), authid = %handle.identity.authid, authrole = %handle.identity.authrole, "session joined");
+    debug!(session = session_id, realm = %realm.name(), authid = %handle.identity.authid, authrole = %handle.identity.authrole, peer = %conn.transport.peer, transport = %conn.transport.id, "session joined");
     let mut ctx = SessionCtx {
         handle,
         realm,
@@ -655,7 +674,7 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
     loop {
         let next = tokio::select! {
             biased;
-            _ = handle.closer.notified() => {
+            _ = std::future::poll_fn(|cx| handle.poll_close_requested(cx)) => {
                 let (reason, message) = ctx.handle.close_reason.lock().as_deref().cloned()
                     .unwrap_or_else(|| ("wamp.close.system_shutdown".into(), String::new()));
                 let _ = ctx.handle.tx.try_send(Outgoing::from(Message::Goodbye {

@@ -120,6 +120,12 @@ impl From<String> for Value {
         Value::String(s)
     }
 }
+impl From<std::borrow::Cow<'_, str>> for Value {
+    fn from(s: std::borrow::Cow<'_, str>) -> Self {
+        Value::String(s.into_owned())
+    }
+}
+
 impl From<bool> for Value {
     fn from(b: bool) -> Self {
         Value::Bool(b)

@@ -7,6 +7,7 @@
 //! (`StaticAuthenticator`: anonymous, ticket, wampcra, cryptosign) and [`TrustedAuthenticator`]
 //! for connections trusted by construction (a worker's pipe, the node's Unix socket).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -66,9 +67,10 @@ pub struct Identity {
     pub realm: String,
     pub authid: String,
     pub authrole: String,
-    pub authmethod: String,
+    /// Names from a small fixed set, borrowed (`Cow`) so a session does not allocate them.
+    pub authmethod: Cow<'static, str>,
     /// `static`, `dynamic`, `trusted`, …
-    pub authprovider: String,
+    pub authprovider: Cow<'static, str>,
     /// Sent to the client in WELCOME.Details.authextra.
     pub authextra: Dict,
 }
