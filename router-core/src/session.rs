@@ -356,30 +356,37 @@ impl<S: Future<Output = ()>, W: Future<Output = ()>, G> Future for Connection<S,
 
 /// Writes what the session's queue receives to the wire, in batches, until the queue is
 /// closed and empty or a write fails; then closes the wire.
-async fn write_queue<W: WireWrite>(mut writer: W, codec: Codec, mut rx: OutReceiver) {
-    let mut batch: Vec<Outgoing> = Vec::new();
-    let mut frames: Vec<Bytes> = Vec::new();
-    loop {
-        if rx.recv_many(&mut batch, 256).await == 0 {
-            break;
+fn write_queue<W: WireWrite>(
+    mut writer: W,
+    codec: Codec,
+    mut rx: OutReceiver,
+) -> impl Future<Output = ()> + Send {
+    // A block, like `run`, so the arguments are stored once.
+    async move {
+        let mut batch: Vec<Outgoing> = Vec::new();
+        let mut frames: Vec<Bytes> = Vec::new();
+        loop {
+            if rx.recv_many(&mut batch, 256).await == 0 {
+                break;
+            }
+            frames.extend(batch.drain(..).map(|o| o.encode(codec)));
+            let res = writer.write_frames(&frames).await;
+            frames.clear();
+            // Nothing more to write for now: the session may sit idle for hours, so it keeps no
+            // buffers (under load the queue is rarely empty and they are reused).
+            if rx.is_empty() {
+                batch = Vec::new();
+                frames = Vec::new();
+            }
+            if let Err(e) = res {
+                debug!(error = %e, "write failed");
+                break;
+            }
         }
-        frames.extend(batch.drain(..).map(|o| o.encode(codec)));
-        let res = writer.write_frames(&frames).await;
-        frames.clear();
-        // Nothing more to write for now: the session may sit idle for hours, so it keeps no
-        // buffers (under load the queue is rarely empty and they are reused).
-        if rx.is_empty() {
-            batch = Vec::new();
-            frames = Vec::new();
-        }
-        if let Err(e) = res {
-            debug!(error = %e, "write failed");
-            break;
-        }
+        // Closing the queue before the wire: senders see it gone at once.
+        drop(rx);
+        writer.close().await;
     }
-    // Closing the queue before the wire: senders see it gone at once.
-    drop(rx);
-    writer.close().await;
 }
 
 /// Opens an in-process session link; the router side runs on a spawned task.
@@ -421,28 +428,33 @@ async fn next_with_timeout<S: MessageSource>(src: &mut S) -> Result<Option<Messa
     }
 }
 
-async fn run<S: MessageSource>(
+fn run<S: MessageSource>(
     router: Arc<Router>,
     conn: ConnectionInfo,
     mut src: S,
     tx: OutSender,
     codec: Option<Codec>,
-) {
-    // WAMP allows a new session on the same transport after GOODBYE.
-    loop {
-        // Boxed: the handshake's state (auth, realm lookup) is large and needed once; kept
-        // inline, every idle session would carry its space for as long as it lives.
-        let Some(mut ctx) = Box::pin(handshake(&router, &conn, &mut src, &tx, codec)).await else {
-            break;
-        };
-        let again = established(&mut ctx, &mut src).await;
-        ctx.detach().await;
-        if !again {
-            break;
+) -> impl Future<Output = ()> + Send {
+    // A block rather than an `async fn`: an `async fn` moves its arguments into locals and its
+    // future keeps room for both; the block uses what it captured in place.
+    async move {
+        // WAMP allows a new session on the same transport after GOODBYE.
+        loop {
+            // Boxed: the handshake's state (auth, realm lookup) is large and needed once; kept
+            // inline, every idle session would carry its space for as long as it lives.
+            let Some(mut ctx) = Box::pin(handshake(&router, &conn, &mut src, &tx, codec)).await
+            else {
+                break;
+            };
+            let again = established(&mut ctx, &mut src).await;
+            ctx.detach().await;
+            if !again {
+                break;
+            }
         }
+        // Nothing more will be queued: the writer flushes what is there and ends.
+        tx.close();
     }
-    // Nothing more will be queued: the writer flushes what is there and ends.
-    tx.close();
 }
 
 /// Runs HELLO → (CHALLENGE → AUTHENTICATE) → WELCOME. `None` if the session did not open.
@@ -669,37 +681,35 @@ pub(crate) enum Step {
 }
 
 /// Runs the joined session. Returns `true` if the transport may carry another session.
+///
+/// Written so that what the session keeps while it waits is small: the wait itself holds
+/// two pointers, a read message is routed before the next await, and the rare waits are
+/// boxed.
 async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> bool {
     let handle = ctx.handle.clone();
     loop {
-        let next = tokio::select! {
-            biased;
-            _ = std::future::poll_fn(|cx| handle.poll_close_requested(cx)) => {
-                let (reason, message) = ctx.handle.close_reason.lock().as_deref().cloned()
-                    .unwrap_or_else(|| ("wamp.close.system_shutdown".into(), String::new()));
-                let _ = ctx.handle.tx.try_send(Outgoing::from(Message::Goodbye {
-                    details: dict! { "message" => message },
-                    reason,
-                }));
-                // Wait briefly for the peer's GOODBYE reply; anything else is dropped. Boxed,
-                // like every rare wait here, to keep the idle session's future small.
-                let _ = Box::pin(tokio::time::timeout(GOODBYE_TIMEOUT, async {
-                    while let Ok(Some(m)) = src.next_message().await {
-                        if matches!(m, Message::Goodbye { .. }) { break; }
-                    }
-                })).await;
-                return false;
+        // In a block: `next` (a whole message) must be dead before the awaits below, or the
+        // future would keep room for it.
+        let step = {
+            let next = tokio::select! {
+                biased;
+                _ = std::future::poll_fn(|cx| handle.poll_close_requested(cx)) => None,
+                m = src.next_message() => Some(m),
+            };
+            match next {
+                None => None,
+                Some(Ok(Some(msg))) => Some(dispatch(ctx, msg)),
+                Some(Ok(None)) => return false,
+                Some(Err(SourceError::Violation(v))) => Some(Step::Violation(v.0)),
+                Some(Err(SourceError::Wire(e))) => {
+                    debug!(session = ctx.handle.id, error = %e, "connection lost");
+                    return false;
+                }
             }
-            m = src.next_message() => m,
         };
-        let step = match next {
-            Ok(Some(msg)) => dispatch(ctx, msg),
-            Ok(None) => return false,
-            Err(SourceError::Violation(v)) => Step::Violation(v.0),
-            Err(SourceError::Wire(e)) => {
-                debug!(session = ctx.handle.id, error = %e, "connection lost");
-                return false;
-            }
+        let Some(step) = step else {
+            Box::pin(goodbye_on_close(ctx, src)).await;
+            return false;
         };
         if !ctx.deferred.is_empty() {
             Box::pin(ctx.deferred.flush()).await;
@@ -717,6 +727,30 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             }
         }
     }
+}
+
+/// Ends a session whose close was requested: GOODBYE with the reason, then a short wait for
+/// the peer's GOODBYE (anything else it sends is dropped).
+async fn goodbye_on_close<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) {
+    let (reason, message) = ctx
+        .handle
+        .close_reason
+        .lock()
+        .as_deref()
+        .cloned()
+        .unwrap_or_else(|| ("wamp.close.system_shutdown".into(), String::new()));
+    let _ = ctx.handle.tx.try_send(Outgoing::from(Message::Goodbye {
+        details: dict! { "message" => message },
+        reason,
+    }));
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+        while let Ok(Some(m)) = src.next_message().await {
+            if matches!(m, Message::Goodbye { .. }) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Routes one message of a joined session.
@@ -827,5 +861,63 @@ impl SessionCtx {
         // Deliver in the background: this session's own queue is going away.
         std::mem::take(&mut self.deferred).spawn_flush();
         debug!(session = id, "session left");
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    use crate::transport::rawsocket::{RawSocketReader, RawSocketWriter};
+    use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
+    type R = RawSocketReader<ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
+    type W = RawSocketWriter<WriteHalf<DuplexStream>>;
+    #[tokio::test]
+    async fn print_sizes() {
+        let mk = || {
+            let (a, _b) = tokio::io::duplex(10);
+            let (r, w) = tokio::io::split(a);
+            let (reader, writer): (R, W) = crate::transport::rawsocket::framed(r, w, 1000, 1000);
+            let conn = ConnectionInfo {
+                transport: Arc::new(TransportInfo {
+                    id: "t".into(),
+                    kind: "k",
+                    peer: "p".into(),
+                    http_headers: None,
+                }),
+                authenticator: Arc::new(crate::auth::StaticAuthenticator::unconfigured()),
+            };
+            (reader, writer, conn)
+        };
+        let router = Router::new();
+        let (reader, mut writer, conn) = mk();
+        let mut src = WireSource {
+            reader,
+            codec: Codec::MsgPack,
+        };
+        let (tx, rx) = out_queue(10);
+        {
+            let f = src.next_message();
+            eprintln!("next_message: {}", std::mem::size_of_val(&f));
+        }
+        {
+            let f = writer.write_frames(&[]);
+            eprintln!("write_frames: {}", std::mem::size_of_val(&f));
+        }
+        {
+            let f = write_queue(writer, Codec::MsgPack, rx);
+            eprintln!("write_queue: {}", std::mem::size_of_val(&f));
+        }
+        let f = run(router.clone(), conn, src, tx, None);
+        eprintln!("run: {}", std::mem::size_of_val(&f));
+        let (reader, writer, conn) = mk();
+        let f = serve_wire(router.clone(), Codec::MsgPack, reader, writer, conn, ());
+        eprintln!("serve_wire: {}", std::mem::size_of_val(&f));
+        eprintln!(
+            "reader: {} writer: {} handle: {} ctx: {}",
+            std::mem::size_of::<R>(),
+            std::mem::size_of::<W>(),
+            std::mem::size_of::<SessionHandle>(),
+            std::mem::size_of::<SessionCtx>()
+        );
     }
 }

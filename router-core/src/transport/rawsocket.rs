@@ -261,6 +261,7 @@ where
             writer: shared.clone(),
             max_len: max_recv.min(MAX_LENGTH),
             shutdown: None,
+            pong_pending: false,
         },
         RawSocketWriter {
             io: shared,
@@ -294,6 +295,8 @@ pub struct RawSocketReader<R, W> {
     max_len: usize,
     /// Once cancelled, reads report end of stream (the transport is stopping).
     shutdown: Option<Shutdown>,
+    /// A PONG is queued on the write side and must be written before reading on.
+    pong_pending: bool,
 }
 
 /// The transport's stop signal, as the reader watches it.
@@ -420,11 +423,23 @@ where
         frame
     }
 
-    /// Answers a PING (rare: boxed where it is awaited).
-    async fn answer_ping(&mut self, payload: Bytes) -> Result<(), WireError> {
-        self.writer.lock().push_frame(FRAME_PONG, payload);
-        poll_fn(|cx| poll_drain(&self.writer, cx)).await?;
-        Ok(())
+    /// The next WAMP message; PINGs are answered on the way (the PONG is written before the
+    /// next frame is read).
+    fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, WireError>> {
+        loop {
+            if self.pong_pending {
+                ready!(poll_drain(&self.writer, cx))?;
+                self.pong_pending = false;
+            }
+            match ready!(self.poll_frame_or_stop(cx))? {
+                None => return Poll::Ready(Ok(None)),
+                Some(Frame::Message(payload)) => return Poll::Ready(Ok(Some(payload))),
+                Some(Frame::Ping(payload)) => {
+                    self.writer.lock().push_frame(FRAME_PONG, payload);
+                    self.pong_pending = true;
+                }
+            }
+        }
     }
 }
 
@@ -433,14 +448,10 @@ where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
-    async fn read_frame(&mut self) -> Result<Option<Bytes>, WireError> {
-        loop {
-            match poll_fn(|cx| self.poll_frame_or_stop(cx)).await? {
-                None => return Ok(None),
-                Some(Frame::Message(payload)) => return Ok(Some(payload)),
-                Some(Frame::Ping(payload)) => Box::pin(self.answer_ping(payload)).await?,
-            }
-        }
+    // A poll function, not an `async fn`: a session waiting for its next message holds one
+    // pointer for it.
+    fn read_frame(&mut self) -> impl Future<Output = Result<Option<Bytes>, WireError>> + Send {
+        poll_fn(|cx| self.poll_read_frame(cx))
     }
 }
 
