@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, OnceLock};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -192,44 +192,47 @@ impl OutQueue {
 pub struct OutReceiver(Arc<OutQueue>);
 
 impl OutReceiver {
-    /// Moves up to `limit` queued messages into `buf`, waiting while the queue is empty.
-    /// Returns 0 once the queue is closed and empty.
-    pub async fn recv_many(&mut self, buf: &mut Vec<Outgoing>, limit: usize) -> usize {
-        poll_fn(|cx| {
-            let mut st = self.0.state.lock();
-            if st.items.is_empty() {
-                if st.closed {
-                    return Poll::Ready(0);
-                }
-                if !st.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    st.reader = Some(cx.waker().clone());
-                }
-                return Poll::Pending;
-            }
-            let was_full = st.items.len() >= self.0.capacity;
-            let n = st.items.len().min(limit);
-            buf.extend(st.items.drain(..n));
-            if st.items.is_empty() {
-                // Drained: an idle session keeps no buffer (the next message allocates one).
-                st.items = VecDeque::new();
-            }
-            drop(st);
-            if was_full {
-                self.0.room.notify_waiters();
-            }
-            Poll::Ready(n)
-        })
-        .await
+    /// Takes everything queued, waiting while the queue is empty; `None` once it is closed
+    /// and empty.
+    pub async fn recv_all(&mut self) -> Option<VecDeque<Outgoing>> {
+        poll_fn(|cx| self.poll_take(cx, std::mem::take)).await
     }
 
     /// The next queued message, waiting while the queue is empty; `None` once it is closed
     /// and empty.
     pub async fn recv(&mut self) -> Option<Outgoing> {
-        let mut one = Vec::with_capacity(1);
-        match self.recv_many(&mut one, 1).await {
-            0 => None,
-            _ => one.pop(),
+        poll_fn(|cx| self.poll_take(cx, |items| items.pop_front()))
+            .await
+            .flatten()
+    }
+
+    /// Applies `take` to a non-empty queue, or waits for one.
+    fn poll_take<T>(
+        &self,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&mut VecDeque<Outgoing>) -> T,
+    ) -> Poll<Option<T>> {
+        let mut st = self.0.state.lock();
+        if st.items.is_empty() {
+            if st.closed {
+                return Poll::Ready(None);
+            }
+            if !st.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                st.reader = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
         }
+        let was_full = st.items.len() >= self.0.capacity;
+        let taken = take(&mut st.items);
+        if st.items.is_empty() {
+            // Drained: an idle session keeps no buffer (the next message allocates one).
+            st.items = VecDeque::new();
+        }
+        drop(st);
+        if was_full {
+            self.0.room.notify_waiters();
+        }
+        Poll::Ready(Some(taken))
     }
 
     /// Whether nothing is queued right now.
@@ -281,9 +284,8 @@ mod tests {
         tx.try_send(msg(1)).unwrap();
         tx.try_send(msg(2)).unwrap();
         assert!(matches!(tx.try_send(msg(3)), Err(TrySendError::Full(_))));
-        let mut buf = Vec::new();
-        assert_eq!(rx.recv_many(&mut buf, 10).await, 2);
-        assert_eq!(buf.iter().map(reason).collect::<Vec<_>>(), ["r1", "r2"]);
+        let batch = rx.recv_all().await.unwrap();
+        assert_eq!(batch.iter().map(reason).collect::<Vec<_>>(), ["r1", "r2"]);
         tx.try_send(msg(4)).unwrap();
         tx.close();
         assert!(matches!(tx.try_send(msg(5)), Err(TrySendError::Closed(_))));

@@ -363,19 +363,18 @@ fn write_queue<W: WireWrite>(
 ) -> impl Future<Output = ()> + Send {
     // A block, like `run`, so the arguments are stored once.
     async move {
-        let mut batch: Vec<Outgoing> = Vec::new();
         let mut frames: Vec<Bytes> = Vec::new();
         loop {
-            if rx.recv_many(&mut batch, 256).await == 0 {
-                break;
+            // Everything queued goes out in one write; the batch is dead before the write.
+            match rx.recv_all().await {
+                Some(batch) => frames.extend(batch.into_iter().map(|o| o.encode(codec))),
+                None => break,
             }
-            frames.extend(batch.drain(..).map(|o| o.encode(codec)));
             let res = writer.write_frames(&frames).await;
             frames.clear();
             // Nothing more to write for now: the session may sit idle for hours, so it keeps no
-            // buffers (under load the queue is rarely empty and they are reused).
+            // buffer (under load the queue is rarely empty and it is reused).
             if rx.is_empty() {
-                batch = Vec::new();
                 frames = Vec::new();
             }
             if let Err(e) = res {
@@ -861,63 +860,5 @@ impl SessionCtx {
         // Deliver in the background: this session's own queue is going away.
         std::mem::take(&mut self.deferred).spawn_flush();
         debug!(session = id, "session left");
-    }
-}
-
-#[cfg(test)]
-mod size_probe {
-    use super::*;
-    use crate::transport::rawsocket::{RawSocketReader, RawSocketWriter};
-    use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
-    type R = RawSocketReader<ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
-    type W = RawSocketWriter<WriteHalf<DuplexStream>>;
-    #[tokio::test]
-    async fn print_sizes() {
-        let mk = || {
-            let (a, _b) = tokio::io::duplex(10);
-            let (r, w) = tokio::io::split(a);
-            let (reader, writer): (R, W) = crate::transport::rawsocket::framed(r, w, 1000, 1000);
-            let conn = ConnectionInfo {
-                transport: Arc::new(TransportInfo {
-                    id: "t".into(),
-                    kind: "k",
-                    peer: "p".into(),
-                    http_headers: None,
-                }),
-                authenticator: Arc::new(crate::auth::StaticAuthenticator::unconfigured()),
-            };
-            (reader, writer, conn)
-        };
-        let router = Router::new();
-        let (reader, mut writer, conn) = mk();
-        let mut src = WireSource {
-            reader,
-            codec: Codec::MsgPack,
-        };
-        let (tx, rx) = out_queue(10);
-        {
-            let f = src.next_message();
-            eprintln!("next_message: {}", std::mem::size_of_val(&f));
-        }
-        {
-            let f = writer.write_frames(&[]);
-            eprintln!("write_frames: {}", std::mem::size_of_val(&f));
-        }
-        {
-            let f = write_queue(writer, Codec::MsgPack, rx);
-            eprintln!("write_queue: {}", std::mem::size_of_val(&f));
-        }
-        let f = run(router.clone(), conn, src, tx, None);
-        eprintln!("run: {}", std::mem::size_of_val(&f));
-        let (reader, writer, conn) = mk();
-        let f = serve_wire(router.clone(), Codec::MsgPack, reader, writer, conn, ());
-        eprintln!("serve_wire: {}", std::mem::size_of_val(&f));
-        eprintln!(
-            "reader: {} writer: {} handle: {} ctx: {}",
-            std::mem::size_of::<R>(),
-            std::mem::size_of::<W>(),
-            std::mem::size_of::<SessionHandle>(),
-            std::mem::size_of::<SessionCtx>()
-        );
     }
 }
