@@ -356,6 +356,7 @@ impl<S: Future<Output = ()>, W: Future<Output = ()>, G> Future for Connection<S,
 
 /// Writes what the session's queue receives to the wire, in batches, until the queue is
 /// closed and empty or a write fails; then closes the wire.
+#[allow(clippy::manual_async_fn)] // see `run`: an `async fn` would store its arguments twice
 fn write_queue<W: WireWrite>(
     mut writer: W,
     codec: Codec,
@@ -427,6 +428,7 @@ async fn next_with_timeout<S: MessageSource>(src: &mut S) -> Result<Option<Messa
     }
 }
 
+#[allow(clippy::manual_async_fn)] // an `async fn` would store its arguments twice
 fn run<S: MessageSource>(
     router: Arc<Router>,
     conn: ConnectionInfo,
