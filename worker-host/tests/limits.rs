@@ -18,16 +18,19 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 struct Sleeper(Child);
 
 impl Sleeper {
-    /// A `sleep` child, returned once it runs `sleep` (not the forked copy of this test).
+    /// A `sleep` child, returned once it sleeps in `sleep` (not the forked copy of this test,
+    /// and not mid-exec: the name changes before the program is mapped, when the new address
+    /// space is a single page and a 4 KiB memory limit would look acceptable).
     fn start() -> Sleeper {
         let child = Command::new("sleep")
             .arg("30")
             .spawn()
             .expect("spawn sleep");
-        let comm = format!("/proc/{}/comm", child.id());
+        let stat = format!("/proc/{}/stat", child.id());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::fs::read_to_string(&comm)
-            .map(|c| c.trim() != "sleep")
+        // `<pid> (sleep) S …`: the name and the state (S: sleeping in nanosleep).
+        while std::fs::read_to_string(&stat)
+            .map(|s| !s.contains("(sleep) S "))
             .unwrap_or(true)
         {
             assert!(std::time::Instant::now() < deadline, "sleep did not start");
