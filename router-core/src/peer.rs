@@ -239,18 +239,6 @@ impl OutReceiver {
     pub fn is_empty(&self) -> bool {
         self.0.state.lock().items.is_empty()
     }
-
-    /// A queued message, without waiting.
-    pub fn try_recv(&mut self) -> Option<Outgoing> {
-        let mut st = self.0.state.lock();
-        let out = st.items.pop_front();
-        let was_full = out.is_some() && st.items.len() + 1 >= self.0.capacity;
-        drop(st);
-        if was_full {
-            self.0.room.notify_waiters();
-        }
-        out
-    }
 }
 
 impl Drop for OutReceiver {

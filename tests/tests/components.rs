@@ -4,96 +4,24 @@
 //! readably, and a container worker whose `class` component connects to a router worker's
 //! RawSocket transport with cryptosign credentials. Clients are unmodified autobahn-python.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use router_core::client::{CallError, Event, Session, SubscribeOptions};
 use router_core::uri::MatchPolicy;
-use router_core::{Dict, Value as WampValue};
 use serde_json::{Value, json};
+use tests::mgmt::{call, call_ok, connect, events, runtime, status_is, wait_event};
 use tests::{Node, free_port, python, wait_port, workspace_root};
-use tokio::sync::mpsc;
 
+/// Bound for what runs autobahn-python here (`py_call`, component start-up); the helpers of
+/// `tests::mgmt` have their own.
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Ed25519 seed 00..1f and its public key (the container component's credentials).
 const SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const PUBKEY: &str = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn py_dir() -> PathBuf {
     workspace_root().join("tests/py")
-}
-
-async fn connect(cbdir: &Path) -> Session {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match agent::controller::client::connect(cbdir).await {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("cannot connect to node.sock: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-async fn call(s: &Session, proc_: &str, args: Vec<Value>) -> Result<Value, CallError> {
-    let args = args.into_iter().map(WampValue::from).collect();
-    let opts = router_core::client::CallOptions {
-        timeout: Some(WAIT),
-        ..Default::default()
-    };
-    let r = s.call(proc_, args, Dict::new(), opts).await?;
-    Ok(Value::from(r.value()))
-}
-
-async fn call_ok(s: &Session, proc_: &str, args: Vec<Value>) -> Value {
-    call(s, proc_, args)
-        .await
-        .unwrap_or_else(|e| panic!("{proc_}: {e:?}"))
-}
-
-async fn events(s: &Session, topic: &str) -> mpsc::Receiver<Event> {
-    s.subscribe_stream(
-        topic,
-        SubscribeOptions {
-            match_: MatchPolicy::Exact,
-        },
-        4096,
-    )
-    .await
-    .unwrap()
-    .1
-}
-
-/// Waits (bounded) for an event whose args satisfy `pred`; returns its args.
-async fn wait_event(
-    rx: &mut mpsc::Receiver<Event>,
-    what: &str,
-    pred: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ev = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no event: {what}"))
-            .expect("subscription open");
-        let args: Vec<Value> = ev.args.into_iter().map(Value::from).collect();
-        if pred(&args) {
-            return args;
-        }
-    }
-}
-
-fn status_is(id: &str, old: &str, new: &str) -> impl Fn(&[Value]) -> bool {
-    let (id, old, new) = (id.to_owned(), old.to_owned(), new.to_owned());
-    move |a| a.len() == 3 && a[0] == id && a[1] == old && a[2] == new
 }
 
 fn id_is(id: &str) -> impl Fn(&[Value]) -> bool {
@@ -189,10 +117,10 @@ fn router_components_boot_start_stop_exec_and_errors() {
         );
 
         // (b) Started and stopped at runtime, with every event.
-        let mut status = events(&s, &format!("{w}.on_component_status")).await;
-        let mut start_ev = events(&s, &format!("{w}.on_component_start")).await;
-        let mut ready_ev = events(&s, &format!("{w}.on_component_ready")).await;
-        let mut stop_ev = events(&s, &format!("{w}.on_component_stop")).await;
+        let mut status = events(&s, &format!("{w}.on_component_status"), MatchPolicy::Exact).await;
+        let mut start_ev = events(&s, &format!("{w}.on_component_start"), MatchPolicy::Exact).await;
+        let mut ready_ev = events(&s, &format!("{w}.on_component_ready"), MatchPolicy::Exact).await;
+        let mut stop_ev = events(&s, &format!("{w}.on_component_stop"), MatchPolicy::Exact).await;
         let cfg = json!({"type": "class", "classname": "edge_app.Add2", "realm": "realm1",
                          "role": "app", "extra": {"prefix": "com.rt"}});
         let started = call_ok(
@@ -446,8 +374,9 @@ fn container_component_connects_with_cryptosign() {
 
         // A second component at runtime, then both stopped: the last stop ends the container
         // (shutdown-on-last-component-stopped) cleanly.
-        let mut status = events(&s, &format!("{w}.on_component_status")).await;
-        let mut started_ev = events(&s, &format!("{w}.on_component_started")).await;
+        let mut status = events(&s, &format!("{w}.on_component_status"), MatchPolicy::Exact).await;
+        let mut started_ev =
+            events(&s, &format!("{w}.on_component_started"), MatchPolicy::Exact).await;
         let cfg = json!({"type": "class", "classname": "edge_app.Add2", "realm": "realm1",
                          "transport": transport, "extra": {"prefix": "com.box2"},
                          "auth": {"cryptosign": {"authid": "dev1", "privkey": SEED}}});
@@ -535,7 +464,7 @@ fn container_restart_policy_restarts_a_crashing_component() {
             }
         }
         let w = "crossbar.worker.box2";
-        let mut status = events(&s, &format!("{w}.on_component_status")).await;
+        let mut status = events(&s, &format!("{w}.on_component_status"), MatchPolicy::Exact).await;
         let crash = json!({"type": "class", "classname": "edge_app.Crashing", "realm": "realm1",
                            "transport": transport, "extra": {"prefix": "com.crashy"},
                            "auth": {"cryptosign": {"authid": "dev1", "privkey": SEED}}});
