@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::message::{Message, ProtocolViolation};
+use crate::message::{Message, Payload, ProtocolViolation, WithoutRawTail};
 use crate::value::{List, Value};
 
 /// One of the three WAMP serializers this router speaks.
@@ -96,6 +96,18 @@ impl Codec {
 
     /// Serializes one message, appending to `buf`.
     pub fn encode_into(self, msg: &Message, buf: &mut BytesMut) {
+        if let Some(raw) = msg.payload().and_then(Payload::raw)
+            && raw.codec() == self
+            && self == Codec::MsgPack
+        {
+            // The same serializer: the sender's arguments go out as they came.
+            let res = rmp_serde::encode::write(&mut buf.writer(), &WithoutRawTail(msg));
+            if let Err(e) = res {
+                tracing::error!(codec = %self, error = %e, "message encoding failed");
+            }
+            buf.extend_from_slice(raw.bytes());
+            return;
+        }
         let w = buf.writer();
         // Encoding a `Message` cannot fail: every map key is a string and every value is
         // representable in all three formats (non-finite floats become JSON null).
@@ -114,6 +126,27 @@ impl Codec {
 
     /// Deserializes one message and checks its shape.
     pub fn decode(self, bytes: &[u8]) -> Result<Message, ProtocolViolation> {
+        if self == Codec::MsgPack
+            && let Some(msg) = Message::from_msgpack(bytes)
+        {
+            return msg;
+        }
+        self.decode_whole(bytes)
+    }
+
+    /// [`Codec::decode`] for a message the router routes: MessagePack arguments it only
+    /// forwards stay serialized (see [`crate::payload`]).
+    pub fn decode_routed(self, frame: &Bytes) -> Result<Message, ProtocolViolation> {
+        if self == Codec::MsgPack
+            && let Some(msg) = Message::from_msgpack_routed(frame)
+        {
+            return msg;
+        }
+        self.decode_whole(frame)
+    }
+
+    /// Decodes the whole message to values, then checks its shape.
+    fn decode_whole(self, bytes: &[u8]) -> Result<Message, ProtocolViolation> {
         let value = self.decode_value(bytes)?;
         match value {
             Value::List(list) => Message::from_list(list),
@@ -130,16 +163,13 @@ impl Codec {
         match self {
             Codec::Json => serde_json::from_slice::<Value>(bytes).map_err(|e| bad(e.to_string())),
             Codec::MsgPack => {
-                let mut reader = bytes;
-                let v: Value = {
-                    let mut de = rmp_serde::Deserializer::new(&mut reader);
-                    serde::Deserialize::deserialize(&mut de).map_err(|e| bad(e.to_string()))?
-                };
-                let rest = reader.len();
-                if rest != 0 {
-                    return Err(bad(format!("{rest} trailing bytes")));
+                // The length first: the zero-copy reader below cannot tell where it stopped.
+                let len = crate::msgpack::value_len(bytes)
+                    .ok_or_else(|| bad("truncated value".into()))?;
+                if len != bytes.len() {
+                    return Err(bad(format!("{} trailing bytes", bytes.len() - len)));
                 }
-                Ok(v)
+                rmp_serde::from_slice(bytes).map_err(|e| bad(e.to_string()))
             }
             Codec::Cbor => {
                 let mut reader = bytes;
@@ -296,6 +326,119 @@ mod tests {
                 let cut = rng.random_range(0..=b.len());
                 let _ = c.decode(&b[..cut]);
                 let _ = c.split_batched(&b[..cut]);
+            }
+        }
+    }
+
+    /// A CALL whose arguments hold what MessagePack can carry: bytes, nesting, big integers.
+    fn rich_call() -> Message {
+        Message::Call {
+            request: 7,
+            options: dict! {"receive_progress" => true},
+            procedure: "com.example.echo".into(),
+            payload: Payload::new(
+                vec![
+                    Value::from("x".repeat(40)),
+                    Value::Bytes(Bytes::from_static(b"\x00\x01")),
+                    Value::List(vec![Value::Int(-3), Value::UInt(u64::MAX), Value::Null]),
+                    Value::Dict(dict! {"a" => 1.5}),
+                ],
+                dict! {"k" => "v", "n" => Value::List(vec![])},
+            ),
+        }
+    }
+
+    #[test]
+    fn routed_msgpack_arguments_go_out_as_they_came() {
+        let c = Codec::MsgPack;
+        let frame = c.encode(&rich_call());
+        let routed = c.decode_routed(&frame).unwrap();
+        let Message::Call { payload, .. } = &routed else {
+            panic!("{routed:?}")
+        };
+        assert!(payload.raw().is_some(), "arguments kept serialized");
+        assert!(payload.args.is_empty());
+        assert_eq!(routed, c.decode(&frame).unwrap());
+        let Message::Call { payload, .. } = routed else {
+            unreachable!()
+        };
+        let invocation = |payload| Message::Invocation {
+            request: 1,
+            registration: 2,
+            details: dict! {"caller" => 5},
+            payload,
+        };
+        let decoded = payload.clone().into_decoded();
+        assert!(decoded.raw().is_none());
+        // Spliced into a MessagePack message: the same bytes as serializing the values.
+        assert_eq!(
+            c.encode(&invocation(payload.clone())),
+            c.encode(&invocation(decoded.clone()))
+        );
+        // Other serializers (and in-process peers) get them decoded.
+        for other in [Codec::Json, Codec::Cbor] {
+            let out = other.encode(&invocation(payload.clone()));
+            assert_eq!(out, other.encode(&invocation(decoded.clone())), "{other}");
+            assert_eq!(other.decode(&out).unwrap(), invocation(decoded.clone()));
+        }
+        assert_eq!(
+            invocation(payload).into_decoded(),
+            invocation(decoded.clone())
+        );
+        // Empty arguments are no payload at all.
+        let empty = Message::Yield {
+            request: 3,
+            options: Dict::new(),
+            payload: Payload::new(vec![], Dict::new()),
+        };
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(&[0x95, 70, 3, 0x80, 0x90, 0x80]);
+        let got = c.decode_routed(&frame.freeze()).unwrap();
+        assert_eq!(got, empty);
+        assert!(got.payload().unwrap().raw().is_none());
+    }
+
+    #[test]
+    fn routed_and_plain_decoding_agree_on_any_input() {
+        use rand::RngExt as _;
+        let mut rng = rand::rng();
+        let c = Codec::MsgPack;
+        let mut goods = vec![c.encode(&rich_call()), c.encode(&sample())];
+        // An extension value in the arguments, and a map with an integer key: not WAMP values.
+        goods.push(Bytes::from_static(&[
+            0x95, 48, 1, 0x80, 0xa1, b'p', 0x91, 0xd4, 1, 2,
+        ]));
+        goods.push(Bytes::from_static(&[
+            0x95, 48, 1, 0x80, 0xa1, b'p', 0x91, 0x81, 1, 2,
+        ]));
+        for good in goods {
+            for i in 0..3000 {
+                let mut b = good.to_vec();
+                if i > 0 {
+                    for _ in 0..rng.random_range(1..4) {
+                        let at = rng.random_range(0..b.len());
+                        b[at] = rng.random();
+                    }
+                    b.truncate(rng.random_range(0..=b.len()));
+                }
+                let frame = Bytes::from(b);
+                let plain = c.decode(&frame);
+                let whole = c.decode_whole(&frame);
+                let routed = c.decode_routed(&frame).map(Message::into_decoded);
+                assert_eq!(
+                    plain.is_ok(),
+                    whole.is_ok(),
+                    "{frame:x?} {plain:?} {whole:?}"
+                );
+                assert_eq!(
+                    plain.is_ok(),
+                    routed.is_ok(),
+                    "{frame:x?} {plain:?} {routed:?}"
+                );
+                if let (Ok(p), Ok(w), Ok(r)) = (plain, whole, routed) {
+                    assert_eq!(p, w);
+                    assert_eq!(p, r);
+                }
             }
         }
     }

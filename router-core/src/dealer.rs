@@ -441,6 +441,7 @@ pub(crate) fn call(
         if ctx.realm.options().enable_meta_api && procedure.starts_with("wamp.") {
             let realm = ctx.realm.clone();
             let handle = ctx.handle.clone();
+            let payload = payload.into_decoded();
             match meta::call(&realm, &handle, &procedure, payload, &mut ctx.deferred) {
                 Some(Ok(result)) => ctx.reply(Message::Result {
                     request,

@@ -14,6 +14,8 @@ pub mod config;
 pub mod dealer;
 pub mod message;
 mod meta;
+mod msgpack;
+pub mod payload;
 pub mod peer;
 pub mod realm;
 pub mod router;

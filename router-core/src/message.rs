@@ -7,6 +7,10 @@
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
+use bytes::Bytes;
+
+use crate::msgpack::MsgPackItems;
+pub use crate::payload::{Payload, RawPayload};
 use crate::value::{Dict, List, Value};
 
 /// A WAMP ID (session, publication, subscription, registration, request): an integer in [0, 2^53].
@@ -41,38 +45,6 @@ pub mod code {
     pub const INVOCATION: u64 = 68;
     pub const INTERRUPT: u64 = 69;
     pub const YIELD: u64 = 70;
-}
-
-/// Positional and keyword arguments of a message. Empty parts are omitted on the wire.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Payload {
-    pub args: List,
-    pub kwargs: Dict,
-}
-
-impl Payload {
-    pub fn new(args: List, kwargs: Dict) -> Self {
-        Payload { args, kwargs }
-    }
-    pub fn args(args: List) -> Self {
-        Payload {
-            args,
-            kwargs: Dict::new(),
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.args.is_empty() && self.kwargs.is_empty()
-    }
-    /// Number of trailing list elements this payload takes on the wire (0, 1 or 2).
-    pub fn wire_len(&self) -> usize {
-        if !self.kwargs.is_empty() {
-            2
-        } else if !self.args.is_empty() {
-            1
-        } else {
-            0
-        }
-    }
 }
 
 /// Every WAMP message this router speaks.
@@ -199,22 +171,51 @@ fn violation<T>(msg: impl Into<String>) -> Result<T, ProtocolViolation> {
     Err(ProtocolViolation(msg.into()))
 }
 
-/// Reads the fields of one message in order, naming the message and field in every error.
-struct Fields {
-    name: &'static str,
-    items: std::vec::IntoIter<Value>,
-    index: usize,
+/// Where the fields of a message come from.
+enum Items<'a> {
+    /// Decoded already (JSON, CBOR, in-process peers).
+    List(std::vec::IntoIter<Value>),
+    /// Read from the MessagePack frame as they are asked for.
+    MsgPack(MsgPackItems<'a>),
 }
 
-impl Fields {
+impl Items<'_> {
+    fn next(&mut self) -> Option<Result<Value, ProtocolViolation>> {
+        match self {
+            Items::List(items) => items.next().map(Ok),
+            Items::MsgPack(items) => items.value(),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Items::List(items) => items.len(),
+            Items::MsgPack(items) => items.remaining(),
+        }
+    }
+}
+
+/// Reads the fields of one message in order, naming the message and field in every error.
+struct Fields<'a> {
+    name: &'static str,
+    items: Items<'a>,
+    /// The frame, if the arguments may stay serialized (see [`crate::payload`]).
+    keep_raw: Option<&'a Bytes>,
+}
+
+impl<'a> Fields<'a> {
     fn next(&mut self, field: &str) -> Result<Value, ProtocolViolation> {
-        self.index += 1;
         match self.items.next() {
-            Some(v) => Ok(v),
+            Some(v) => v,
             None => violation(format!("{}: missing {}", self.name, field)),
         }
     }
     fn id(&mut self, field: &str) -> Result<Id, ProtocolViolation> {
+        if let Items::MsgPack(m) = &mut self.items
+            && let Some(i) = m.int()
+            && (0..=MAX_ID as i64).contains(&i)
+        {
+            return Ok(i as u64);
+        }
         match self.next(field)? {
             Value::Int(i) if (0..=MAX_ID as i64).contains(&i) => Ok(i as u64),
             other => violation(format!(
@@ -238,6 +239,11 @@ impl Fields {
         }
     }
     fn dict(&mut self, field: &str) -> Result<Dict, ProtocolViolation> {
+        if let Items::MsgPack(m) = &mut self.items
+            && m.empty_map()
+        {
+            return Ok(Dict::new());
+        }
         match self.next(field)? {
             Value::Dict(d) => Ok(d),
             other => violation(format!(
@@ -249,6 +255,11 @@ impl Fields {
         }
     }
     fn string(&mut self, field: &str) -> Result<String, ProtocolViolation> {
+        if let Items::MsgPack(m) = &mut self.items
+            && let Some(s) = m.str()
+        {
+            return Ok(s.to_owned());
+        }
         match self.next(field)? {
             Value::String(s) => Ok(s),
             other => violation(format!(
@@ -273,7 +284,13 @@ impl Fields {
     }
     /// Reads the optional `Args|list [, KwArgs|dict]` tail.
     fn payload(&mut self) -> Result<Payload, ProtocolViolation> {
-        let args = match self.items.next() {
+        if let Some(frame) = self.keep_raw
+            && let Items::MsgPack(m) = &mut self.items
+            && let Some(raw) = m.raw_tail(frame)?
+        {
+            return Ok(raw.map(Payload::from_raw).unwrap_or_default());
+        }
+        let args = match self.items.next().transpose()? {
             None => return self.end(Payload::default()),
             Some(Value::List(l)) => l,
             Some(other) => {
@@ -284,7 +301,7 @@ impl Fields {
                 ));
             }
         };
-        let kwargs = match self.items.next() {
+        let kwargs = match self.items.next().transpose()? {
             None => Dict::new(),
             Some(Value::Dict(d)) => d,
             Some(other) => {
@@ -295,7 +312,7 @@ impl Fields {
                 ));
             }
         };
-        self.end(Payload { args, kwargs })
+        self.end(Payload::new(args, kwargs))
     }
     fn end<T>(&mut self, t: T) -> Result<T, ProtocolViolation> {
         let extra = self.items.len();
@@ -303,6 +320,14 @@ impl Fields {
             return violation(format!(
                 "{}: {} unexpected trailing element(s)",
                 self.name, extra
+            ));
+        }
+        if let Items::MsgPack(m) = &self.items
+            && m.trailing() > 0
+        {
+            return violation(format!(
+                "invalid msgpack message: {} trailing bytes",
+                m.trailing()
             ));
         }
         Ok(t)
@@ -320,8 +345,37 @@ fn describe(v: &Value) -> String {
 impl Message {
     /// Builds a message from its decoded list form, checking every field.
     pub fn from_list(list: List) -> Result<Message, ProtocolViolation> {
-        let mut items = list.into_iter();
-        let code = match items.next() {
+        Message::from_items(Items::List(list.into_iter()), None)
+    }
+
+    /// Reads a message from a MessagePack frame, checking every field like [`from_list`].
+    /// `None` if the frame is not a MessagePack array.
+    ///
+    /// [`from_list`]: Message::from_list
+    pub(crate) fn from_msgpack(frame: &[u8]) -> Option<Result<Message, ProtocolViolation>> {
+        let items = MsgPackItems::new(frame)?;
+        Some(Message::from_items(Items::MsgPack(items), None))
+    }
+
+    /// [`Message::from_msgpack`] for a message the router routes: the arguments of what it
+    /// forwards stay serialized ([`RawPayload`], slices of `frame`).
+    pub(crate) fn from_msgpack_routed(frame: &Bytes) -> Option<Result<Message, ProtocolViolation>> {
+        let items = MsgPackItems::new(frame)?;
+        Some(Message::from_items(Items::MsgPack(items), Some(frame)))
+    }
+
+    fn from_items<'a>(
+        mut items: Items<'a>,
+        keep_raw: Option<&'a Bytes>,
+    ) -> Result<Message, ProtocolViolation> {
+        let first = match &mut items {
+            Items::MsgPack(m) => match m.int() {
+                Some(c) => Some(Value::Int(c)),
+                None => items.next().transpose()?,
+            },
+            Items::List(_) => items.next().transpose()?,
+        };
+        let code = match first {
             Some(Value::Int(c)) if c >= 0 => c as u64,
             Some(other) => {
                 return violation(format!(
@@ -335,12 +389,13 @@ impl Message {
             Some(n) => n,
             None => return violation(format!("unknown message type {code}")),
         };
+        use code::*;
         let mut f = Fields {
             name,
             items,
-            index: 0,
+            // Only the arguments the router forwards without reading them.
+            keep_raw: keep_raw.filter(|_| matches!(code, ERROR | PUBLISH | CALL | YIELD)),
         };
-        use code::*;
         let msg = match code {
             HELLO => {
                 let realm = f.opt_string("Realm")?;
@@ -546,7 +601,6 @@ impl Message {
             }
             _ => unreachable!("name_of() covers exactly the handled codes"),
         };
-        let _ = f.index;
         Ok(msg)
     }
 
@@ -579,6 +633,42 @@ impl Message {
             Message::Interrupt { .. } => INTERRUPT,
             Message::Yield { .. } => YIELD,
         }
+    }
+
+    /// The arguments, for the messages that carry them.
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            Message::Abort { payload, .. }
+            | Message::Error { payload, .. }
+            | Message::Publish { payload, .. }
+            | Message::Event { payload, .. }
+            | Message::Call { payload, .. }
+            | Message::Result { payload, .. }
+            | Message::Invocation { payload, .. }
+            | Message::Yield { payload, .. } => Some(payload),
+            _ => None,
+        }
+    }
+
+    /// The message with its arguments decoded (see [`Payload::into_decoded`]): what an
+    /// in-process peer, which reads `args` and `kwargs`, is given.
+    pub fn into_decoded(mut self) -> Message {
+        match &mut self {
+            Message::Abort { payload, .. }
+            | Message::Error { payload, .. }
+            | Message::Publish { payload, .. }
+            | Message::Event { payload, .. }
+            | Message::Call { payload, .. }
+            | Message::Result { payload, .. }
+            | Message::Invocation { payload, .. }
+            | Message::Yield { payload, .. }
+                if payload.raw().is_some() =>
+            {
+                *payload = std::mem::take(payload).into_decoded();
+            }
+            _ => {}
+        }
+        self
     }
 
     /// The message type name (`"CALL"`), for logs and errors.
@@ -642,24 +732,54 @@ pub fn name_of(code: u64) -> Option<&'static str> {
 /// Serializes a message as its WAMP list form: `[code, fields…, Args?, KwArgs?]`.
 impl Serialize for Message {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct D<'a>(&'a Dict);
-        impl Serialize for D<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                crate::value::serialize_dict(self.0, s)
+        serialize_message(self, s, false)
+    }
+}
+
+/// A message whose raw arguments the serializer leaves out, though the list's length counts
+/// them: the caller appends their bytes (MessagePack lists are length-prefixed, not closed).
+pub(crate) struct WithoutRawTail<'a>(pub &'a Message);
+
+impl Serialize for WithoutRawTail<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_message(self.0, s, true)
+    }
+}
+
+fn serialize_message<S: Serializer>(
+    msg: &Message,
+    s: S,
+    skip_raw: bool,
+) -> Result<S::Ok, S::Error> {
+    struct D<'a>(&'a Dict);
+    impl Serialize for D<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            crate::value::serialize_dict(self.0, s)
+        }
+    }
+    let tail = |seq: &mut S::SerializeSeq, p: &Payload| -> Result<(), S::Error> {
+        if p.raw().is_some() {
+            if skip_raw {
+                return Ok(());
+            }
+            let decoded = p.clone().into_decoded();
+            seq.serialize_element(&decoded.args)?;
+            if p.wire_len() == 2 {
+                seq.serialize_element(&D(&decoded.kwargs))?;
+            }
+            return Ok(());
+        }
+        match p.wire_len() {
+            0 => Ok(()),
+            1 => seq.serialize_element(&p.args),
+            _ => {
+                seq.serialize_element(&p.args)?;
+                seq.serialize_element(&D(&p.kwargs))
             }
         }
-        fn tail<S: SerializeSeq>(seq: &mut S, p: &Payload) -> Result<(), S::Error> {
-            match p.wire_len() {
-                0 => Ok(()),
-                1 => seq.serialize_element(&p.args),
-                _ => {
-                    seq.serialize_element(&p.args)?;
-                    seq.serialize_element(&D(&p.kwargs))
-                }
-            }
-        }
-        let code = self.code();
-        macro_rules! seq {
+    };
+    let code = msg.code();
+    macro_rules! seq {
             ($n:expr, [$($e:expr),*] $(, $p:expr)?) => {{
                 let extra = 0 $( + $p.wire_len() )?;
                 let mut seq = s.serialize_seq(Some($n + 1 + extra))?;
@@ -669,105 +789,104 @@ impl Serialize for Message {
                 seq.end()
             }};
         }
-        match self {
-            Message::Hello { realm, details } => seq!(2, [realm, &D(details)]),
-            Message::Welcome { session, details } => seq!(2, [session, &D(details)]),
-            Message::Abort {
-                details,
-                reason,
-                payload,
-            } => seq!(2, [&D(details), reason], payload),
-            Message::Challenge { authmethod, extra } => seq!(2, [authmethod, &D(extra)]),
-            Message::Authenticate { signature, extra } => seq!(2, [signature, &D(extra)]),
-            Message::Goodbye { details, reason } => seq!(2, [&D(details), reason]),
-            Message::Error {
-                request_type,
-                request,
-                details,
-                error,
-                payload,
-            } => {
-                seq!(4, [request_type, request, &D(details), error], payload)
-            }
-            Message::Publish {
-                request,
-                options,
-                topic,
-                payload,
-            } => {
-                seq!(3, [request, &D(options), topic], payload)
-            }
-            Message::Published {
-                request,
-                publication,
-            } => seq!(2, [request, publication]),
-            Message::Subscribe {
-                request,
-                options,
-                topic,
-            } => seq!(3, [request, &D(options), topic]),
-            Message::Subscribed {
-                request,
-                subscription,
-            } => seq!(2, [request, subscription]),
-            Message::Unsubscribe {
-                request,
-                subscription,
-            } => seq!(2, [request, subscription]),
-            Message::Unsubscribed { request } => seq!(1, [request]),
-            Message::Event {
-                subscription,
-                publication,
-                details,
-                payload,
-            } => {
-                seq!(3, [subscription, publication, &D(details)], payload)
-            }
-            Message::Call {
-                request,
-                options,
-                procedure,
-                payload,
-            } => {
-                seq!(3, [request, &D(options), procedure], payload)
-            }
-            Message::Cancel { request, options } => seq!(2, [request, &D(options)]),
-            Message::Result {
-                request,
-                details,
-                payload,
-            } => seq!(2, [request, &D(details)], payload),
-            Message::Register {
-                request,
-                options,
-                procedure,
-            } => {
-                seq!(3, [request, &D(options), procedure])
-            }
-            Message::Registered {
-                request,
-                registration,
-            } => seq!(2, [request, registration]),
-            Message::Unregister {
-                request,
-                registration,
-            } => seq!(2, [request, registration]),
-            Message::Unregistered { request } => seq!(1, [request]),
-            Message::Invocation {
-                request,
-                registration,
-                details,
-                payload,
-            } => {
-                seq!(3, [request, registration, &D(details)], payload)
-            }
-            Message::Interrupt { request, options } => seq!(2, [request, &D(options)]),
-            Message::Yield {
-                request,
-                options,
-                payload,
-            } => seq!(2, [request, &D(options)], payload),
+    match msg {
+        Message::Hello { realm, details } => seq!(2, [realm, &D(details)]),
+        Message::Welcome { session, details } => seq!(2, [session, &D(details)]),
+        Message::Abort {
+            details,
+            reason,
+            payload,
+        } => seq!(2, [&D(details), reason], payload),
+        Message::Challenge { authmethod, extra } => seq!(2, [authmethod, &D(extra)]),
+        Message::Authenticate { signature, extra } => seq!(2, [signature, &D(extra)]),
+        Message::Goodbye { details, reason } => seq!(2, [&D(details), reason]),
+        Message::Error {
+            request_type,
+            request,
+            details,
+            error,
+            payload,
+        } => {
+            seq!(4, [request_type, request, &D(details), error], payload)
         }
+        Message::Publish {
+            request,
+            options,
+            topic,
+            payload,
+        } => {
+            seq!(3, [request, &D(options), topic], payload)
+        }
+        Message::Published {
+            request,
+            publication,
+        } => seq!(2, [request, publication]),
+        Message::Subscribe {
+            request,
+            options,
+            topic,
+        } => seq!(3, [request, &D(options), topic]),
+        Message::Subscribed {
+            request,
+            subscription,
+        } => seq!(2, [request, subscription]),
+        Message::Unsubscribe {
+            request,
+            subscription,
+        } => seq!(2, [request, subscription]),
+        Message::Unsubscribed { request } => seq!(1, [request]),
+        Message::Event {
+            subscription,
+            publication,
+            details,
+            payload,
+        } => {
+            seq!(3, [subscription, publication, &D(details)], payload)
+        }
+        Message::Call {
+            request,
+            options,
+            procedure,
+            payload,
+        } => {
+            seq!(3, [request, &D(options), procedure], payload)
+        }
+        Message::Cancel { request, options } => seq!(2, [request, &D(options)]),
+        Message::Result {
+            request,
+            details,
+            payload,
+        } => seq!(2, [request, &D(details)], payload),
+        Message::Register {
+            request,
+            options,
+            procedure,
+        } => {
+            seq!(3, [request, &D(options), procedure])
+        }
+        Message::Registered {
+            request,
+            registration,
+        } => seq!(2, [request, registration]),
+        Message::Unregister {
+            request,
+            registration,
+        } => seq!(2, [request, registration]),
+        Message::Unregistered { request } => seq!(1, [request]),
+        Message::Invocation {
+            request,
+            registration,
+            details,
+            payload,
+        } => {
+            seq!(3, [request, registration, &D(details)], payload)
+        }
+        Message::Interrupt { request, options } => seq!(2, [request, &D(options)]),
+        Message::Yield {
+            request,
+            options,
+            payload,
+        } => seq!(2, [request, &D(options)], payload),
     }
 }
 

@@ -10,7 +10,7 @@ use std::future::poll_fn;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -27,19 +27,30 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
-    /// The serialized form for `codec` (cached for shared messages).
-    pub fn encode(&self, codec: Codec) -> Bytes {
+    /// The serialized form for `codec`, written into `buf` (then split off it, so the messages of a batch share
+    /// a few allocations instead of one each); shared messages come from their cache.
+    pub fn encode_in(&self, codec: Codec, buf: &mut BytesMut) -> Bytes {
+        /// Room for a few typical messages; a larger one grows its own buffer.
+        const CHUNK: usize = 4096;
         match self {
-            Outgoing::Message(m) => codec.encode(m),
+            Outgoing::Message(m) => {
+                // `buf` is empty here (every message is split off); what the frames
+                // before hold of its allocation stays theirs.
+                if buf.capacity() < CHUNK / 8 {
+                    *buf = BytesMut::with_capacity(CHUNK);
+                }
+                codec.encode_into(m, buf);
+                buf.split().freeze()
+            }
             Outgoing::Shared(s) => s.encoded(codec).clone(),
         }
     }
 
-    /// The message itself, for in-process peers.
+    /// The message itself with its arguments decoded, for in-process peers.
     pub fn into_message(self) -> Message {
         match self {
-            Outgoing::Message(m) => *m,
-            Outgoing::Shared(s) => s.message().clone(),
+            Outgoing::Message(m) => m.into_decoded(),
+            Outgoing::Shared(s) => s.message().clone().into_decoded(),
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
@@ -262,7 +262,7 @@ impl<R: WireRead> MessageSource for WireSource<R> {
         match self.reader.read_frame().await {
             Ok(Some(frame)) => self
                 .codec
-                .decode(&frame)
+                .decode_routed(&frame)
                 .map(Some)
                 .map_err(SourceError::Violation),
             Ok(None) => Ok(None),
@@ -367,8 +367,12 @@ fn write_queue<W: WireWrite>(
         let mut frames: Vec<Bytes> = Vec::new();
         loop {
             // Everything queued goes out in one write; the batch is dead before the write.
+            // Its messages are serialized into one buffer, each frame a slice of it.
             match rx.recv_all().await {
-                Some(batch) => frames.extend(batch.into_iter().map(|o| o.encode(codec))),
+                Some(batch) => {
+                    let mut buf = BytesMut::new();
+                    frames.extend(batch.into_iter().map(|o| o.encode_in(codec, &mut buf)));
+                }
                 None => break,
             }
             let res = writer.write_frames(&frames).await;

@@ -288,9 +288,13 @@ pub(crate) fn serialize_dict<S: Serializer>(d: &Dict, serializer: S) -> Result<S
 /// Nesting limit: deeper input is rejected instead of risking a stack overflow.
 pub const MAX_DEPTH: usize = 128;
 
+/// Builds a [`Value`], or with `build: false` only checks that one would be built: the same
+/// visitor either way, so a payload the router checks and forwards as bytes decodes later,
+/// wherever it has to, exactly as it would have on arrival.
 struct ValueVisitor {
     human_readable: bool,
     depth: usize,
+    build: bool,
 }
 
 impl<'de> Visitor<'de> for ValueVisitor {
@@ -335,6 +339,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Float(f))
     }
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        if !self.build {
+            return Ok(Value::Null);
+        }
         if self.human_readable
             && let Some(b) = decode_json_binary(s)
         {
@@ -343,6 +350,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::String(s.to_owned()))
     }
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        if !self.build {
+            return Ok(Value::Null);
+        }
         if self.human_readable
             && let Some(b) = decode_json_binary(&s)
         {
@@ -351,6 +361,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::String(s))
     }
     fn visit_bytes<E>(self, b: &[u8]) -> Result<Value, E> {
+        if !self.build {
+            return Ok(Value::Null);
+        }
         Ok(Value::Bytes(Bytes::copy_from_slice(b)))
     }
     fn visit_byte_buf<E>(self, b: Vec<u8>) -> Result<Value, E> {
@@ -360,12 +373,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
         if self.depth >= MAX_DEPTH {
             return Err(de::Error::custom("nesting too deep"));
         }
-        // Cap the pre-allocation: the size hint comes from untrusted input.
-        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(v) = seq.next_element_seed(ValueSeed {
+        let element = || ValueSeed {
             human_readable: self.human_readable,
             depth: self.depth + 1,
-        })? {
+            build: self.build,
+        };
+        if !self.build {
+            while seq.next_element_seed(element())?.is_some() {}
+            return Ok(Value::Null);
+        }
+        // Cap the pre-allocation: the size hint comes from untrusted input.
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(v) = seq.next_element_seed(element())? {
             list.push(v);
         }
         Ok(Value::List(list))
@@ -374,22 +393,30 @@ impl<'de> Visitor<'de> for ValueVisitor {
         if self.depth >= MAX_DEPTH {
             return Err(de::Error::custom("nesting too deep"));
         }
+        let element = || ValueSeed {
+            human_readable: self.human_readable,
+            depth: self.depth + 1,
+            build: self.build,
+        };
         let mut dict = Dict::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let v = map.next_value_seed(ValueSeed {
-                human_readable: self.human_readable,
-                depth: self.depth + 1,
-            })?;
-            dict.insert(key, v);
+        while let Some(key) = map.next_key_seed(KeySeed { build: self.build })? {
+            let v = map.next_value_seed(element())?;
+            if self.build {
+                dict.insert(key, v);
+            }
+        }
+        if !self.build {
+            return Ok(Value::Null);
         }
         Ok(Value::Dict(dict))
     }
 }
 
 /// Deserializes a [`Value`] with an explicit nesting depth (used for nested elements).
-pub(crate) struct ValueSeed {
-    pub human_readable: bool,
-    pub depth: usize,
+struct ValueSeed {
+    human_readable: bool,
+    depth: usize,
+    build: bool,
 }
 
 impl<'de> de::DeserializeSeed<'de> for ValueSeed {
@@ -398,7 +425,61 @@ impl<'de> de::DeserializeSeed<'de> for ValueSeed {
         d.deserialize_any(ValueVisitor {
             human_readable: self.human_readable,
             depth: self.depth,
+            build: self.build,
         })
+    }
+}
+
+/// A dictionary key: what `String` accepts (a string, or bytes that are UTF-8), kept only
+/// when building.
+struct KeySeed {
+    build: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_string(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E>(self, s: &str) -> Result<String, E> {
+        Ok(if self.build {
+            s.to_owned()
+        } else {
+            String::new()
+        })
+    }
+    fn visit_string<E>(self, s: String) -> Result<String, E> {
+        Ok(s)
+    }
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<String, E> {
+        match std::str::from_utf8(b) {
+            Ok(s) => self.visit_str(s),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(b), &self)),
+        }
+    }
+}
+
+/// Checks that the input is one valid [`Value`], accepting and rejecting exactly what
+/// decoding a `Value` does, without building it.
+pub(crate) struct ValueCheck;
+
+impl<'de> Deserialize<'de> for ValueCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ValueCheck, D::Error> {
+        let human_readable = d.is_human_readable();
+        d.deserialize_any(ValueVisitor {
+            human_readable,
+            depth: 0,
+            build: false,
+        })
+        .map(|_| ValueCheck)
     }
 }
 
@@ -408,6 +489,7 @@ impl<'de> Deserialize<'de> for Value {
         d.deserialize_any(ValueVisitor {
             human_readable,
             depth: 0,
+            build: true,
         })
     }
 }

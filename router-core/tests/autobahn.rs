@@ -20,6 +20,29 @@ fn python() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// Runs `tests/py/<script>` with `args`, bounded in time; panics unless it succeeds.
+async fn run_script(python: &PathBuf, script: &str, args: &[String]) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new(python)
+            .arg(&script)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("autobahn script timed out")
+    .expect("cannot run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "autobahn failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
 #[tokio::test]
 async fn autobahn_python_joins_every_transport_and_serializer() {
     let Some(python) = python() else {
@@ -67,22 +90,7 @@ async fn autobahn_python_joins_every_transport_and_serializer() {
             items.push(format!("{url}:{ser}:batched"));
         }
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/ab_join.py");
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(&python)
-            .arg(&script)
-            .args(&items)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("autobahn script timed out")
-    .expect("cannot run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(out.status.success(), "autobahn failed:\n{stdout}\n{stderr}");
+    let stdout = run_script(&python, "ab_join.py", &items).await;
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("OK ")).count(),
         items.len(),
@@ -91,4 +99,43 @@ async fn autobahn_python_joins_every_transport_and_serializer() {
     for t in [rs, web, ws, uni] {
         t.stop().await;
     }
+}
+
+/// MessagePack arguments are forwarded as the caller's bytes to MessagePack receivers and
+/// decoded for the others (`router_core::payload`): every pair of serializers, both ways, over
+/// RawSocket and WebSocket, with calls, results, errors and events carrying arguments.
+#[tokio::test]
+async fn autobahn_python_arguments_cross_every_pair_of_serializers() {
+    let Some(python) = python() else {
+        eprintln!("skipped: no Python with autobahn (set AUTOBAHN_PYTHON)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = router();
+    let ep = json!({"type": "tcp", "interface": "127.0.0.1", "port": 0});
+    let rs = start(&r, json!({"type": "rawsocket", "endpoint": ep}), dir.path()).await;
+    let ws = start(&r, json!({"type": "websocket", "endpoint": ep}), dir.path()).await;
+    let port = |t: &router_core::transport::RunningTransport| t.local_addr().port().unwrap();
+    let sers = ["msgpack", "json", "cbor"];
+    let mut pairs = Vec::new();
+    for callee in sers {
+        for caller in sers {
+            pairs.push(callee.to_string());
+            pairs.push(caller.to_string());
+        }
+    }
+    for url in [
+        format!("rs://127.0.0.1:{}", port(&rs)),
+        format!("ws://127.0.0.1:{}/ws", port(&ws)),
+    ] {
+        let args: Vec<String> = std::iter::once(url).chain(pairs.iter().cloned()).collect();
+        let stdout = run_script(&python, "ab_cross.py", &args).await;
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with("OK ")).count(),
+            pairs.len() / 2,
+            "{stdout}"
+        );
+    }
+    rs.stop().await;
+    ws.stop().await;
 }

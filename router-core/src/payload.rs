@@ -1,0 +1,147 @@
+//! The arguments a message carries, decoded or as the sender serialized them.
+//!
+//! The router never looks inside the arguments of what it routes (CALL → INVOCATION,
+//! YIELD → RESULT, ERROR → ERROR, PUBLISH → EVENT). So when a message arrives in MessagePack,
+//! its `Args`/`KwArgs` are checked (exactly what decoding them would accept) and kept as the
+//! caller's bytes: a receiver that speaks MessagePack gets them copied into its message
+//! as they came, and no tree of [`Value`]s is built or serialized for it. They are decoded
+//! only where something reads them: an in-process peer, the meta API, or a receiver with
+//! another serializer.
+
+use bytes::Bytes;
+
+use crate::codec::Codec;
+use crate::value::{Dict, List, Value};
+
+/// Positional and keyword arguments of a message. Empty parts are omitted on the wire.
+///
+/// `args` and `kwargs` are empty while the payload is [raw](Payload::raw): read them after
+/// [`Payload::into_decoded`] (messages reaching in-process peers are decoded already).
+#[derive(Clone, Debug, Default)]
+pub struct Payload {
+    pub args: List,
+    pub kwargs: Dict,
+    raw: Option<RawPayload>,
+}
+
+/// `Args` and, if `elements` is 2, `KwArgs`, serialized, as the last elements of a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawPayload {
+    codec: Codec,
+    elements: u8,
+    bytes: Bytes,
+}
+
+impl RawPayload {
+    /// Wraps checked MessagePack: a list (`elements == 1`) or a list and a dict (`2`).
+    pub(crate) fn msgpack(elements: u8, bytes: Bytes) -> RawPayload {
+        debug_assert!(matches!(elements, 1 | 2));
+        RawPayload {
+            codec: Codec::MsgPack,
+            elements,
+            bytes,
+        }
+    }
+
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// The serialized elements, to be appended to a message header that counts them.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    fn decode(&self) -> Result<Payload, String> {
+        debug_assert_eq!(self.codec, Codec::MsgPack);
+        let mut rest = &self.bytes[..];
+        let mut element = || -> Result<Value, String> {
+            let len = crate::msgpack::value_len(rest).ok_or("truncated element")?;
+            let (head, tail) = rest.split_at(len);
+            rest = tail;
+            self.codec.decode_value(head).map_err(|e| e.0)
+        };
+        let args = match element()? {
+            Value::List(l) => l,
+            other => return Err(format!("Arguments are {}", other.type_name())),
+        };
+        let kwargs = if self.elements == 2 {
+            match element()? {
+                Value::Dict(d) => d,
+                other => return Err(format!("ArgumentsKw are {}", other.type_name())),
+            }
+        } else {
+            Dict::new()
+        };
+        Ok(Payload::new(args, kwargs))
+    }
+}
+
+impl Payload {
+    pub fn new(args: List, kwargs: Dict) -> Self {
+        Payload {
+            args,
+            kwargs,
+            raw: None,
+        }
+    }
+
+    pub fn args(args: List) -> Self {
+        Payload::new(args, Dict::new())
+    }
+
+    /// A payload kept as the sender's bytes.
+    pub(crate) fn from_raw(raw: RawPayload) -> Self {
+        Payload {
+            args: List::new(),
+            kwargs: Dict::new(),
+            raw: Some(raw),
+        }
+    }
+
+    /// The sender's serialized arguments, if they were kept as received.
+    pub fn raw(&self) -> Option<&RawPayload> {
+        self.raw.as_ref()
+    }
+
+    /// The payload with `args` and `kwargs` filled in.
+    ///
+    /// Raw arguments were checked on arrival with the same rules as decoding, so this cannot
+    /// fail; if it ever did, the payload arrives empty and the error is logged.
+    pub fn into_decoded(self) -> Payload {
+        match &self.raw {
+            None => self,
+            Some(raw) => raw.decode().unwrap_or_else(|e| {
+                tracing::error!(error = %e, "checked arguments failed to decode");
+                Payload::default()
+            }),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_none() && self.args.is_empty() && self.kwargs.is_empty()
+    }
+
+    /// Number of trailing list elements this payload takes on the wire (0, 1 or 2).
+    pub fn wire_len(&self) -> usize {
+        if let Some(raw) = &self.raw {
+            usize::from(raw.elements)
+        } else if !self.kwargs.is_empty() {
+            2
+        } else if !self.args.is_empty() {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Equal when the decoded arguments are equal, however each side holds them.
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        match (&self.raw, &other.raw) {
+            (None, None) => self.args == other.args && self.kwargs == other.kwargs,
+            _ => self.clone().into_decoded() == other.clone().into_decoded(),
+        }
+    }
+}
