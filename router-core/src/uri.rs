@@ -50,6 +50,32 @@ fn loose_component(c: &str) -> bool {
         .any(|ch| ch.is_whitespace() || ch == '.' || ch == '#')
 }
 
+/// [`is_valid`] for an exact URI in one pass over its bytes (every CALL and PUBLISH checks
+/// one); `None` if it is not ASCII, for the general rules to decide.
+fn exact_ascii(uri: &str, check: UriCheck) -> Option<bool> {
+    // Whether the current component is still empty; an empty URI is one empty component.
+    let mut empty = true;
+    for b in uri.bytes() {
+        match b {
+            b'.' if empty => return Some(false),
+            b'.' => empty = true,
+            0x80.. => return None,
+            _ => {
+                let ok = match check {
+                    UriCheck::Strict => b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_',
+                    // What `char::is_whitespace` says for ASCII (it includes \x0b).
+                    UriCheck::Loose => !matches!(b, b'#' | b' ' | b'\t'..=b'\r'),
+                };
+                if !ok {
+                    return Some(false);
+                }
+                empty = false;
+            }
+        }
+    }
+    Some(!empty)
+}
+
 /// Checks a URI used with `policy`: exact URIs have no empty component; prefix URIs may end
 /// with one (`com.example.`) or be empty altogether; wildcard URIs may have empty components
 /// anywhere.
@@ -60,6 +86,9 @@ pub fn is_valid(uri: &str, check: UriCheck, policy: MatchPolicy) -> bool {
     };
     match policy {
         MatchPolicy::Exact => {
+            if let Some(valid) = exact_ascii(uri, check) {
+                return valid;
+            }
             !uri.is_empty() && uri.split('.').all(|c| !c.is_empty() && comp_ok(c))
         }
         MatchPolicy::Prefix => {
@@ -142,6 +171,35 @@ mod tests {
         assert!(!is_valid("com..x", Loose, Prefix));
         assert!(is_valid("com..x", Loose, Wildcard));
         assert!(is_valid("..", Loose, Wildcard));
+    }
+
+    #[test]
+    fn exact_ascii_agrees_with_the_general_rules() {
+        let alphabet = ['a', 'Z', '0', '_', '.', '#', ' ', '\t', '\x0b', '-', 'é'];
+        let mut uris = vec![String::new()];
+        // Every string of up to 4 characters of the alphabet.
+        for _ in 0..4 {
+            let longer: Vec<String> = uris
+                .iter()
+                .flat_map(|u| alphabet.iter().map(move |c| format!("{u}{c}")))
+                .collect();
+            uris.extend(longer);
+        }
+        for uri in &uris {
+            for check in [UriCheck::Strict, UriCheck::Loose] {
+                let comp_ok = |c: &str| match check {
+                    UriCheck::Strict => strict_component(c),
+                    UriCheck::Loose => loose_component(c),
+                };
+                let general =
+                    !uri.is_empty() && uri.split('.').all(|c| !c.is_empty() && comp_ok(c));
+                assert_eq!(
+                    is_valid(uri, check, MatchPolicy::Exact),
+                    general,
+                    "{uri:?} {check:?}"
+                );
+            }
+        }
     }
 
     #[test]
