@@ -19,10 +19,11 @@ use crate::message::Message;
 
 /// One item in a session's outgoing queue.
 ///
-/// Small on purpose (two words): queued messages are moved around in bulk.
+/// A message is held inline, not boxed: routing one is then no allocation of its own (a
+/// queue's slots are allocated while messages flow and given back when it drains).
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    Message(Box<Message>),
+    Message(Message),
     Shared(Arc<SharedMessage>),
 }
 
@@ -56,7 +57,7 @@ impl Outgoing {
 
     pub fn message(&self) -> &Message {
         match self {
-            Outgoing::Message(m) => m.as_ref(),
+            Outgoing::Message(m) => m,
             Outgoing::Shared(s) => s.message(),
         }
     }
@@ -64,7 +65,7 @@ impl Outgoing {
 
 impl From<Message> for Outgoing {
     fn from(m: Message) -> Self {
-        Outgoing::Message(Box::new(m))
+        Outgoing::Message(m)
     }
 }
 
@@ -116,6 +117,7 @@ pub fn out_queue(capacity: usize) -> (OutSender, OutReceiver) {
     let q = Arc::new(OutQueue {
         state: Mutex::new(QueueState {
             items: VecDeque::new(),
+            spare: VecDeque::new(),
             closed: false,
             reader: None,
         }),
@@ -134,6 +136,8 @@ struct OutQueue {
 
 struct QueueState {
     items: VecDeque<Outgoing>,
+    /// A drained batch's allocation, for `items` to go on with (see [`OutReceiver::recycle`]).
+    spare: VecDeque<Outgoing>,
     closed: bool,
     /// The receiver, parked on an empty queue.
     reader: Option<Waker>,
@@ -145,6 +149,9 @@ pub struct OutSender(Arc<OutQueue>);
 
 impl OutSender {
     /// Queues `out` if there is room, waking the receiver.
+    // The error hands the message back (inline, like the queue holds it): boxing it would
+    // cost the allocation that holding messages inline saves.
+    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, out: Outgoing) -> Result<(), TrySendError> {
         let waker = {
             let mut st = self.0.state.lock();
@@ -204,24 +211,56 @@ pub struct OutReceiver(Arc<OutQueue>);
 
 impl OutReceiver {
     /// Takes everything queued, waiting while the queue is empty; `None` once it is closed
-    /// and empty.
+    /// and empty. The queue goes on with the allocation of the last batch given back to
+    /// [`Self::recycle`], if any.
     pub async fn recv_all(&mut self) -> Option<VecDeque<Outgoing>> {
-        poll_fn(|cx| self.poll_take(cx, std::mem::take)).await
+        poll_fn(|cx| {
+            self.poll_take(cx, |st| {
+                let spare = std::mem::take(&mut st.spare);
+                std::mem::replace(&mut st.items, spare)
+            })
+        })
+        .await
+    }
+
+    /// Gives a drained batch back, so a busy queue does not grow a new allocation for every
+    /// batch.
+    pub fn recycle(&self, mut batch: VecDeque<Outgoing>) {
+        batch.clear();
+        self.0.state.lock().spare = batch;
+    }
+
+    /// Frees the queue's allocations if nothing is queued: for a session that went idle.
+    pub fn release(&self) {
+        let mut st = self.0.state.lock();
+        if st.items.is_empty() {
+            st.items = VecDeque::new();
+        }
+        st.spare = VecDeque::new();
     }
 
     /// The next queued message, waiting while the queue is empty; `None` once it is closed
     /// and empty.
     pub async fn recv(&mut self) -> Option<Outgoing> {
-        poll_fn(|cx| self.poll_take(cx, |items| items.pop_front()))
-            .await
-            .flatten()
+        poll_fn(|cx| {
+            self.poll_take(cx, |st| {
+                let next = st.items.pop_front();
+                if st.items.is_empty() {
+                    // Drained: an idle peer keeps no buffer.
+                    st.items = VecDeque::new();
+                }
+                next
+            })
+        })
+        .await
+        .flatten()
     }
 
     /// Applies `take` to a non-empty queue, or waits for one.
     fn poll_take<T>(
         &self,
         cx: &mut Context<'_>,
-        take: impl FnOnce(&mut VecDeque<Outgoing>) -> T,
+        take: impl FnOnce(&mut QueueState) -> T,
     ) -> Poll<Option<T>> {
         let mut st = self.0.state.lock();
         if st.items.is_empty() {
@@ -234,11 +273,7 @@ impl OutReceiver {
             return Poll::Pending;
         }
         let was_full = st.items.len() >= self.0.capacity;
-        let taken = take(&mut st.items);
-        if st.items.is_empty() {
-            // Drained: an idle session keeps no buffer (the next message allocates one).
-            st.items = VecDeque::new();
-        }
+        let taken = take(&mut st);
         drop(st);
         if was_full {
             self.0.room.notify_waiters();

@@ -365,22 +365,25 @@ fn write_queue<W: WireWrite>(
     // A block, like `run`, so the arguments are stored once.
     async move {
         let mut frames: Vec<Bytes> = Vec::new();
+        // Everything queued goes out in one write, its messages serialized into shared
+        // buffers, each frame a slice of one; the batch is dead before the write.
         loop {
-            // Everything queued goes out in one write; the batch is dead before the write.
-            // Its messages are serialized into one buffer, each frame a slice of it.
-            match rx.recv_all().await {
-                Some(batch) => {
-                    let mut buf = BytesMut::new();
-                    frames.extend(batch.into_iter().map(|o| o.encode_in(codec, &mut buf)));
-                }
-                None => break,
+            // In a block, so the future keeps no room for `batch` across the write.
+            {
+                let Some(mut batch) = rx.recv_all().await else {
+                    break;
+                };
+                let mut buf = BytesMut::new();
+                frames.extend(batch.drain(..).map(|o| o.encode_in(codec, &mut buf)));
+                rx.recycle(batch);
             }
             let res = writer.write_frames(&frames).await;
             frames.clear();
             // Nothing more to write for now: the session may sit idle for hours, so it keeps no
-            // buffer (under load the queue is rarely empty and it is reused).
+            // buffers (under load the queue is rarely empty and they are reused).
             if rx.is_empty() {
                 frames = Vec::new();
+                rx.release();
             }
             if let Err(e) = res {
                 debug!(error = %e, "write failed");
