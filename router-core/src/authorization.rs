@@ -127,6 +127,9 @@ pub struct Role {
     allow_all: bool,
     plain: BTreeMap<String, (MatchPolicy, usize)>,
     wild: BTreeMap<String, Vec<(String, usize)>>,
+    /// The grant that governs every URI, when the role has one prefix grant for `""` and
+    /// nothing else (`crossbar init`'s `anonymous`): checked on every CALL and PUBLISH.
+    governs_all: Option<usize>,
 }
 
 impl Role {
@@ -215,6 +218,7 @@ impl Role {
     fn rebuild(&mut self) {
         self.plain.clear();
         self.wild.clear();
+        self.governs_all = None;
         for (i, (_, p)) in self.grants.iter().enumerate() {
             let (u, m) = p.effective();
             if let Some(at) = u.find("..") {
@@ -234,10 +238,19 @@ impl Role {
                 self.plain.insert(u, (m, i));
             }
         }
+        if self.wild.is_empty()
+            && self.plain.len() == 1
+            && let Some((_, (MatchPolicy::Prefix, i))) = self.plain.get_key_value("")
+        {
+            self.governs_all = Some(*i);
+        }
     }
 
     /// The permission that governs `uri`, Crossbar.io's way (see the module docs).
     fn lookup(&self, uri: &str) -> Option<&Permission> {
+        if let Some(i) = self.governs_all {
+            return Some(&self.grants[i].1);
+        }
         // Longest key of `plain` that is a prefix of `uri` (roles hold few permissions; a linear
         // scan beats per-prefix lookups for them).
         let mut best: Option<(&str, MatchPolicy, usize)> = None;
@@ -328,6 +341,28 @@ mod tests {
         let r = role(vec![perm("", Some("prefix"), true)]);
         assert!(r.authorize("com.example.add2", Action::Call).allow);
         assert!(r.authorize("x", Action::Publish).allow);
+    }
+
+    #[test]
+    fn a_prefix_grant_for_everything_governs_every_uri() {
+        let mut r = Role::from_config(&RoleConfig {
+            id: None,
+            name: "anonymous".into(),
+            permissions: vec![perm("", Some("prefix"), true)],
+            authorizer: None,
+        });
+        assert!(r.governs_all.is_some());
+        for uri in ["com.example.add", "x", "wamp.session.count"] {
+            assert!(r.authorize(uri, Action::Call).allow);
+        }
+        // Another grant: the general lookup decides again.
+        r.add_grant("deny".into(), perm("com.secret", None, false));
+        assert!(r.governs_all.is_none());
+        assert!(!r.authorize("com.secret", Action::Call).allow);
+        assert!(r.authorize("org.other", Action::Call).allow);
+        r.remove_grant("deny");
+        assert!(r.governs_all.is_some());
+        assert!(r.authorize("com.secret", Action::Call).allow);
     }
 
     #[test]
