@@ -19,11 +19,11 @@ use crate::message::Message;
 
 /// One item in a session's outgoing queue.
 ///
-/// A message is held inline, not boxed: routing one is then no allocation of its own (a
-/// queue's slots are allocated while messages flow and given back when it drains).
+/// Small on purpose (two words): queued messages are moved around in bulk, and an event
+/// fanned out to many subscribers is one `Shared` in each of their queues.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    Message(Message),
+    Message(Box<Message>),
     Shared(Arc<SharedMessage>),
 }
 
@@ -57,7 +57,7 @@ impl Outgoing {
 
     pub fn message(&self) -> &Message {
         match self {
-            Outgoing::Message(m) => m,
+            Outgoing::Message(m) => m.as_ref(),
             Outgoing::Shared(s) => s.message(),
         }
     }
@@ -65,7 +65,7 @@ impl Outgoing {
 
 impl From<Message> for Outgoing {
     fn from(m: Message) -> Self {
-        Outgoing::Message(m)
+        Outgoing::Message(Box::new(m))
     }
 }
 
@@ -149,9 +149,6 @@ pub struct OutSender(Arc<OutQueue>);
 
 impl OutSender {
     /// Queues `out` if there is room, waking the receiver.
-    // The error hands the message back (inline, like the queue holds it): boxing it would
-    // cost the allocation that holding messages inline saves.
-    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, out: Outgoing) -> Result<(), TrySendError> {
         let waker = {
             let mut st = self.0.state.lock();
