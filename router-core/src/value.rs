@@ -473,23 +473,24 @@ pub(crate) struct ValueCheck;
 
 impl<'de> Deserialize<'de> for ValueCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ValueCheck, D::Error> {
-        let human_readable = d.is_human_readable();
-        d.deserialize_any(ValueVisitor {
-            human_readable,
-            depth: 0,
-            build: false,
-        })
-        .map(|_| ValueCheck)
+        ValueVisitor::whole(d, false).map(|_| ValueCheck)
     }
 }
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        ValueVisitor::whole(d, true)
+    }
+}
+
+impl ValueVisitor {
+    /// Visits a whole input (nesting depth 0).
+    fn whole<'de, D: Deserializer<'de>>(d: D, build: bool) -> Result<Value, D::Error> {
         let human_readable = d.is_human_readable();
         d.deserialize_any(ValueVisitor {
             human_readable,
             depth: 0,
-            build: true,
+            build,
         })
     }
 }

@@ -43,14 +43,24 @@ async fn run_script(python: &PathBuf, script: &str, args: &[String]) -> String {
     stdout
 }
 
-#[tokio::test]
-async fn autobahn_python_joins_every_transport_and_serializer() {
+/// The Python to run, a config directory and a router; `None` (said) without autobahn.
+fn setup() -> Option<(
+    PathBuf,
+    tempfile::TempDir,
+    std::sync::Arc<router_core::Router>,
+)> {
     let Some(python) = python() else {
         eprintln!("skipped: no Python with autobahn (set AUTOBAHN_PYTHON)");
+        return None;
+    };
+    Some((python, tempfile::tempdir().unwrap(), router()))
+}
+
+#[tokio::test]
+async fn autobahn_python_joins_every_transport_and_serializer() {
+    let Some((python, dir, r)) = setup() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let r = router();
     let ep = json!({"type": "tcp", "interface": "127.0.0.1", "port": 0});
     let rs = start(
         &r,
@@ -106,12 +116,9 @@ async fn autobahn_python_joins_every_transport_and_serializer() {
 /// RawSocket and WebSocket, with calls, results, errors and events carrying arguments.
 #[tokio::test]
 async fn autobahn_python_arguments_cross_every_pair_of_serializers() {
-    let Some(python) = python() else {
-        eprintln!("skipped: no Python with autobahn (set AUTOBAHN_PYTHON)");
+    let Some((python, dir, r)) = setup() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let r = router();
     let ep = json!({"type": "tcp", "interface": "127.0.0.1", "port": 0});
     let rs = start(&r, json!({"type": "rawsocket", "endpoint": ep}), dir.path()).await;
     let ws = start(&r, json!({"type": "websocket", "endpoint": ep}), dir.path()).await;
