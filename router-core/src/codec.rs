@@ -399,6 +399,30 @@ mod tests {
     }
 
     #[test]
+    fn small_routed_arguments_do_not_keep_their_read_buffer() {
+        let c = Codec::MsgPack;
+        for (len, sliced) in [(40, false), (10_000, true)] {
+            let call = Message::Call {
+                request: 1,
+                options: Dict::new(),
+                procedure: "p".into(),
+                payload: Payload::args(vec![Value::from("x".repeat(len))]),
+            };
+            // The frame is a slice of a larger read buffer, as the transports hand it over.
+            let mut buffer = BytesMut::from(&c.encode(&call)[..]);
+            let frame_len = buffer.len();
+            buffer.extend_from_slice(&[0u8; 16 * 1024]);
+            let buffer = buffer.freeze();
+            let frame = buffer.slice(..frame_len);
+            let routed = c.decode_routed(&frame).unwrap();
+            let raw = routed.payload().and_then(Payload::raw).unwrap();
+            let inside = buffer.as_ptr_range().contains(&raw.bytes().as_ptr());
+            assert_eq!(inside, sliced, "{len}-byte argument");
+            assert_eq!(routed, call);
+        }
+    }
+
+    #[test]
     fn routed_and_plain_decoding_agree_on_any_input() {
         use rand::RngExt as _;
         let mut rng = rand::rng();

@@ -13,6 +13,9 @@ use crate::message::ProtocolViolation;
 use crate::payload::RawPayload;
 use crate::value::{Value, ValueCheck};
 
+/// Arguments this large are kept as a slice of their frame rather than copied.
+const SLICE_FROM: usize = 4096;
+
 /// The elements of one MessagePack array (a WAMP message) not read yet.
 pub(crate) struct MsgPackItems<'a> {
     frame: &'a [u8],
@@ -167,10 +170,16 @@ impl<'a> MsgPackItems<'a> {
         if empty {
             return Ok(Some(None));
         }
-        Ok(Some(Some(RawPayload::msgpack(
-            elements as u8,
-            owner.slice(start..),
-        ))))
+        // A slice of the frame would keep the whole read buffer it came from alive for as long
+        // as the message waits in a queue (a stuck receiver's queue holds thousands): small
+        // arguments are copied, large ones (which fill most of their buffer) are sliced.
+        let tail = &self.frame[start..];
+        let bytes = if tail.len() < SLICE_FROM {
+            Bytes::copy_from_slice(tail)
+        } else {
+            owner.slice(start..)
+        };
+        Ok(Some(Some(RawPayload::msgpack(elements as u8, bytes))))
     }
 }
 
