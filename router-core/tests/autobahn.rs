@@ -1,8 +1,8 @@
 //! Interop with the real autobahn-python client: joins `realm1` over RawSocket, a Web
 //! transport's `/ws` path, a plain WebSocket transport and a Universal transport, with every
 //! serializer (and the batched WebSocket subprotocols), calling, registering, publishing and
-//! subscribing. Runs when a Python with autobahn is found (`$AUTOBAHN_PYTHON`, or the venv at
-//! /work/venvs/ab); otherwise it says so and passes.
+//! subscribing, and passes arguments between every pair of serializers. Needs the test venv's
+//! Python with autobahn (`tests/run.sh` makes it and exports `EDGE_TEST_PYTHON`).
 
 mod transport_common;
 use transport_common as common;
@@ -13,11 +13,20 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("AUTOBAHN_PYTHON")
+/// The test venv's Python (autobahn installed): `$EDGE_TEST_PYTHON`, which `tests/run.sh`
+/// exports, or the venv it makes. Missing is a failure, not a skip: interop is the point.
+fn python() -> PathBuf {
+    let p = std::env::var_os("EDGE_TEST_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/venvs/ab/bin/python"));
-    p.exists().then_some(p)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "no Python with autobahn at {}: run `bash tests/run.sh` (it creates the venv) or set EDGE_TEST_PYTHON",
+        p.display()
+    );
+    p
 }
 
 /// Runs `tests/py/<script>` with `args`, bounded in time; panics unless it succeeds.
@@ -43,24 +52,18 @@ async fn run_script(python: &PathBuf, script: &str, args: &[String]) -> String {
     stdout
 }
 
-/// The Python to run, a config directory and a router; `None` (said) without autobahn.
-fn setup() -> Option<(
+/// The Python to run, a config directory and a router.
+fn setup() -> (
     PathBuf,
     tempfile::TempDir,
     std::sync::Arc<router_core::Router>,
-)> {
-    let Some(python) = python() else {
-        eprintln!("skipped: no Python with autobahn (set AUTOBAHN_PYTHON)");
-        return None;
-    };
-    Some((python, tempfile::tempdir().unwrap(), router()))
+) {
+    (python(), tempfile::tempdir().unwrap(), router())
 }
 
 #[tokio::test]
 async fn autobahn_python_joins_every_transport_and_serializer() {
-    let Some((python, dir, r)) = setup() else {
-        return;
-    };
+    let (python, dir, r) = setup();
     let ep = json!({"type": "tcp", "interface": "127.0.0.1", "port": 0});
     let rs = start(
         &r,
@@ -116,9 +119,7 @@ async fn autobahn_python_joins_every_transport_and_serializer() {
 /// RawSocket and WebSocket, with calls, results, errors and events carrying arguments.
 #[tokio::test]
 async fn autobahn_python_arguments_cross_every_pair_of_serializers() {
-    let Some((python, dir, r)) = setup() else {
-        return;
-    };
+    let (python, dir, r) = setup();
     let ep = json!({"type": "tcp", "interface": "127.0.0.1", "port": 0});
     let rs = start(&r, json!({"type": "rawsocket", "endpoint": ep}), dir.path()).await;
     let ws = start(&r, json!({"type": "websocket", "endpoint": ep}), dir.path()).await;

@@ -19,10 +19,13 @@ use worker_host::vocabulary::{Status, error};
 
 const REALM: &str = "realm1";
 
+/// The test venv's Python: `$EDGE_TEST_PYTHON` (exported by `tests/run.sh`) or the venv it makes.
 fn venv_python() -> PathBuf {
-    PathBuf::from(
-        std::env::var("EDGE_TEST_PYTHON").unwrap_or_else(|_| "/work/venvs/ab/bin/python".into()),
-    )
+    std::env::var_os("EDGE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python")
+        })
 }
 
 fn py_dir() -> PathBuf {
