@@ -435,6 +435,14 @@ mod tests {
         goods.push(Bytes::from_static(&[
             0x95, 48, 1, 0x80, 0xa1, b'p', 0x91, 0x81, 1, 2,
         ]));
+        // IDs out of range, each followed by something that would pass for the field.
+        goods.push(Bytes::from_static(&[
+            0x96, 8, 48, 0xff, 7, 0x80, 0xa1, b'e',
+        ]));
+        goods.push(Bytes::from_static(&[
+            0x96, 8, 48, 0xcf, 0, 0x40, 0, 0, 0, 0, 0, 0, 7, 0x80, 0xa1, b'e',
+        ]));
+        goods.push(Bytes::from_static(&[0x93, 34, 0xff, 5]));
         for good in goods {
             for i in 0..3000 {
                 let mut b = good.to_vec();

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 
 use bytes::Bytes;
 
-use crate::msgpack::MsgPackItems;
+use crate::msgpack::{MsgPackItems, RawTail};
 pub use crate::payload::{Payload, RawPayload};
 use crate::value::{Dict, List, Value};
 
@@ -210,13 +210,15 @@ impl<'a> Fields<'a> {
         }
     }
     fn id(&mut self, field: &str) -> Result<Id, ProtocolViolation> {
-        if let Items::MsgPack(m) = &mut self.items
-            && let Some(i) = m.int()
-            && (0..=MAX_ID as i64).contains(&i)
-        {
-            return Ok(i as u64);
-        }
-        match self.next(field)? {
+        // An integer read directly is judged like any other value (it is consumed either way).
+        let value = match &mut self.items {
+            Items::MsgPack(m) => match m.int() {
+                Some(i) => Value::Int(i),
+                None => self.next(field)?,
+            },
+            Items::List(_) => self.next(field)?,
+        };
+        match value {
             Value::Int(i) if (0..=MAX_ID as i64).contains(&i) => Ok(i as u64),
             other => violation(format!(
                 "{}: {} must be an integer in [0, 2^53], got {}",
@@ -286,9 +288,12 @@ impl<'a> Fields<'a> {
     fn payload(&mut self) -> Result<Payload, ProtocolViolation> {
         if let Some(frame) = self.keep_raw
             && let Items::MsgPack(m) = &mut self.items
-            && let Some(raw) = m.raw_tail(frame)?
         {
-            return Ok(raw.map(Payload::from_raw).unwrap_or_default());
+            match m.raw_tail(frame)? {
+                RawTail::Raw(raw) => return Ok(Payload::from_raw(raw)),
+                RawTail::Empty => return Ok(Payload::default()),
+                RawTail::Unread => {}
+            }
         }
         let args = match self.items.next().transpose()? {
             None => return self.end(Payload::default()),

@@ -16,6 +16,17 @@ use crate::value::{Value, ValueCheck};
 /// Arguments this large are kept as a slice of their frame rather than copied.
 const SLICE_FROM: usize = 4096;
 
+/// What [`MsgPackItems::raw_tail`] found.
+pub(crate) enum RawTail {
+    /// Checked arguments, as bytes.
+    Raw(RawPayload),
+    /// An empty list (and dict): no payload.
+    Empty,
+    /// Not a list (and dict) ending the message: left unread, for the caller to decode and
+    /// report what is wrong.
+    Unread,
+}
+
 /// The elements of one MessagePack array (a WAMP message) not read yet.
 pub(crate) struct MsgPackItems<'a> {
     frame: &'a [u8],
@@ -123,12 +134,7 @@ impl<'a> MsgPackItems<'a> {
 
     /// The remaining elements as checked arguments, if they are a list and optionally a
     /// dict, and nothing follows; `owner` is the frame these items read, as `Bytes`.
-    /// `Ok(None)` leaves them unread (the caller then decodes them and reports what is
-    /// wrong); an empty list (and dict) is `Ok(Some(None))`, no payload.
-    pub fn raw_tail(
-        &mut self,
-        owner: &Bytes,
-    ) -> Result<Option<Option<RawPayload>>, ProtocolViolation> {
+    pub fn raw_tail(&mut self, owner: &Bytes) -> Result<RawTail, ProtocolViolation> {
         debug_assert_eq!(owner.as_ptr(), self.frame.as_ptr());
         let start = self.frame.len() - self.rest.len();
         let (elements, save_rest, save_left) = (self.left, self.rest, self.left);
@@ -142,7 +148,7 @@ impl<'a> MsgPackItems<'a> {
             _ => false,
         };
         if !kinds_ok {
-            return Ok(None);
+            return Ok(RawTail::Unread);
         }
         let args = self.take_element()?;
         if elements == 2
@@ -152,7 +158,7 @@ impl<'a> MsgPackItems<'a> {
             )
         {
             (self.rest, self.left) = (save_rest, save_left);
-            return Ok(None);
+            return Ok(RawTail::Unread);
         }
         let kwargs = if elements == 2 {
             Some(self.take_element()?)
@@ -161,14 +167,14 @@ impl<'a> MsgPackItems<'a> {
         };
         if !self.rest.is_empty() {
             (self.rest, self.left) = (save_rest, save_left);
-            return Ok(None);
+            return Ok(RawTail::Unread);
         }
         for part in [Some(args), kwargs].into_iter().flatten() {
             rmp_serde::from_slice::<ValueCheck>(part).map_err(bad)?;
         }
         let empty = args == [0x90] && kwargs.is_none_or(|k| k == [0x80]);
         if empty {
-            return Ok(Some(None));
+            return Ok(RawTail::Empty);
         }
         // A slice of the frame would keep the whole read buffer it came from alive for as long
         // as the message waits in a queue (a stuck receiver's queue holds thousands): small
@@ -179,7 +185,7 @@ impl<'a> MsgPackItems<'a> {
         } else {
             owner.slice(start..)
         };
-        Ok(Some(Some(RawPayload::msgpack(elements as u8, bytes))))
+        Ok(RawTail::Raw(RawPayload::msgpack(elements as u8, bytes)))
     }
 }
 

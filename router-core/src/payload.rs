@@ -59,7 +59,8 @@ impl RawPayload {
             let len = crate::msgpack::value_len(rest).ok_or("truncated element")?;
             let (head, tail) = rest.split_at(len);
             rest = tail;
-            self.codec.decode_value(head).map_err(|e| e.0)
+            // `head` is exactly one value: no second framing pass through `decode_value`.
+            rmp_serde::from_slice(head).map_err(|e| e.to_string())
         };
         let args = match element()? {
             Value::List(l) => l,

@@ -227,13 +227,16 @@ impl OutReceiver {
         self.0.state.lock().spare = batch;
     }
 
-    /// Frees the queue's allocations if nothing is queued: for a session that went idle.
-    pub fn release(&self) {
+    /// If nothing is queued (the session went idle), frees the queue's allocations and says
+    /// so; the caller then lets go of its own buffers too.
+    pub fn release_if_idle(&self) -> bool {
         let mut st = self.0.state.lock();
-        if st.items.is_empty() {
-            st.items = VecDeque::new();
+        if !st.items.is_empty() {
+            return false;
         }
+        st.items = VecDeque::new();
         st.spare = VecDeque::new();
+        true
     }
 
     /// The next queued message, waiting while the queue is empty; `None` once it is closed
@@ -276,11 +279,6 @@ impl OutReceiver {
             self.0.room.notify_waiters();
         }
         Poll::Ready(Some(taken))
-    }
-
-    /// Whether nothing is queued right now.
-    pub fn is_empty(&self) -> bool {
-        self.0.state.lock().items.is_empty()
     }
 }
 

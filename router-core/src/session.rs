@@ -381,9 +381,8 @@ fn write_queue<W: WireWrite>(
             frames.clear();
             // Nothing more to write for now: the session may sit idle for hours, so it keeps no
             // buffers (under load the queue is rarely empty and they are reused).
-            if rx.is_empty() {
+            if rx.release_if_idle() {
                 frames = Vec::new();
-                rx.release();
             }
             if let Err(e) = res {
                 debug!(error = %e, "write failed");
