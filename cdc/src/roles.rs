@@ -94,6 +94,7 @@ fn role(name: &str, permissions: Vec<Permission>) -> RoleConfig {
         name: name.to_owned(),
         permissions,
         authorizer: None,
+        allow_by_default: false,
     }
 }
 

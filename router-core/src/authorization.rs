@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::uri::{self, MatchPolicy};
 
 /// The four actions a permission can allow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     Call,
     Register,
@@ -104,9 +104,18 @@ pub struct RoleConfig {
     pub name: String,
     #[serde(default)]
     pub permissions: Vec<Permission>,
-    /// A dynamic authorizer procedure (Crossbar.io); not supported yet, rejected at start.
+    /// A dynamic authorizer: the procedure asked `(session, uri, action, options)` for every
+    /// action of a session with this role (see `session::authorizer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<String>,
+    /// Crossbar.io's `allow-by-default`: for a role with neither permissions nor an
+    /// authorizer, allow (or deny) every action on every URI.
+    #[serde(
+        default,
+        rename = "allow-by-default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub allow_by_default: bool,
 }
 
 /// The outcome of an authorization check.
@@ -125,6 +134,10 @@ pub struct Role {
     grants: Vec<(String, Permission)>,
     /// Everything allowed (the built-in `trusted` role).
     allow_all: bool,
+    /// Allow everything when there are no grants (`allow-by-default`).
+    allow_by_default: bool,
+    /// The dynamic authorizer's procedure; the static check denies everything then.
+    authorizer: Option<String>,
     plain: BTreeMap<String, (MatchPolicy, usize)>,
     wild: BTreeMap<String, Vec<(String, usize)>>,
     /// The grant that governs every URI, when the role has one prefix grant for `""` and
@@ -137,6 +150,8 @@ impl Role {
     pub fn from_config(cfg: &RoleConfig) -> Role {
         let mut role = Role {
             name: cfg.name.clone(),
+            allow_by_default: cfg.allow_by_default,
+            authorizer: cfg.authorizer.clone(),
             ..Default::default()
         };
         for p in &cfg.permissions {
@@ -158,6 +173,11 @@ impl Role {
 
     pub fn is_allow_all(&self) -> bool {
         self.allow_all
+    }
+
+    /// The dynamic authorizer procedure, if the role has one.
+    pub fn authorizer(&self) -> Option<&str> {
+        self.authorizer.as_deref()
     }
 
     fn next_grant_id(&self) -> String {
@@ -211,7 +231,8 @@ impl Role {
                     ..p.clone()
                 })
                 .collect(),
-            authorizer: None,
+            authorizer: self.authorizer.clone(),
+            allow_by_default: self.allow_by_default,
         }
     }
 
@@ -286,11 +307,15 @@ impl Role {
 
     /// May a session with this role take `action` on `uri`?
     pub fn authorize(&self, uri: &str, action: Action) -> Authorization {
-        if self.allow_all {
+        if self.allow_all || (self.allow_by_default && self.grants.is_empty()) {
             return Authorization {
                 allow: true,
                 disclose: false,
             };
+        }
+        if self.authorizer.is_some() {
+            // Asked per action by the session before it routes; never allowed statically.
+            return Authorization::default();
         }
         match self.lookup(uri) {
             Some(p) => Authorization {
@@ -333,6 +358,7 @@ mod tests {
             name: "r".into(),
             permissions: perms,
             authorizer: None,
+            allow_by_default: false,
         })
     }
 
@@ -350,6 +376,7 @@ mod tests {
             name: "anonymous".into(),
             permissions: vec![perm("", Some("prefix"), true)],
             authorizer: None,
+            allow_by_default: false,
         });
         assert!(r.governs_all.is_some());
         for uri in ["com.example.add", "x", "wamp.session.count"] {
@@ -390,5 +417,22 @@ mod tests {
         assert!(r.add_grant("g1".into(), perm("com.", Some("prefix"), true)));
         assert!(r.authorize("com.example.x", Action::Subscribe).allow);
         assert!(!r.add_grant("g1".into(), perm("x", None, true)));
+    }
+
+    #[test]
+    fn allow_by_default_applies_to_a_role_without_grants() {
+        let cfg: RoleConfig =
+            serde_json::from_value(serde_json::json!({"name": "open", "allow-by-default": true}))
+                .unwrap();
+        let mut r = Role::from_config(&cfg);
+        assert!(r.authorize("any.thing", Action::Register).allow);
+        assert_eq!(
+            serde_json::to_value(r.to_config()).unwrap()["allow-by-default"],
+            true
+        );
+        r.add_grant("g".into(), perm("com.", Some("prefix"), true));
+        assert!(!r.authorize("any.thing", Action::Register).allow);
+        let closed = role(vec![]);
+        assert!(!closed.authorize("any.thing", Action::Call).allow);
     }
 }

@@ -211,9 +211,7 @@ pub(crate) fn subscribe(ctx: &mut SessionCtx, request: Id, options: Dict, topic:
         );
         return Step::Continue;
     }
-    let auth = ctx
-        .realm
-        .authorize(&ctx.handle.identity.authrole, &topic, Action::Subscribe);
+    let auth = ctx.authorize(&topic, Action::Subscribe);
     if !auth.allow {
         let msg = format!(
             "session is not authorized to subscribe to topic '{}' (authrole \"{}\")",
@@ -408,9 +406,7 @@ pub(crate) fn publish(
             format!("publish with restricted topic URI '{topic}'"),
         );
     }
-    let auth = ctx
-        .realm
-        .authorize(&ctx.handle.identity.authrole, &topic, Action::Publish);
+    let auth = ctx.authorize(&topic, Action::Publish);
     if !auth.allow {
         return fail(
             ctx,

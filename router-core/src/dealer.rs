@@ -236,9 +236,7 @@ pub(crate) fn register(
         );
         return Step::Continue;
     }
-    let auth = ctx
-        .realm
-        .authorize(&ctx.handle.identity.authrole, &procedure, Action::Register);
+    let auth = ctx.authorize(&procedure, Action::Register);
     if !auth.allow {
         let msg = format!(
             "session (session_id={}, authid=\"{}\", authrole=\"{}\") is not authorized to register procedure \"{}\" on realm \"{}\"",
@@ -402,9 +400,7 @@ pub(crate) fn call(
         );
         return Step::Continue;
     }
-    let auth = ctx
-        .realm
-        .authorize(&ctx.handle.identity.authrole, &procedure, Action::Call);
+    let auth = ctx.authorize(&procedure, Action::Call);
     if !auth.allow {
         let msg = format!(
             "session (session_id={}, authid=\"{}\", authrole=\"{}\") is not authorized to call procedure \"{}\" on realm \"{}\"",

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod authorization;
+mod authorizer;
 pub mod broker;
 pub mod client;
 pub mod codec;

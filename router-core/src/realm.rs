@@ -1,17 +1,19 @@
 //! A realm: an isolated routing domain with its sessions, roles, broker and dealer.
 
 use crate::util::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{TransportInfo, TrustedAuthenticator};
 use crate::authorization::{Action, Authorization, Role, RoleConfig};
 use crate::broker::Broker;
+use crate::client::{JoinOptions, Session};
 use crate::dealer::Dealer;
 use crate::message::Id;
-use crate::router::RouterError;
+use crate::router::{ConnectionInfo, Router, RouterError};
 use crate::session::SessionHandle;
 use crate::uri::UriCheck;
 
@@ -88,10 +90,20 @@ pub struct Realm {
     pub(crate) dealer: RwLock<Dealer>,
     closed: AtomicBool,
     created: String,
+    /// Set once a role with a dynamic authorizer is added: only then does a session look
+    /// up its role's authorizer before routing (a relaxed load on the hot path otherwise).
+    has_authorizers: AtomicBool,
+    /// Router-internal sessions by authrole (see [`Realm::service_session`]).
+    services: tokio::sync::Mutex<HashMap<String, Session>>,
+    /// For joining service sessions; the router owns the realm, so the link is weak.
+    router: Weak<Router>,
 }
 
 impl Realm {
-    pub(crate) fn new(config: RealmConfig) -> Result<Arc<Realm>, RouterError> {
+    pub(crate) fn new(
+        config: RealmConfig,
+        router: Weak<Router>,
+    ) -> Result<Arc<Realm>, RouterError> {
         if !crate::uri::is_valid(
             &config.name,
             UriCheck::Loose,
@@ -112,13 +124,9 @@ impl Realm {
             ));
         }
         let mut roles = HashMap::default();
+        let mut has_authorizers = false;
         for rc in &config.roles {
-            if rc.authorizer.is_some() {
-                return Err(RouterError::InvalidConfig(format!(
-                    "role \"{}\": dynamic authorizers are not supported",
-                    rc.name
-                )));
-            }
+            has_authorizers |= rc.authorizer.is_some();
             if roles
                 .insert(rc.name.clone(), Arc::new(Role::from_config(rc)))
                 .is_some()
@@ -142,6 +150,9 @@ impl Realm {
             dealer: RwLock::new(Dealer::default()),
             closed: AtomicBool::new(false),
             created: crate::util::utcnow(),
+            has_authorizers: AtomicBool::new(has_authorizers),
+            services: tokio::sync::Mutex::new(HashMap::default()),
+            router,
         }))
     }
 
@@ -186,17 +197,15 @@ impl Realm {
 
     /// Adds a role; an existing role of the same name is an error.
     pub fn add_role(&self, config: &RoleConfig) -> Result<(), RouterError> {
-        if config.authorizer.is_some() {
-            return Err(RouterError::InvalidConfig(
-                "dynamic authorizers are not supported".into(),
-            ));
-        }
         let mut roles = self.roles.write();
         match roles.get(&config.name) {
             Some(r) if !(r.is_allow_all() && r.name == "trusted") => Err(
                 RouterError::InvalidConfig(format!("role \"{}\" already exists", config.name)),
             ),
             _ => {
+                if config.authorizer.is_some() {
+                    self.has_authorizers.store(true, Ordering::Release);
+                }
                 roles.insert(config.name.clone(), Arc::new(Role::from_config(config)));
                 Ok(())
             }
@@ -231,6 +240,46 @@ impl Realm {
             Some(r) => r.authorize(uri, action),
             None => Authorization::default(),
         }
+    }
+
+    /// Does any role of this realm (now or before) have a dynamic authorizer?
+    pub(crate) fn has_authorizers(&self) -> bool {
+        self.has_authorizers.load(Ordering::Acquire)
+    }
+
+    /// The router-internal session on this realm with role `authrole`, joined on first use
+    /// and again after it ended: Crossbar.io's realm service agent (role `trusted`), through
+    /// which dynamic authenticators and authorizers are called. It is an ordinary session
+    /// of the realm, so the call is routed, timed out and canceled like any other.
+    pub async fn service_session(&self, authrole: &str) -> Result<Session, String> {
+        let mut services = self.services.lock().await;
+        if let Some(s) = services.get(authrole)
+            && !s.is_closed()
+        {
+            return Ok(s.clone());
+        }
+        let router = self
+            .router
+            .upgrade()
+            .ok_or_else(|| "the router is shutting down".to_owned())?;
+        let conn = ConnectionInfo {
+            transport: Arc::new(TransportInfo {
+                id: "routerservice".into(),
+                kind: "function",
+                peer: "function".into(),
+                http_headers: None,
+            }),
+            authenticator: Arc::new(TrustedAuthenticator {
+                realm: self.name.clone(),
+                authid: Some(format!("routerservice-realm-{}-{authrole}", self.name)),
+                authrole: authrole.to_owned(),
+            }),
+        };
+        let session = Session::join_local(&router, conn, JoinOptions::realm(self.name.clone()))
+            .await
+            .map_err(|e| format!("cannot join the router's service session: {e}"))?;
+        services.insert(authrole.to_owned(), session.clone());
+        Ok(session)
     }
 
     // ---- sessions ----

@@ -51,12 +51,12 @@ impl Router {
     }
 
     /// Starts a realm from its config (roles included).
-    pub fn start_realm(&self, config: RealmConfig) -> Result<Arc<Realm>, RouterError> {
+    pub fn start_realm(self: &Arc<Self>, config: RealmConfig) -> Result<Arc<Realm>, RouterError> {
         let mut realms = self.realms.write();
         if realms.contains_key(&config.name) {
             return Err(RouterError::RealmExists(config.name));
         }
-        let realm = Realm::new(config)?;
+        let realm = Realm::new(config, Arc::downgrade(self))?;
         realms.insert(realm.name().to_owned(), realm.clone());
         Ok(realm)
     }

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
 
 use crate::auth::{AuthStep, HelloInfo, Identity, TransportInfo};
+use crate::authorization::{Action, Authorization};
 use crate::codec::Codec;
 use crate::message::{Id, Message, Payload, ProtocolViolation, code};
 use crate::peer::{OutReceiver, OutSender, Outgoing, TrySendError, out_queue};
@@ -641,6 +642,7 @@ async fn handshake<S: MessageSource>(
         subscriptions: HashSet::default(),
         registrations: HashSet::default(),
         deferred: Deferred::default(),
+        authorizer: None,
     };
     meta::on_join(&ctx.realm, &ctx.handle, &mut ctx.deferred);
     ctx.deferred.flush().await;
@@ -676,6 +678,8 @@ pub(crate) struct SessionCtx {
     pub subscriptions: HashSet<Id>,
     pub registrations: HashSet<Id>,
     pub deferred: Deferred,
+    /// Dynamic authorization (cache and the current decision), for roles with an authorizer.
+    pub authorizer: Option<Box<crate::authorizer::AuthorizerState>>,
 }
 
 /// What a step asks the session loop to do next.
@@ -705,6 +709,9 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             };
             match next {
                 None => None,
+                Some(Ok(Some(msg))) if ctx.realm.has_authorizers() => {
+                    Some(Box::pin(crate::authorizer::dispatch_authorized(ctx, msg)).await)
+                }
                 Some(Ok(Some(msg))) => Some(dispatch(ctx, msg)),
                 Some(Ok(None)) => return false,
                 Some(Err(SourceError::Violation(v))) => Some(Step::Violation(v.0)),
@@ -761,7 +768,7 @@ async fn goodbye_on_close<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) {
 }
 
 /// Routes one message of a joined session.
-fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
+pub(crate) fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
     match msg {
         Message::Publish {
             request,
@@ -825,6 +832,18 @@ fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
 }
 
 impl SessionCtx {
+    /// May this session take `action` on `uri`? Its role decides, or for a role with a
+    /// dynamic authorizer, the answer the authorizer gave for the message being routed.
+    pub(crate) fn authorize(&mut self, uri: &str, action: Action) -> Authorization {
+        if let Some(state) = &mut self.authorizer
+            && let Some(decided) = state.take_decided(uri, action)
+        {
+            return decided;
+        }
+        self.realm
+            .authorize(&self.handle.identity.authrole, uri, action)
+    }
+
     /// Sends a reply to this session itself.
     pub(crate) fn reply(&mut self, msg: Message) {
         let me = self.handle.clone();

@@ -2,6 +2,7 @@
 //! loopback ports and drives it with real clients (autobahn-python from the test venv).
 #![forbid(unsafe_code)]
 
+pub mod crossbar;
 pub mod mgmt;
 
 use std::io::{BufRead, BufReader};
@@ -169,14 +170,20 @@ impl Node {
 /// Runs `crossbar-edge start` on `cbdir`, collecting its stdout and stderr lines.
 fn spawn_node(cbdir: &Path, env: &[(&str, String)]) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut cmd = Command::new(bin("crossbar-edge"));
-    cmd.args(["start", "--cbdir"])
-        .arg(cbdir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(["start", "--cbdir"]).arg(cbdir);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn crossbar-edge");
+    spawn_logged(cmd)
+}
+
+/// Spawns `cmd`, collecting its stdout and stderr lines.
+pub(crate) fn spawn_logged(mut cmd: Command) -> (Child, Arc<Mutex<Vec<String>>>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
     let log = Arc::new(Mutex::new(Vec::new()));
     for stream in [
         child

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use router_core::auth::{AuthConfig, Authenticator, StaticAuthenticator};
+use router_core::auth::{AuthConfig, Authenticator, ConfigAuthenticator};
 use router_core::authorization::{Permission, RoleConfig};
 use router_core::config::ConfigError;
 use router_core::transport::config::WebService;
@@ -415,12 +415,14 @@ impl RouterWorker {
             return Err(RouterWorkerError::TransportExists(transport_id.to_owned()));
         }
         let mut ctx = TransportContext::new(self.base_dir.clone(), transport_id);
-        ctx.auth_factory = Some(Arc::new(StaticAuthFactory));
+        ctx.auth_factory = Some(Arc::new(ConfigAuthFactory {
+            router: Arc::downgrade(&self.router),
+        }));
         let created_at = router_core::util::utcnow();
         let running = start_transport(
             self.router.clone(),
             parsed,
-            Arc::new(StaticAuthenticator::unconfigured()),
+            Arc::new(ConfigAuthenticator::unconfigured()),
             ctx,
         )
         .await
@@ -699,17 +701,21 @@ fn free_id(kind: &str, index: usize, taken: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// Builds a transport endpoint's authenticator from its `auth` block (static methods).
-struct StaticAuthFactory;
+/// Builds a transport endpoint's authenticator from its `auth` block; dynamic methods call
+/// their authenticators on this worker's router.
+struct ConfigAuthFactory {
+    router: std::sync::Weak<Router>,
+}
 
-impl AuthenticatorFactory for StaticAuthFactory {
+impl AuthenticatorFactory for ConfigAuthFactory {
     fn authenticator(
         &self,
         auth: &Value,
         _location: &str,
     ) -> Result<Arc<dyn Authenticator>, String> {
         let config = AuthConfig::from_value(auth.clone()).map_err(|e| e.to_string())?;
-        let auth = StaticAuthenticator::new(&config).map_err(|e| e.to_string())?;
+        let auth =
+            ConfigAuthenticator::new(&config, self.router.clone()).map_err(|e| e.to_string())?;
         Ok(Arc::new(auth))
     }
 }

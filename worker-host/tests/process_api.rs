@@ -60,6 +60,7 @@ fn router() -> Arc<Router> {
             validate: None,
         }],
         authorizer: None,
+        allow_by_default: false,
     }];
     let realm = router.start_realm(cfg).expect("realm starts");
     realm.add_trusted_role("trusted");

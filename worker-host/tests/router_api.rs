@@ -53,6 +53,7 @@ fn management_router() -> Arc<Router> {
             validate: None,
         }],
         authorizer: None,
+        allow_by_default: false,
     }];
     router.start_realm(cfg).unwrap();
     router

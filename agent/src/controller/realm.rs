@@ -43,6 +43,7 @@ pub fn add_worker_role(realm: &Realm, worker_id: &str) -> Result<(), router_core
             validate: None,
         }],
         authorizer: None,
+        allow_by_default: false,
     })
 }
 

@@ -1,10 +1,10 @@
 //! The `auth` dict of a Crossbar.io transport config, typed: which methods a transport enables.
 //!
-//! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static` type of
-//! `anonymous`, `ticket`, `wampcra` and `cryptosign`. Everything Crossbar.io accepts but we do
-//! not implement (`dynamic`/`function` types, `trustroots`, the `tls`, `cookie`, `scram` and
-//! `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is refused at load
-//! instead of running with a method silently missing.
+//! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static` and
+//! `dynamic` types of `anonymous`, `ticket`, `wampcra` and `cryptosign`. Everything Crossbar.io
+//! accepts but we do not implement (the `function` type, `trustroots`, the `tls`, `cookie`,
+//! `scram` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
+//! refused at load instead of running with a method silently missing.
 //!
 //! `${VAR}` references in secrets (Crossbar.io's `maybe_from_env`) are resolved by the config
 //! loader before the tree reaches this module.
@@ -16,6 +16,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::{self, ConfigError};
+use crate::uri::MatchPolicy;
 
 /// The methods a transport enables, each with its static principal database.
 ///
@@ -24,10 +25,10 @@ use crate::config::{self, ConfigError};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "RawAuthConfig", into = "RawAuthConfig")]
 pub struct AuthConfig {
-    pub anonymous: Option<AnonymousAuth>,
-    pub ticket: Option<TicketAuth>,
-    pub wampcra: Option<WampCraAuth>,
-    pub cryptosign: Option<CryptosignAuth>,
+    pub anonymous: Option<MethodConfig<AnonymousAuth>>,
+    pub ticket: Option<MethodConfig<TicketAuth>>,
+    pub wampcra: Option<MethodConfig<WampCraAuth>>,
+    pub cryptosign: Option<MethodConfig<CryptosignAuth>>,
 }
 
 impl AuthConfig {
@@ -177,8 +178,96 @@ pub struct CryptosignPrincipal {
     pub authorized_keys: Vec<String>,
 }
 
+/// A method that checks credentials by calling a WAMP procedure (`type: "dynamic"`), as
+/// Crossbar.io's `_init_dynamic_authenticator` reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicAuth {
+    /// The procedure called with `(realm, authid, details)`.
+    pub authenticator: String,
+    /// The realm the procedure is called on (default: the realm the client asked for).
+    #[serde(
+        default,
+        rename = "authenticator-realm",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authenticator_realm: Option<String>,
+    /// The role of the router's session that calls it (default `trusted`).
+    #[serde(
+        default,
+        rename = "authenticator-role",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authenticator_role: Option<String>,
+    /// The role when the authenticator's answer names none.
+    #[serde(
+        default,
+        rename = "default-role",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_role: Option<String>,
+    /// `anonymous` only: the authid passed to the authenticator (default: a random serial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authid: Option<String>,
+    /// crossbar-edge: seconds to wait for the authenticator's answer before the HELLO is
+    /// refused (Crossbar.io waits forever). Default [`DynamicAuth::DEFAULT_TIMEOUT_SECS`].
+    #[serde(
+        default,
+        rename = "authenticator-timeout",
+        deserialize_with = "positive_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<f64>,
+}
+
+impl DynamicAuth {
+    pub const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
+
+    /// How long to wait for the authenticator.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.timeout.unwrap_or(Self::DEFAULT_TIMEOUT_SECS))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let loose =
+            |u: &str| crate::uri::is_valid(u, crate::uri::UriCheck::Loose, MatchPolicy::Exact);
+        if !loose(&self.authenticator) {
+            return Err(ConfigError::new(
+                "authenticator",
+                format!("invalid procedure URI \"{}\"", self.authenticator),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One method's config: a static principal database, or a dynamic authenticator.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MethodConfig<T> {
+    Static(T),
+    Dynamic(DynamicAuth),
+}
+
+impl<T> MethodConfig<T> {
+    /// The static database, if the method is static.
+    pub fn as_static(&self) -> Option<&T> {
+        match self {
+            MethodConfig::Static(t) => Some(t),
+            MethodConfig::Dynamic(_) => None,
+        }
+    }
+
+    /// `static` or `dynamic`, as in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MethodConfig::Static(_) => "static",
+            MethodConfig::Dynamic(_) => "dynamic",
+        }
+    }
+}
+
 /// What Crossbar.io accepts for `type` and we refuse with a specific message.
-const UNSUPPORTED_TYPES: &[&str] = &["dynamic", "function"];
+const UNSUPPORTED_TYPES: &[&str] = &["function"];
 
 /// A method's static config, with its Crossbar.io name for messages.
 trait StaticMethod: DeserializeOwned + Serialize {
@@ -218,39 +307,57 @@ impl StaticMethod for CryptosignAuth {
     }
 }
 
-/// A method config in the file's shape: the fields of `T` plus `type: "static"`.
-struct Static<T>(T);
+/// A method config in the file's shape: `type: "static"` with the fields of `T`, or
+/// `type: "dynamic"` with those of [`DynamicAuth`].
+struct Method<T>(MethodConfig<T>);
 
-impl<'de, T: StaticMethod> Deserialize<'de> for Static<T> {
+impl<'de, T: StaticMethod> Deserialize<'de> for Method<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // The tag is checked before the other keys: a `dynamic` config should be told that
-        // `dynamic` is unsupported, not that `authenticator` is an unknown field.
-        config::deserialize_tagged(d, "type", |kind, mut value| match kind {
-            "static" => {
-                if let Some(obj) = value.as_object_mut() {
-                    obj.remove("type");
-                    T::check_unsupported(obj)?;
-                }
-                config::from_value::<T>(value).map(Static)
+        // The tag is checked before the other keys: a `function` config should be told that
+        // `function` is unsupported, not that `create` is an unknown field.
+        config::deserialize_tagged(d, "type", |kind, mut value| {
+            if let Some(obj) = value.as_object_mut() {
+                obj.remove("type");
             }
-            k if UNSUPPORTED_TYPES.contains(&k) => Err(ConfigError::new(
-                "type",
-                format!(
-                    "{} authentication of type \"{k}\" is not supported by crossbar-edge (only \"static\")",
-                    T::LABEL
-                ),
-            )),
-            other => Err(config::unknown_variant("type", other, &["static"])),
+            match kind {
+                "static" => {
+                    if let Some(obj) = value.as_object() {
+                        T::check_unsupported(obj)?;
+                    }
+                    config::from_value::<T>(value).map(|t| Method(MethodConfig::Static(t)))
+                }
+                "dynamic" => {
+                    let dynamic = config::from_value::<DynamicAuth>(value)?;
+                    dynamic.validate()?;
+                    Ok(Method(MethodConfig::Dynamic(dynamic)))
+                }
+                k if UNSUPPORTED_TYPES.contains(&k) => Err(ConfigError::new(
+                    "type",
+                    format!(
+                        "{} authentication of type \"{k}\" is not supported by crossbar-edge (only \"static\" and \"dynamic\")",
+                        T::LABEL
+                    ),
+                )),
+                other => Err(config::unknown_variant(
+                    "type",
+                    other,
+                    &["static", "dynamic"],
+                )),
+            }
         })
     }
 }
 
-impl<T: StaticMethod> Serialize for Static<T> {
+impl<T: StaticMethod> Serialize for Method<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error as _;
-        let mut value = serde_json::to_value(&self.0).map_err(S::Error::custom)?;
+        let (mut value, kind) = match &self.0 {
+            MethodConfig::Static(t) => (serde_json::to_value(t), "static"),
+            MethodConfig::Dynamic(d) => (serde_json::to_value(d), "dynamic"),
+        };
+        let value = value.as_mut().map_err(S::Error::custom)?;
         if let Some(obj) = value.as_object_mut() {
-            obj.insert("type".into(), "static".into());
+            obj.insert("type".into(), kind.into());
         }
         value.serialize(s)
     }
@@ -261,13 +368,13 @@ impl<T: StaticMethod> Serialize for Static<T> {
 #[serde(deny_unknown_fields)]
 struct RawAuthConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    anonymous: Option<Static<AnonymousAuth>>,
+    anonymous: Option<Method<AnonymousAuth>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    ticket: Option<Static<TicketAuth>>,
+    ticket: Option<Method<TicketAuth>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    wampcra: Option<Static<WampCraAuth>>,
+    wampcra: Option<Method<WampCraAuth>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    cryptosign: Option<Static<CryptosignAuth>>,
+    cryptosign: Option<Method<CryptosignAuth>>,
     // Present only to turn these keys into errors; never set.
     #[serde(
         default,
@@ -309,10 +416,10 @@ struct RawAuthConfig {
 impl From<RawAuthConfig> for AuthConfig {
     fn from(raw: RawAuthConfig) -> Self {
         AuthConfig {
-            anonymous: raw.anonymous.map(|s| s.0),
-            ticket: raw.ticket.map(|s| s.0),
-            wampcra: raw.wampcra.map(|s| s.0),
-            cryptosign: raw.cryptosign.map(|s| s.0),
+            anonymous: raw.anonymous.map(|m| m.0),
+            ticket: raw.ticket.map(|m| m.0),
+            wampcra: raw.wampcra.map(|m| m.0),
+            cryptosign: raw.cryptosign.map(|m| m.0),
         }
     }
 }
@@ -320,10 +427,10 @@ impl From<RawAuthConfig> for AuthConfig {
 impl From<AuthConfig> for RawAuthConfig {
     fn from(c: AuthConfig) -> Self {
         RawAuthConfig {
-            anonymous: c.anonymous.map(Static),
-            ticket: c.ticket.map(Static),
-            wampcra: c.wampcra.map(Static),
-            cryptosign: c.cryptosign.map(Static),
+            anonymous: c.anonymous.map(Method),
+            ticket: c.ticket.map(Method),
+            wampcra: c.wampcra.map(Method),
+            cryptosign: c.cryptosign.map(Method),
             ..RawAuthConfig::default()
         }
     }
@@ -333,6 +440,16 @@ fn unsupported_method<'de, D: Deserializer<'de>>(_d: D) -> Result<Option<()>, D:
     Err(D::Error::custom(
         "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign)",
     ))
+}
+
+fn positive_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v > 0.0 && v.is_finite() && v <= 86_400.0) {
+        return Err(D::Error::custom(
+            "must be a number of seconds above 0 (at most 86400)",
+        ));
+    }
+    Ok(Some(v))
 }
 
 fn at_least_one<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -381,16 +498,28 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            c.anonymous.as_ref().unwrap().role.as_deref(),
+            c.anonymous
+                .as_ref()
+                .unwrap()
+                .as_static()
+                .unwrap()
+                .role
+                .as_deref(),
             Some("public")
         );
         assert_eq!(
-            c.ticket.as_ref().unwrap().principals["joe"].ticket,
+            c.ticket.as_ref().unwrap().as_static().unwrap().principals["joe"].ticket,
             "secret!"
         );
-        let peter = &c.wampcra.as_ref().unwrap().users["peter"];
+        let peter = &c.wampcra.as_ref().unwrap().as_static().unwrap().users["peter"];
         assert_eq!(peter.salting(), Some(("salt123", 100, 16)));
-        let p = &c.cryptosign.as_ref().unwrap().principals["client01@example.com"];
+        let p = &c
+            .cryptosign
+            .as_ref()
+            .unwrap()
+            .as_static()
+            .unwrap()
+            .principals["client01@example.com"];
         assert_eq!(p.realm.as_deref(), Some("devices"));
         assert!(!c.is_empty());
 
@@ -398,6 +527,44 @@ mod tests {
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["ticket"]["type"], "static");
         assert_eq!(AuthConfig::from_value(v).unwrap(), c);
+    }
+
+    #[test]
+    fn reads_dynamic_methods() {
+        let c = AuthConfig::from_value(json!({
+            "ticket": {"type": "dynamic", "authenticator": "com.example.authenticate",
+                       "authenticator-realm": "auth", "default-role": "user"},
+            "anonymous": {"type": "dynamic", "authenticator": "com.example.anon",
+                          "authid": "guest", "authenticator-timeout": 2.5}
+        }))
+        .unwrap();
+        let MethodConfig::Dynamic(t) = c.ticket.as_ref().unwrap() else {
+            panic!("ticket is dynamic");
+        };
+        assert_eq!(t.authenticator, "com.example.authenticate");
+        assert_eq!(t.authenticator_realm.as_deref(), Some("auth"));
+        assert_eq!(t.default_role.as_deref(), Some("user"));
+        assert_eq!(t.timeout(), std::time::Duration::from_secs(10));
+        let MethodConfig::Dynamic(a) = c.anonymous.as_ref().unwrap() else {
+            panic!("anonymous is dynamic");
+        };
+        assert_eq!(a.timeout(), std::time::Duration::from_millis(2500));
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["ticket"]["type"], "dynamic");
+        assert_eq!(AuthConfig::from_value(v).unwrap(), c);
+
+        let e = err(json!({"ticket": {"type": "dynamic"}}));
+        assert_eq!(e.path, "ticket");
+        assert!(e.message.contains("authenticator"), "{e}");
+        let e =
+            err(json!({"ticket": {"type": "dynamic", "authenticator": "com.x", "principals": {}}}));
+        assert_eq!(e.path, "ticket.principals");
+        let e = err(json!({"ticket": {"type": "dynamic", "authenticator": "com x"}}));
+        assert_eq!(e.path, "ticket.authenticator");
+        let e = err(
+            json!({"ticket": {"type": "dynamic", "authenticator": "com.x", "authenticator-timeout": 0}}),
+        );
+        assert_eq!(e.path, "ticket.authenticator-timeout");
     }
 
     #[test]
@@ -410,21 +577,24 @@ mod tests {
         let c = AuthConfig::from_value(json!({"wampcra": {"type": "static", "users": {
             "a": {"secret": "s", "salt": "x"}}}}))
         .unwrap();
-        assert_eq!(c.wampcra.unwrap().users["a"].salting(), None);
+        assert_eq!(
+            c.wampcra.unwrap().as_static().unwrap().users["a"].salting(),
+            None
+        );
     }
 
     #[test]
     fn unsupported_types_and_methods_name_their_key() {
-        let e = err(json!({"ticket": {"type": "dynamic", "authenticator": "com.example.auth"}}));
+        let e = err(json!({"ticket": {"type": "function", "create": "m.f"}}));
         assert_eq!(e.path, "ticket.type");
-        assert!(e.message.contains("\"dynamic\" is not supported"), "{e}");
-
-        let e = err(json!({"anonymous": {"type": "function", "create": "m.f"}}));
-        assert_eq!(e.path, "anonymous.type");
+        assert!(e.message.contains("\"function\" is not supported"), "{e}");
 
         let e = err(json!({"wampcra": {"type": "ldap"}}));
         assert_eq!(e.path, "wampcra.type");
-        assert!(e.message.contains("expected one of: static"), "{e}");
+        assert!(
+            e.message.contains("expected one of: static, dynamic"),
+            "{e}"
+        );
 
         for m in [
             "scram",

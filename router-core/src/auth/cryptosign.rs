@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
+use super::config_auth::{Principal, assign};
 use super::reason;
-use super::static_auth::{Principal, assign};
 use super::{AuthDenied, AuthStep, HelloInfo, Identity, PendingAuth};
 use crate::auth::config::CryptosignAuth;
 use crate::value::{Dict, Value};
@@ -204,16 +204,7 @@ impl CryptosignDb {
         }
         let (realm, authrole) = assign(hello, &authid, principal, self.default_role.as_deref())?;
 
-        let mut challenge = [0u8; CHALLENGE_LEN];
-        rand::fill(&mut challenge);
-        let mut extra = Dict::new();
-        extra.insert("challenge".into(), Value::String(hex::encode(challenge)));
-        extra.insert("channel_binding".into(), Value::Null);
-        if let Some((signature, router_pubkey)) = router_signature(&hello.authextra, router_key)? {
-            extra.insert("signature".into(), Value::String(signature));
-            extra.insert("pubkey".into(), Value::String(router_pubkey));
-        }
-
+        let router_signature = router_signature(&hello.authextra, router_key)?;
         let identity = Identity {
             realm,
             authid,
@@ -222,15 +213,7 @@ impl CryptosignDb {
             authprovider: "static".into(),
             authextra: Dict::new(),
         };
-        Ok(AuthStep::Challenge {
-            method: "cryptosign".into(),
-            extra,
-            pending: Box::new(PendingCryptosign {
-                key,
-                challenge,
-                identity,
-            }),
-        })
+        Ok(challenge(identity, key, router_signature))
     }
 
     fn authid_for_key(&self, key: &VerifyingKey) -> Result<String, AuthDenied> {
@@ -255,7 +238,7 @@ impl CryptosignDb {
 
 /// Refuses channel binding: we have no TLS channel id to bind to, and Crossbar.io never
 /// authenticates without the binding a client asked for.
-fn check_channel_binding(authextra: &Dict) -> Result<(), AuthDenied> {
+pub(crate) fn check_channel_binding(authextra: &Dict) -> Result<(), AuthDenied> {
     match authextra.get("channel_binding") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(s)) if s == "tls-unique" => Err(AuthDenied::new(
@@ -306,6 +289,33 @@ fn router_signature(
         ));
     };
     Ok(Some((sign_message(key, &data), public_key_hex(key))))
+}
+
+/// A CHALLENGE of 32 random bytes for `identity`, whose signature `key` must verify; with the
+/// router's own signature (router authentication) when there is one.
+pub(crate) fn challenge(
+    identity: Identity,
+    key: VerifyingKey,
+    router_signature: Option<(String, String)>,
+) -> AuthStep {
+    let mut challenge = [0u8; CHALLENGE_LEN];
+    rand::fill(&mut challenge);
+    let mut extra = Dict::new();
+    extra.insert("challenge".into(), Value::String(hex::encode(challenge)));
+    extra.insert("channel_binding".into(), Value::Null);
+    if let Some((signature, router_pubkey)) = router_signature {
+        extra.insert("signature".into(), Value::String(signature));
+        extra.insert("pubkey".into(), Value::String(router_pubkey));
+    }
+    AuthStep::Challenge {
+        method: "cryptosign".into(),
+        extra,
+        pending: Box::new(PendingCryptosign {
+            key,
+            challenge,
+            identity,
+        }),
+    }
 }
 
 /// A cryptosign CHALLENGE sent, waiting for the signature.

@@ -3,9 +3,10 @@
 //! A transport owns one [`Authenticator`]. The session handshake calls [`Authenticator::hello`]
 //! with the client's HELLO; the answer is a WELCOME identity, a CHALLENGE (with a
 //! [`PendingAuth`] that checks the AUTHENTICATE), or a denial. The router then checks that the
-//! identity's realm and role exist. Implementations: the Crossbar.io-style static config
-//! (`StaticAuthenticator`: anonymous, ticket, wampcra, cryptosign) and [`TrustedAuthenticator`]
-//! for connections trusted by construction (a worker's pipe, the node's Unix socket).
+//! identity's realm and role exist. Implementations: a transport's Crossbar.io `auth` config
+//! ([`ConfigAuthenticator`]: anonymous, ticket, wampcra, cryptosign, each static or dynamic)
+//! and [`TrustedAuthenticator`] for connections trusted by construction (a worker's pipe, the
+//! node's Unix socket).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use crate::value::Dict;
 pub mod anonymous;
 pub mod client;
 pub mod config;
+pub mod config_auth;
 pub mod cryptosign;
+pub(crate) mod dynamic;
 pub mod reason;
-pub mod static_auth;
 mod ticket;
 pub mod wampcra;
 
@@ -29,7 +31,7 @@ mod tests;
 
 pub use client::Credentials;
 pub use config::AuthConfig;
-pub use static_auth::StaticAuthenticator;
+pub use config_auth::ConfigAuthenticator;
 
 /// Everything an authenticator may look at in a HELLO.
 #[derive(Debug, Clone)]

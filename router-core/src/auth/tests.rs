@@ -1,4 +1,4 @@
-//! Round trips through `StaticAuthenticator` for every method, checked against Crossbar.io's
+//! Round trips through `ConfigAuthenticator` for every method, checked against Crossbar.io's
 //! outcomes (reasons and messages) and its method selection order.
 
 use std::sync::Arc;
@@ -45,11 +45,15 @@ fn hello(
     }
 }
 
-fn authenticator(config: serde_json::Value) -> StaticAuthenticator {
-    StaticAuthenticator::new(&AuthConfig::from_value(config).unwrap()).unwrap()
+fn authenticator(config: serde_json::Value) -> ConfigAuthenticator {
+    ConfigAuthenticator::new(
+        &AuthConfig::from_value(config).unwrap(),
+        std::sync::Weak::new(),
+    )
+    .unwrap()
 }
 
-fn full() -> StaticAuthenticator {
+fn full() -> ConfigAuthenticator {
     authenticator(json!({
         "ticket": {"type": "static", "principals": {
             "joe": {"ticket": "secret!!!", "role": "user"},
@@ -101,7 +105,7 @@ fn assert_denied(d: &AuthDenied, reason: &str, message: &str) {
 
 /// HELLO → CHALLENGE → AUTHENTICATE with the client's credentials.
 async fn round_trip(
-    auth: &StaticAuthenticator,
+    auth: &ConfigAuthenticator,
     h: &HelloInfo,
     creds: &Credentials,
 ) -> Result<Identity, AuthDenied> {
@@ -126,7 +130,7 @@ fn is_serial(s: &str) -> bool {
 #[tokio::test]
 async fn unconfigured_transport_is_anonymous() {
     for auth in [
-        StaticAuthenticator::unconfigured(),
+        ConfigAuthenticator::unconfigured(),
         authenticator(json!({})),
     ] {
         let h = hello(Some("realm1"), &[], Some("bob"), json!({"x": 1}));
@@ -749,7 +753,7 @@ async fn method_selection_follows_client_order() {
 #[test]
 fn hand_built_config_with_bad_key_is_refused() {
     let mut config = AuthConfig::default();
-    config.cryptosign = Some(config::CryptosignAuth {
+    config.cryptosign = Some(config::MethodConfig::Static(config::CryptosignAuth {
         principals: [(
             "a".to_string(),
             config::CryptosignPrincipal {
@@ -759,8 +763,8 @@ fn hand_built_config_with_bad_key_is_refused() {
         )]
         .into(),
         default_role: None,
-    });
-    let e = StaticAuthenticator::new(&config).unwrap_err();
+    }));
+    let e = ConfigAuthenticator::new(&config, std::sync::Weak::new()).unwrap_err();
     assert_eq!(e.path, "cryptosign.principals.a.authorized_keys[0]");
 }
 

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use subtle::ConstantTimeEq as _;
 
 use super::config::TicketAuth;
+use super::config_auth::{Principal, assign, authid_display};
 use super::reason;
-use super::static_auth::{Principal, assign, authid_display};
 use super::{AuthDenied, AuthStep, HelloInfo, Identity, PendingAuth};
 use crate::value::Dict;
 

@@ -11,8 +11,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 use super::config::WampCraAuth;
+use super::config_auth::{Principal, assign, authid_display};
 use super::reason;
-use super::static_auth::{Principal, assign, authid_display};
 use super::{AuthDenied, AuthStep, HelloInfo, Identity, PendingAuth};
 use crate::message::Id;
 use crate::value::{Dict, Value};
@@ -166,22 +166,6 @@ impl WampCraDb {
             Err(denied) => return AuthStep::Deny(denied),
         };
 
-        let challenge = challenge_string(
-            &authid,
-            &authrole,
-            "static",
-            hello.session_id,
-            &nonce(),
-            &utc_timestamp(SystemTime::now()),
-        );
-        let expected = sign(&user.key, &challenge);
-        let mut extra = Dict::new();
-        extra.insert("challenge".into(), Value::String(challenge));
-        if let Some((salt, iterations, keylen)) = &user.salting {
-            extra.insert("salt".into(), Value::String(salt.clone()));
-            extra.insert("iterations".into(), Value::from(*iterations));
-            extra.insert("keylen".into(), Value::from(u32::from(*keylen)));
-        }
         let identity = Identity {
             realm,
             authid,
@@ -190,11 +174,38 @@ impl WampCraDb {
             authprovider: "static".into(),
             authextra: Dict::new(),
         };
-        AuthStep::Challenge {
-            method: "wampcra".into(),
-            extra,
-            pending: Box::new(PendingWampCra { expected, identity }),
-        }
+        challenge(identity, hello.session_id, &user.key, user.salting.as_ref())
+    }
+}
+
+/// The CHALLENGE for `identity` (whose authid, authrole and authprovider the challenge
+/// string names), signed with `key` (the derived key of a salted secret).
+pub(crate) fn challenge(
+    identity: Identity,
+    session: Id,
+    key: &str,
+    salting: Option<&(String, u32, u16)>,
+) -> AuthStep {
+    let challenge = challenge_string(
+        &identity.authid,
+        &identity.authrole,
+        &identity.authprovider,
+        session,
+        &nonce(),
+        &utc_timestamp(SystemTime::now()),
+    );
+    let expected = sign(key, &challenge);
+    let mut extra = Dict::new();
+    extra.insert("challenge".into(), Value::String(challenge));
+    if let Some((salt, iterations, keylen)) = salting {
+        extra.insert("salt".into(), Value::String(salt.clone()));
+        extra.insert("iterations".into(), Value::from(*iterations));
+        extra.insert("keylen".into(), Value::from(u32::from(*keylen)));
+    }
+    AuthStep::Challenge {
+        method: "wampcra".into(),
+        extra,
+        pending: Box::new(PendingWampCra { expected, identity }),
     }
 }
 

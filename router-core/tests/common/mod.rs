@@ -51,6 +51,7 @@ fn role(name: &str, prefix: &str) -> RoleConfig {
         name: name.into(),
         permissions: vec![permission(prefix, MatchPolicy::Prefix)],
         authorizer: None,
+        allow_by_default: false,
     }
 }
 

@@ -232,7 +232,19 @@ impl WebSocketConfig {
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        self.options.validate().map_err(|e| e.within("options"))
+        self.options.validate().map_err(|e| e.within("options"))?;
+        validate_auth(&self.auth)
+    }
+}
+
+/// Checks an endpoint's `auth` block as the authenticator will read it, so a config check
+/// reports a bad one with its key path.
+fn validate_auth(auth: &Option<serde_json::Value>) -> Result<(), ConfigError> {
+    match auth {
+        Some(a) => crate::auth::AuthConfig::from_value(a.clone())
+            .map(|_| ())
+            .map_err(|e| e.within("auth")),
+        None => Ok(()),
     }
 }
 
@@ -399,6 +411,7 @@ impl RawSocketConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        validate_auth(&self.auth)?;
         if let Some(m) = self.options.max_message_size
             && !(crate::transport::rawsocket::MIN_LENGTH..=crate::transport::rawsocket::MAX_LENGTH)
                 .contains(&m)

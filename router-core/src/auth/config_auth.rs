@@ -1,19 +1,22 @@
-//! The authenticator of a transport with a static `auth` config (or none): picks the method
-//! from the client's `authmethods` the way Crossbar.io's `RouterSession.onHello` does and hands
-//! the HELLO to that method.
+//! The authenticator of a transport's `auth` config (or of none): picks the method from the
+//! client's `authmethods` the way Crossbar.io's `RouterSession.onHello` does and hands the
+//! HELLO to that method, a static principal database or a dynamic authenticator.
 
 use std::fmt;
+use std::sync::Weak;
 
 use async_trait::async_trait;
 use ed25519_dalek::SigningKey;
 
-use super::config::{AnonymousAuth, AuthConfig};
+use super::config::{AnonymousAuth, AuthConfig, MethodConfig};
 use super::cryptosign::CryptosignDb;
+use super::dynamic::DynamicMethod;
 use super::ticket::TicketDb;
 use super::wampcra::WampCraDb;
 use super::{AuthDenied, AuthStep, Authenticator, HelloInfo};
 use super::{anonymous, reason};
 use crate::config::ConfigError;
+use crate::router::Router;
 
 /// Every authmethod name Crossbar.io knows. A client offering a name outside this list is
 /// refused outright, even if a later name would match; known names that are not enabled are
@@ -96,41 +99,71 @@ fn python_list(items: &[&str]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// The methods a transport enables, ready to answer HELLOs.
-struct Methods {
-    anonymous: Option<AnonymousAuth>,
-    ticket: Option<TicketDb>,
-    wampcra: Option<WampCraDb>,
-    cryptosign: Option<CryptosignDb>,
+/// One enabled method: its static database, or the procedure that decides.
+enum Method<S> {
+    Static(S),
+    Dynamic(DynamicMethod),
 }
 
-/// Authenticates sessions against a transport's static `auth` config.
-pub struct StaticAuthenticator {
+impl<S> Method<S> {
+    fn build<C>(
+        config: &MethodConfig<C>,
+        name: &'static str,
+        router: &Weak<Router>,
+        db: impl FnOnce(&C) -> Result<S, ConfigError>,
+    ) -> Result<Method<S>, ConfigError> {
+        Ok(match config {
+            MethodConfig::Static(c) => Method::Static(db(c).map_err(|e| e.within(name))?),
+            MethodConfig::Dynamic(d) => {
+                Method::Dynamic(DynamicMethod::new(d.clone(), name, router.clone()))
+            }
+        })
+    }
+}
+
+/// The methods a transport enables, ready to answer HELLOs.
+struct Methods {
+    anonymous: Option<Method<AnonymousAuth>>,
+    ticket: Option<Method<TicketDb>>,
+    wampcra: Option<Method<WampCraDb>>,
+    cryptosign: Option<Method<CryptosignDb>>,
+}
+
+/// Authenticates sessions against a transport's `auth` config.
+pub struct ConfigAuthenticator {
     /// `None`: the transport has no `auth` config, so Crossbar.io's default applies.
     methods: Option<Methods>,
     /// Signs the client's challenge in cryptosign router authentication (the node key).
     router_key: Option<SigningKey>,
 }
 
-impl StaticAuthenticator {
+impl ConfigAuthenticator {
     /// The authenticator for a transport's `auth` config. An empty config is the same as
-    /// none ([`StaticAuthenticator::unconfigured`]), as in Crossbar.io. Fails on a cryptosign
-    /// key that is not a valid Ed25519 public key (path relative to the `auth` dict).
-    pub fn new(config: &AuthConfig) -> Result<StaticAuthenticator, ConfigError> {
+    /// none ([`ConfigAuthenticator::unconfigured`]), as in Crossbar.io. Dynamic methods call
+    /// their authenticators through `router`'s realms. Fails on a cryptosign key that is not
+    /// a valid Ed25519 public key (path relative to the `auth` dict).
+    pub fn new(
+        config: &AuthConfig,
+        router: Weak<Router>,
+    ) -> Result<ConfigAuthenticator, ConfigError> {
         if config.is_empty() {
-            return Ok(StaticAuthenticator::unconfigured());
+            return Ok(ConfigAuthenticator::unconfigured());
         }
-        let cryptosign = match &config.cryptosign {
-            Some(c) => Some(CryptosignDb::new(c).map_err(|e| e.within("cryptosign"))?),
-            None => None,
-        };
         let methods = Methods {
-            anonymous: config.anonymous.clone(),
-            ticket: config.ticket.as_ref().map(TicketDb::new),
-            wampcra: config.wampcra.as_ref().map(WampCraDb::new),
-            cryptosign,
+            anonymous: opt(&config.anonymous, |c| {
+                Method::build(c, "anonymous", &router, |a| Ok(a.clone()))
+            })?,
+            ticket: opt(&config.ticket, |c| {
+                Method::build(c, "ticket", &router, |t| Ok(TicketDb::new(t)))
+            })?,
+            wampcra: opt(&config.wampcra, |c| {
+                Method::build(c, "wampcra", &router, |w| Ok(WampCraDb::new(w)))
+            })?,
+            cryptosign: opt(&config.cryptosign, |c| {
+                Method::build(c, "cryptosign", &router, CryptosignDb::new)
+            })?,
         };
-        Ok(StaticAuthenticator {
+        Ok(ConfigAuthenticator {
             methods: Some(methods),
             router_key: None,
         })
@@ -139,8 +172,8 @@ impl StaticAuthenticator {
     /// The authenticator of a transport without `auth` config. Crossbar.io's default: a client
     /// offering `anonymous` (or nothing) joins the realm it names with role `anonymous` and a
     /// random authid; a client offering only other methods is refused.
-    pub fn unconfigured() -> StaticAuthenticator {
-        StaticAuthenticator {
+    pub fn unconfigured() -> ConfigAuthenticator {
+        ConfigAuthenticator {
             methods: None,
             router_key: None,
         }
@@ -148,7 +181,7 @@ impl StaticAuthenticator {
 
     /// Enables cryptosign router authentication: a client's `authextra.challenge` is signed
     /// with `key` (the node key, as Crossbar.io does).
-    pub fn with_router_key(mut self, key: SigningKey) -> StaticAuthenticator {
+    pub fn with_router_key(mut self, key: SigningKey) -> ConfigAuthenticator {
         self.router_key = Some(key);
         self
     }
@@ -169,8 +202,8 @@ impl StaticAuthenticator {
         }
     }
 
-    /// The answer to a HELLO; synchronous, since static authentication never waits.
-    pub fn hello_sync(&self, hello: &HelloInfo) -> AuthStep {
+    /// The answer to a HELLO.
+    pub async fn answer(&self, hello: &HelloInfo) -> AuthStep {
         let offered: Vec<&str> = if hello.authmethods.is_empty() {
             vec!["anonymous"]
         } else {
@@ -197,27 +230,30 @@ impl StaticAuthenticator {
                     format!("invalid authmethod \"{method}\""),
                 ));
             }
+            // The first enabled method decides; Crossbar.io never falls back to the next.
             match method {
-                "anonymous" => {
-                    if let Some(a) = &methods.anonymous {
+                "anonymous" => match &methods.anonymous {
+                    Some(Method::Static(a)) => {
                         return anonymous::welcome(hello, a, "no realm assigned");
                     }
-                }
-                "ticket" => {
-                    if let Some(t) = &methods.ticket {
-                        return t.hello(hello);
-                    }
-                }
-                "wampcra" => {
-                    if let Some(w) = &methods.wampcra {
-                        return w.hello(hello);
-                    }
-                }
-                "cryptosign" => {
-                    if let Some(c) = &methods.cryptosign {
-                        return c.hello(hello, self.router_key.as_ref());
-                    }
-                }
+                    Some(Method::Dynamic(d)) => return d.hello(hello).await,
+                    None => {}
+                },
+                "ticket" => match &methods.ticket {
+                    Some(Method::Static(t)) => return t.hello(hello),
+                    Some(Method::Dynamic(d)) => return d.hello(hello).await,
+                    None => {}
+                },
+                "wampcra" => match &methods.wampcra {
+                    Some(Method::Static(w)) => return w.hello(hello),
+                    Some(Method::Dynamic(d)) => return d.hello(hello).await,
+                    None => {}
+                },
+                "cryptosign" => match &methods.cryptosign {
+                    Some(Method::Static(c)) => return c.hello(hello, self.router_key.as_ref()),
+                    Some(Method::Dynamic(d)) => return d.hello(hello).await,
+                    None => {}
+                },
                 // Known to Crossbar.io, never enabled here (the config refuses them).
                 _ => {}
             }
@@ -232,15 +268,15 @@ impl StaticAuthenticator {
     }
 }
 
-impl Default for StaticAuthenticator {
+impl Default for ConfigAuthenticator {
     fn default() -> Self {
-        StaticAuthenticator::unconfigured()
+        ConfigAuthenticator::unconfigured()
     }
 }
 
-impl fmt::Debug for StaticAuthenticator {
+impl fmt::Debug for ConfigAuthenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticAuthenticator")
+        f.debug_struct("ConfigAuthenticator")
             .field("configured", &self.methods.is_some())
             .field("methods", &self.enabled_methods())
             .field(
@@ -255,10 +291,18 @@ impl fmt::Debug for StaticAuthenticator {
 }
 
 #[async_trait]
-impl Authenticator for StaticAuthenticator {
+impl Authenticator for ConfigAuthenticator {
     async fn hello(&self, hello: &HelloInfo) -> AuthStep {
-        self.hello_sync(hello)
+        self.answer(hello).await
     }
+}
+
+/// Builds an optional method.
+fn opt<C, T>(
+    config: &Option<C>,
+    build: impl FnOnce(&C) -> Result<T, ConfigError>,
+) -> Result<Option<T>, ConfigError> {
+    config.as_ref().map(build).transpose()
 }
 
 #[cfg(test)]
