@@ -103,6 +103,8 @@ impl TransportContext {
 /// Everything building endpoints and web resources needs (kept for web services started later).
 pub(crate) struct Env {
     pub base_dir: PathBuf,
+    /// For web services that act on the router's realms (the HTTP bridge).
+    pub router: std::sync::Weak<Router>,
     pub default_auth: Arc<dyn Authenticator>,
     pub auth_factory: Option<Arc<dyn AuthenticatorFactory>>,
     pub node_info: Option<Arc<dyn NodeInfoSource>>,
@@ -292,6 +294,7 @@ pub async fn start_transport(
 ) -> Result<RunningTransport, TransportError> {
     let env = Arc::new(Env {
         base_dir: ctx.base_dir.clone(),
+        router: Arc::downgrade(&router),
         default_auth: authenticator,
         auth_factory: ctx.auth_factory.clone(),
         node_info: ctx.node_info.clone(),

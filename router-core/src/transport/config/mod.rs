@@ -12,8 +12,8 @@ mod service;
 
 pub use endpoint::{Endpoint, TcpEndpoint, TlsConfig, UnixEndpoint};
 pub use service::{
-    JsonConfig, JsonOptions, NodeInfoConfig, PathConfig, RedirectConfig, StaticConfig,
-    StaticOptions, UNSUPPORTED_WEB_SERVICES, WebService,
+    BridgeConfig, JsonConfig, JsonOptions, NodeInfoConfig, PathConfig, RedirectConfig, RestOptions,
+    StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES, WebService, WebhookOptions,
 };
 
 use std::collections::BTreeMap;

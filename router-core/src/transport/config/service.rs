@@ -1,5 +1,6 @@
 //! Web path services in a transport config: `websocket`, `static`, `nodeinfo`, `redirect`,
-//! `json`, nested `path`, `none`, and the types Crossbar.io knows that we only recognize.
+//! `json`, nested `path`, `none`, the HTTP bridge (`publisher`, `caller`, `webhook`), and the
+//! types Crossbar.io knows that we only recognize.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,12 @@ pub enum WebService {
     Json(JsonConfig),
     /// Nested paths (`{"type": "path", "paths": {…}}`).
     Path(PathConfig),
+    /// HTTP POST → WAMP publish.
+    Publisher(BridgeConfig<RestOptions>),
+    /// HTTP POST → WAMP call.
+    Caller(BridgeConfig<RestOptions>),
+    /// Any HTTP POST → an event with its headers and body.
+    Webhook(BridgeConfig<WebhookOptions>),
     /// `{"type": "none"}`: answers 404.
     None,
     /// A type Crossbar.io knows that we do not implement; starting it fails.
@@ -37,9 +44,6 @@ pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &[
     "wsgi",
     "websocket-reverseproxy",
     "longpoll",
-    "caller",
-    "publisher",
-    "webhook",
     "archive",
     "wap",
     "catalog",
@@ -54,6 +58,9 @@ impl WebService {
             WebService::Redirect(_) => "redirect",
             WebService::Json(_) => "json",
             WebService::Path(_) => "path",
+            WebService::Publisher(_) => "publisher",
+            WebService::Caller(_) => "caller",
+            WebService::Webhook(_) => "webhook",
             WebService::None => "none",
             WebService::Unsupported { kind, .. } => kind,
         }
@@ -95,6 +102,18 @@ impl<'de> Deserialize<'de> for WebService {
                 from_value::<IdOnly>(v)?;
                 Ok(WebService::None)
             }
+            "publisher" => from_value(v).map(WebService::Publisher),
+            "caller" => from_value(v).map(WebService::Caller),
+            "webhook" => {
+                let c: BridgeConfig<WebhookOptions> = from_value(v)?;
+                if c.options.topic.is_empty() {
+                    return Err(ConfigError::new(
+                        "options.topic",
+                        "a webhook needs the topic its requests are published to",
+                    ));
+                }
+                Ok(WebService::Webhook(c))
+            }
             k if UNSUPPORTED_WEB_SERVICES.contains(&k) => Ok(WebService::Unsupported {
                 kind: k.to_owned(),
                 config: v,
@@ -108,6 +127,9 @@ impl<'de> Deserialize<'de> for WebService {
                     "json",
                     "path",
                     "none",
+                    "publisher",
+                    "caller",
+                    "webhook",
                 ];
                 all.extend_from_slice(UNSUPPORTED_WEB_SERVICES);
                 Err(unknown_variant("type", other, &all))
@@ -245,4 +267,87 @@ pub struct PathConfig {
     #[serde(default, rename = "type")]
     _type: IgnoredAny,
     pub paths: BTreeMap<String, WebService>,
+}
+
+/// An HTTP bridge service (`publisher`, `caller`, `webhook`): the realm and role of the
+/// router session it acts through, and its options.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig<O> {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    pub realm: String,
+    /// The role of the bridge's session (Crossbar.io: `anonymous` when absent).
+    #[serde(default = "anonymous")]
+    pub role: String,
+    #[serde(default)]
+    pub options: O,
+}
+
+fn anonymous() -> String {
+    "anonymous".into()
+}
+
+/// Options of `publisher` and `caller` (Crossbar.io's `check_rest_bridge_*`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestOptions {
+    #[serde(default)]
+    pub debug: bool,
+    /// With `secret`: requests must be signed (query `key`, `timestamp`, `seq`, `nonce`,
+    /// `signature`).
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub require_tls: bool,
+    /// Client networks allowed (`127.0.0.1/32`, `10.0.0.0/8`, …).
+    #[serde(default)]
+    pub require_ip: Vec<ipnet::IpNet>,
+    /// Bytes; 0 (the default) is no limit but the transport's own.
+    #[serde(default, deserialize_with = "body_limit")]
+    pub post_body_limit: u32,
+    /// Seconds a signed request's timestamp may be off (default 300; 0: not checked).
+    #[serde(default, deserialize_with = "delta_limit")]
+    pub timestamp_delta_limit: Option<u32>,
+}
+
+/// Options of `webhook`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookOptions {
+    #[serde(default)]
+    pub debug: bool,
+    /// The topic each request is published to (required: Crossbar.io fails every request
+    /// without it).
+    pub topic: String,
+    #[serde(default, deserialize_with = "body_limit")]
+    pub post_body_limit: u32,
+    /// Response body on success (default `OK`) and on failure (default `NOT OK`).
+    #[serde(default)]
+    pub success_response: Option<String>,
+    #[serde(default)]
+    pub error_response: Option<String>,
+    /// Checks GitHub's `X-Hub-Signature` (HMAC-SHA1 of the body).
+    #[serde(default)]
+    pub github_secret: Option<String>,
+}
+
+fn body_limit<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v > 1 << 20 {
+        return Err(serde::de::Error::custom("must be from [0, 1048576]"));
+    }
+    Ok(v)
+}
+
+fn delta_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v > 86_400 {
+        return Err(serde::de::Error::custom("must be from [0, 86400]"));
+    }
+    Ok(Some(v))
 }

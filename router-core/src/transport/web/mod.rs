@@ -3,6 +3,7 @@
 //! `/ws` (and everything below it), `paths["/"]` serves whatever no other path claims, and a
 //! `path` service nests the same lookup one level down. One module per service type.
 
+mod bridge;
 mod json;
 mod nodeinfo;
 mod redirect;
@@ -131,6 +132,7 @@ pub(crate) enum Resource {
     NodeInfo(Arc<nodeinfo::NodeInfoPage>),
     Redirect(Arc<redirect::Redirect>),
     Json(Arc<json::JsonDoc>),
+    Bridge(Arc<bridge::Bridge>),
     Nested(Arc<Routes>),
     NotFound,
 }
@@ -241,6 +243,15 @@ fn build_resource(
         WebService::Redirect(c) => Resource::Redirect(Arc::new(redirect::Redirect::new(c, label)?)),
         WebService::Json(c) => Resource::Json(Arc::new(json::JsonDoc::new(c))),
         WebService::Path(p) => Resource::Nested(Arc::new(build_routes(&p.paths, env, label)?)),
+        WebService::Publisher(c) => {
+            Resource::Bridge(Arc::new(bridge::Bridge::publisher(c, &env.router, label)?))
+        }
+        WebService::Caller(c) => {
+            Resource::Bridge(Arc::new(bridge::Bridge::caller(c, &env.router, label)?))
+        }
+        WebService::Webhook(c) => {
+            Resource::Bridge(Arc::new(bridge::Bridge::webhook(c, &env.router, label)?))
+        }
         WebService::None => Resource::NotFound,
         WebService::Unsupported { kind, .. } => {
             return Err(TransportError::UnsupportedService {
@@ -349,6 +360,7 @@ impl WebState {
             Resource::NodeInfo(n) => n.handle(&req, meta).await,
             Resource::Redirect(r) => r.handle(&req),
             Resource::Json(j) => j.handle(&req),
+            Resource::Bridge(b) => b.handle(req, meta).await,
             Resource::Nested(_) | Resource::NotFound => not_found(&path),
         };
         if self.options.hsts && meta.secure {
