@@ -31,6 +31,12 @@ if [ -z "${CROSSBAR_MASTER_BIN:-}" ]; then
     fi
 fi
 
+# autobahn-js (npm `autobahn`) for the long-poll and JavaScript interop tests.
+if [ ! -d tests/js/node_modules/autobahn ] || [ ! -d tests/js/node_modules/xhr2 ]; then
+    echo "== npm ci in tests/js (autobahn-js)"
+    (cd tests/js && npm ci --no-audit --no-fund)
+fi
+
 echo "== building"
 cargo build --workspace --bins
 echo "== testing"

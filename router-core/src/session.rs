@@ -588,9 +588,10 @@ async fn handshake<S: MessageSource>(
         return None;
     };
     if !realm.has_role(&identity.authrole) {
+        // Crossbar.io's wording (`_assign_principal`).
         let text = format!(
-            "no role \"{}\" on realm \"{}\"",
-            identity.authrole, identity.realm
+            "realm \"{}\" has no role \"{}\"",
+            identity.realm, identity.authrole
         );
         send_direct(tx, Message::abort("wamp.error.no_such_role", text)).await;
         return None;

@@ -181,7 +181,8 @@ async def run_clients(ws, rs, reference):
                   url=ws, serializer="json", authmethods=["ticket"], authid="joe", on_challenge=ticket("nope"))
     await refused("ticket, authenticator raises its own error", "com.example.invalid_ticket", "bad ticket for boom",
                   url=ws, serializer="cbor", authmethods=["ticket"], authid="boom", on_challenge=ticket("x"))
-    await refused("ticket, authenticator names a missing role", "wamp.error.no_such_role", None,
+    await refused("ticket, authenticator names a missing role", "wamp.error.no_such_role",
+                  'realm "realm1" has no role "nosuchrole"',
                   url=ws, serializer="json", authmethods=["ticket"], authid="badrole", on_challenge=ticket("x"))
     if not reference:
         # `authenticator-timeout` is crossbar-edge's: Crossbar.io waits forever.

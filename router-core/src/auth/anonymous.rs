@@ -8,18 +8,18 @@ use super::{AuthDenied, AuthStep, HelloInfo, Identity};
 /// 0/O/D, 1/I, 8/B and 2/Z.
 const TOKEN_CHARS: &[u8] = b"345679ACEFGHJKLMNPQRSTUVWXY";
 
+/// `n` random token characters, autobahn's `newid(n)`.
+pub fn random_token(n: usize) -> String {
+    (0..n)
+        .map(|_| char::from(TOKEN_CHARS[rand::random_range(0..TOKEN_CHARS.len())]))
+        .collect()
+}
+
 /// A random serial like autobahn's `generate_serial_number()`: six groups of four token
 /// characters, `YRAC-EL4X-FQQE-AW4T-WNUV-VN6T` (114 bits).
 pub fn generate_serial_number() -> String {
-    let mut out = String::with_capacity(29);
-    for i in 0..24 {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        let idx = rand::random_range(0..TOKEN_CHARS.len());
-        out.push(char::from(TOKEN_CHARS[idx]));
-    }
-    out
+    let groups: Vec<String> = (0..6).map(|_| random_token(4)).collect();
+    groups.join("-")
 }
 
 /// Welcomes an anonymous HELLO under `config` (Crossbar.io's `PendingAuthAnonymous`).

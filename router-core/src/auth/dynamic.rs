@@ -340,6 +340,7 @@ pub(crate) fn transport_details(t: &TransportInfo) -> Dict {
         "websocket" => ("tcp", "websocket"),
         "rawsocket" => ("tcp", "rawsocket"),
         "unix" => ("unix", "rawsocket"),
+        "longpoll" => ("tcp", "longpoll"),
         other => ("function", other),
     };
     d.insert("channel_type".into(), Value::from(channel_type));

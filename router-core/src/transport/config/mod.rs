@@ -12,8 +12,9 @@ mod service;
 
 pub use endpoint::{Endpoint, TcpEndpoint, TlsConfig, UnixEndpoint};
 pub use service::{
-    BridgeConfig, JsonConfig, JsonOptions, NodeInfoConfig, PathConfig, RedirectConfig, RestOptions,
-    StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES, WebService, WebhookOptions,
+    BridgeConfig, JsonConfig, JsonOptions, LongPollConfig, LongPollOptions, NodeInfoConfig,
+    PathConfig, RedirectConfig, RestOptions, StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES,
+    WebService, WebhookOptions,
 };
 
 use std::collections::BTreeMap;

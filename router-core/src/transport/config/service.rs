@@ -27,6 +27,8 @@ pub enum WebService {
     Caller(BridgeConfig<RestOptions>),
     /// Any HTTP POST → an event with its headers and body.
     Webhook(BridgeConfig<WebhookOptions>),
+    /// WAMP-over-Long-Poll (autobahn-js's fallback transport).
+    LongPoll(LongPollConfig),
     /// `{"type": "none"}`: answers 404.
     None,
     /// A type Crossbar.io knows that we do not implement; starting it fails.
@@ -43,7 +45,6 @@ pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &[
     "cgi",
     "wsgi",
     "websocket-reverseproxy",
-    "longpoll",
     "archive",
     "wap",
     "catalog",
@@ -61,6 +62,7 @@ impl WebService {
             WebService::Publisher(_) => "publisher",
             WebService::Caller(_) => "caller",
             WebService::Webhook(_) => "webhook",
+            WebService::LongPoll(_) => "longpoll",
             WebService::None => "none",
             WebService::Unsupported { kind, .. } => kind,
         }
@@ -102,6 +104,7 @@ impl<'de> Deserialize<'de> for WebService {
                 from_value::<IdOnly>(v)?;
                 Ok(WebService::None)
             }
+            "longpoll" => from_value(v).map(WebService::LongPoll),
             "publisher" => from_value(v).map(WebService::Publisher),
             "caller" => from_value(v).map(WebService::Caller),
             "webhook" => {
@@ -130,6 +133,7 @@ impl<'de> Deserialize<'de> for WebService {
                     "publisher",
                     "caller",
                     "webhook",
+                    "longpoll",
                 ];
                 all.extend_from_slice(UNSUPPORTED_WEB_SERVICES);
                 Err(unknown_variant("type", other, &all))
@@ -350,4 +354,65 @@ fn delta_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
         return Err(serde::de::Error::custom("must be from [0, 86400]"));
     }
     Ok(Some(v))
+}
+
+/// `{"type": "longpoll", "options": {…}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongPollConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    #[serde(default)]
+    pub options: LongPollOptions,
+}
+
+/// Long-poll `options` (Crossbar.io's names and defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongPollOptions {
+    #[serde(default)]
+    pub debug: bool,
+    /// A fixed transport id instead of a random one (for debugging, as in Crossbar.io).
+    #[serde(default)]
+    pub debug_transport_id: Option<String>,
+    /// Seconds a receive request is held when there is nothing to send (default 10).
+    #[serde(default = "ten")]
+    pub request_timeout: u32,
+    /// Seconds without a request after which a transport is closed (default 30; 0: never).
+    #[serde(default = "thirty")]
+    pub session_timeout: u32,
+    /// Accepted as Crossbar.io accepts them; the outgoing queue holds at most
+    /// `queue_limit_messages` messages (default 100), then the session waits.
+    #[serde(default = "queue_bytes")]
+    pub queue_limit_bytes: u32,
+    #[serde(default = "queue_messages")]
+    pub queue_limit_messages: u32,
+}
+
+impl Default for LongPollOptions {
+    fn default() -> Self {
+        LongPollOptions {
+            debug: false,
+            debug_transport_id: None,
+            request_timeout: ten(),
+            session_timeout: thirty(),
+            queue_limit_bytes: queue_bytes(),
+            queue_limit_messages: queue_messages(),
+        }
+    }
+}
+
+fn ten() -> u32 {
+    10
+}
+fn thirty() -> u32 {
+    30
+}
+fn queue_bytes() -> u32 {
+    128 * 1024
+}
+fn queue_messages() -> u32 {
+    100
 }

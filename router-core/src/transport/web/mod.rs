@@ -5,6 +5,7 @@
 
 mod bridge;
 mod json;
+mod longpoll;
 mod nodeinfo;
 mod redirect;
 mod static_files;
@@ -133,6 +134,7 @@ pub(crate) enum Resource {
     Redirect(Arc<redirect::Redirect>),
     Json(Arc<json::JsonDoc>),
     Bridge(Arc<bridge::Bridge>),
+    LongPoll(Arc<longpoll::LongPoll>),
     Nested(Arc<Routes>),
     NotFound,
 }
@@ -252,6 +254,10 @@ fn build_resource(
         WebService::Webhook(c) => {
             Resource::Bridge(Arc::new(bridge::Bridge::webhook(c, &env.router, label)?))
         }
+        WebService::LongPoll(c) => Resource::LongPoll(Arc::new(longpoll::LongPoll::new(
+            c,
+            env.authenticator(&None, label)?,
+        ))),
         WebService::None => Resource::NotFound,
         WebService::Unsupported { kind, .. } => {
             return Err(TransportError::UnsupportedService {
@@ -361,6 +367,7 @@ impl WebState {
             Resource::Redirect(r) => r.handle(&req),
             Resource::Json(j) => j.handle(&req),
             Resource::Bridge(b) => b.handle(req, meta).await,
+            Resource::LongPoll(lp) => lp.handle(req, &rest, meta, &self.shared).await,
             Resource::Nested(_) | Resource::NotFound => not_found(&path),
         };
         if self.options.hsts && meta.secure {
