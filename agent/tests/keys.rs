@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use agent::keys::{KeyError, NodeKey};
+use agent::keys::NodeKey;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crossbar-init")
@@ -72,26 +72,26 @@ fn recreated_public_key_is_byte_identical() {
 }
 
 #[test]
-fn group_readable_private_key_is_refused() {
+fn group_readable_private_key_is_made_private_and_kept() {
+    // A project checked out from git: key.priv committed with mode 0644. Crossbar.io fixes
+    // the mode, warns and starts with the same key; so do we.
     let dir = node_dir();
+    let before = fs::read(dir.path().join("key.priv")).unwrap();
     fs::set_permissions(
         dir.path().join("key.priv"),
         fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let e = NodeKey::load_or_generate(dir.path()).unwrap_err();
-    assert!(
-        matches!(e, KeyError::InsecurePermissions { mode: 0o644, .. }),
-        "{e}"
-    );
-    // Nothing was changed or generated.
+    let (_key, generated) = NodeKey::load_or_generate(dir.path()).unwrap();
+    assert!(!generated);
+    assert_eq!(fs::read(dir.path().join("key.priv")).unwrap(), before);
     assert_eq!(
         fs::metadata(dir.path().join("key.priv"))
             .unwrap()
             .permissions()
             .mode()
             & 0o777,
-        0o644
+        0o600
     );
 }
 

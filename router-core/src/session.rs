@@ -465,6 +465,24 @@ fn run<S: MessageSource>(
     }
 }
 
+/// Bounds the warnings a misbehaving peer can make us write.
+static VIOLATION_LOG: crate::util::RateLimit = crate::util::RateLimit::new(10);
+
+/// A session closed for a protocol violation: a warning with who and why (at most 10 a
+/// second; the rest are counted in the next one).
+fn log_violation(transport: &TransportInfo, session: Option<Id>, reason: &str) {
+    if let Some(suppressed) = VIOLATION_LOG.allow() {
+        warn!(
+            session = session.unwrap_or(0),
+            transport = %transport.id,
+            peer = %transport.peer,
+            reason,
+            suppressed,
+            "closing session for a protocol violation"
+        );
+    }
+}
+
 /// Runs HELLO → (CHALLENGE → AUTHENTICATE) → WELCOME. `None` if the session did not open.
 async fn handshake<S: MessageSource>(
     router: &Arc<Router>,
@@ -477,11 +495,13 @@ async fn handshake<S: MessageSource>(
         Ok(Some(Message::Hello { realm, details })) => (realm, details),
         Ok(Some(other)) => {
             let text = format!("expected HELLO, got {}", other.name());
+            log_violation(&conn.transport, None, &text);
             send_direct(tx, Message::abort("wamp.error.protocol_violation", text)).await;
             return None;
         }
         Ok(None) => return None,
         Err(SourceError::Violation(v)) => {
+            log_violation(&conn.transport, None, &v.0);
             send_direct(tx, Message::abort("wamp.error.protocol_violation", v.0)).await;
             return None;
         }
@@ -499,14 +519,10 @@ async fn handshake<S: MessageSource>(
                 match m.as_str() {
                     Some(s) => v.push(s.to_owned()),
                     None => {
-                        send_direct(
-                            tx,
-                            Message::abort(
-                                "wamp.error.protocol_violation",
-                                "HELLO: authmethods must be a list of strings",
-                            ),
-                        )
-                        .await;
+                        let text = "HELLO: authmethods must be a list of strings";
+                        log_violation(&conn.transport, None, text);
+                        send_direct(tx, Message::abort("wamp.error.protocol_violation", text))
+                            .await;
                         return None;
                     }
                 }
@@ -514,14 +530,9 @@ async fn handshake<S: MessageSource>(
             v
         }
         Some(_) => {
-            send_direct(
-                tx,
-                Message::abort(
-                    "wamp.error.protocol_violation",
-                    "HELLO: authmethods must be a list",
-                ),
-            )
-            .await;
+            let text = "HELLO: authmethods must be a list";
+            log_violation(&conn.transport, None, text);
+            send_direct(tx, Message::abort("wamp.error.protocol_violation", text)).await;
             return None;
         }
     };
@@ -571,10 +582,12 @@ async fn handshake<S: MessageSource>(
                 Ok(Some(Message::Abort { .. })) | Ok(None) => return None,
                 Ok(Some(other)) => {
                     let text = format!("expected AUTHENTICATE, got {}", other.name());
+                    log_violation(&conn.transport, Some(session_id), &text);
                     send_direct(tx, Message::abort("wamp.error.protocol_violation", text)).await;
                     return None;
                 }
                 Err(SourceError::Violation(v)) => {
+                    log_violation(&conn.transport, Some(session_id), &v.0);
                     send_direct(tx, Message::abort("wamp.error.protocol_violation", v.0)).await;
                     return None;
                 }
@@ -733,7 +746,7 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             Step::Continue => {}
             Step::Goodbye => return true,
             Step::Violation(text) => {
-                debug!(session = ctx.handle.id, %text, "protocol violation");
+                log_violation(&ctx.handle.transport, Some(ctx.handle.id), &text);
                 let _ = ctx.handle.tx.try_send(Outgoing::from(Message::abort(
                     "wamp.error.protocol_violation",
                     text,

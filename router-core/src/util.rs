@@ -53,3 +53,59 @@ impl std::hash::BuildHasher for ProcessSeed {
         SEED.build_hasher()
     }
 }
+
+/// At most `per_second` events a second pass (for log lines a peer can cause at will, such as
+/// protocol violations); the others are counted and reported with the next one that passes.
+pub struct RateLimit {
+    per_second: u64,
+    /// The current second (since the Unix epoch) and how many passed in it.
+    second: std::sync::atomic::AtomicU64,
+    passed: std::sync::atomic::AtomicU64,
+    suppressed: std::sync::atomic::AtomicU64,
+}
+
+impl RateLimit {
+    pub const fn new(per_second: u64) -> Self {
+        RateLimit {
+            per_second,
+            second: std::sync::atomic::AtomicU64::new(0),
+            passed: std::sync::atomic::AtomicU64::new(0),
+            suppressed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(n)` when this event passes (`n` were suppressed since the last that passed),
+    /// `None` when it is suppressed. Approximate under races, which is fine for logging.
+    pub fn allow(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if self.second.swap(now, Relaxed) != now {
+            self.passed.store(0, Relaxed);
+        }
+        if self.passed.fetch_add(1, Relaxed) < self.per_second {
+            Some(self.suppressed.swap(0, Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Relaxed);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateLimit;
+
+    #[test]
+    fn rate_limit_passes_a_few_and_counts_the_rest() {
+        let r = RateLimit::new(3);
+        let passed: Vec<Option<u64>> = (0..10).map(|_| r.allow()).collect();
+        // Within one second (the test takes far less, or it crossed a second boundary and
+        // more passed): the first three pass, the rest are counted.
+        let n = passed.iter().filter(|p| p.is_some()).count();
+        assert!((3..=6).contains(&n), "{passed:?}");
+        assert_eq!(passed[0], Some(0));
+    }
+}

@@ -1,7 +1,13 @@
 """An application component written for autobahn-python (asyncio), run unchanged by
 crossbar-edge as a `class` component in router and container workers."""
 
-from autobahn.asyncio.wamp import ApplicationSession
+import txaio
+
+# Common in Crossbar.io projects: a logger made at import, before any framework is chosen
+# by the module itself (the host must have selected one).
+log = txaio.make_logger()
+
+from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 
 
 class Add2(ApplicationSession):

@@ -70,6 +70,42 @@ fn echo_component() -> PathBuf {
     tests::bin("echo-component")
 }
 
+/// Crossbar.io selects txaio's framework before it imports a component's module, so modules
+/// that make a logger at import (`txaio.make_logger()`) load; and its components are Twisted
+/// sessions. Both a Twisted and an asyncio component with such a logger boot here.
+#[test]
+fn twisted_and_asyncio_components_with_loggers_made_at_import() {
+    let rt = runtime();
+    let port = free_port();
+    let config = json!({"version": 2, "workers": [{
+        "id": "router1", "type": "router", "options": native_options(),
+        "realms": [realm1()],
+        "components": [
+            {"type": "class", "classname": "edge_twisted.Mul2", "realm": "realm1", "role": "app"},
+            {"type": "class", "classname": "edge_app.Add2", "realm": "realm1", "role": "app",
+             "extra": {"prefix": "com.asyncio"}}
+        ],
+        "transports": [{"type": "rawsocket", "serializers": ["msgpack", "json"],
+                        "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"}}]
+    }]});
+    let mut node = Node::start(&config.to_string(), &[]);
+    node.wait_ready(&[port]);
+    rt.block_on(async {
+        assert_eq!(
+            py_call(port, "com.twisted.mul2", json!([6, 7])).await,
+            Ok(json!(42)),
+            "log:\n{}",
+            node.log_text()
+        );
+        assert_eq!(
+            py_call(port, "com.asyncio.add2", json!([2, 3])).await,
+            Ok(json!(5)),
+            "log:\n{}",
+            node.log_text()
+        );
+    });
+}
+
 #[test]
 fn router_components_boot_start_stop_exec_and_errors() {
     let rt = runtime();

@@ -2,6 +2,7 @@
 //! router-core's client: starting workers at runtime, guest output in the log and on
 //! `on_log`, failure and restart, no orphans, `save_config` across a restart, error URIs.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
 use router_core::uri::MatchPolicy;
@@ -276,6 +277,49 @@ fn guest_output_is_in_the_log_and_on_on_log() {
         assert_eq!(e.error, "crossbar.error.no_such_worker");
     });
     assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
+}
+
+/// `"executable": "<name>"` is looked up on the node's `PATH`, also when the guest inherits
+/// no environment (Crossbar.io's `which`): the guest's own environment has no `PATH` then.
+#[test]
+fn a_guest_executable_is_found_on_the_nodes_path() {
+    let rt = runtime();
+    let bin_dir = tempfile::tempdir().unwrap();
+    let probe = bin_dir.path().join("edge-guest-probe");
+    std::fs::write(&probe, "#!/bin/sh\necho guest-probe-ran\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let config = json!({"version": 2, "workers": [
+        {"id": "guest1", "type": "guest", "executable": "edge-guest-probe",
+         "options": {"env": {"inherit": false}}}
+    ]});
+    let node = Node::start(&config.to_string(), &[("PATH", path)]);
+    let cbdir = node.cbdir();
+    rt.block_on(async {
+        let s = connect(&cbdir).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = call_ok(&s, "crossbar.get_worker_log", vec![json!("guest1")]).await;
+            let ran = log
+                .as_array()
+                .is_some_and(|l| l.iter().any(|r| r["text"] == "guest-probe-ran"));
+            if ran {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the guest did not run: {log}\n{}",
+                node.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let info = call_ok(&s, "crossbar.get_worker", vec![json!("guest1")]).await;
+        assert_eq!(info["status"], "started", "{info}");
+    });
 }
 
 #[test]

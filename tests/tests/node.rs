@@ -140,6 +140,26 @@ fn malformed_input_closes_only_that_connection() {
         );
     }
 
+    // Each close is a warning in the node log, with the peer and the reason.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = node.log_text();
+        let warned = log.lines().any(|l| {
+            l.contains("closing session for a protocol violation")
+                && l.contains("expected HELLO, got CALL")
+                && l.contains("tcp4:127.0.0.1:")
+                && l.to_ascii_uppercase().contains("WARN")
+        });
+        if warned {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning for the protocol violation in the node log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // A frame longer than the transport's max_message_size (1 MiB) closes the connection.
     let mut s = rawsocket_json(raw);
     s.write_all(&[0, 0x20, 0, 0]).unwrap();

@@ -102,11 +102,15 @@ fn native(ctl: &Controller, spec: &WorkerSpec, env: Option<&ProcessEnv>) -> Laun
 }
 
 /// Crossbar.io resolves a guest executable with a path relative to the node directory and
-/// looks a bare name up on `PATH`.
+/// looks a bare name up on the node's `PATH` — the node's, not the guest's, which may have
+/// none (`env.inherit: false`). A name not found is left as it is, so the start fails
+/// with that name.
 fn guest_program(executable: &str, cbdir: &Path) -> PathBuf {
     let p = Path::new(executable);
-    if p.is_absolute() || !executable.contains('/') {
+    if p.is_absolute() {
         p.to_path_buf()
+    } else if !executable.contains('/') {
+        which::which(executable).unwrap_or_else(|_| p.to_path_buf())
     } else {
         cbdir.join(p)
     }

@@ -158,10 +158,21 @@ impl NodeKey {
         }
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::InsecurePermissions {
-                path: priv_path,
-                mode,
-            });
+            // As Crossbar.io does (a project checked out from git has key.priv 0644): take
+            // the access away, warn, and go on. Only a file we cannot fix is refused.
+            let fixed = mode & 0o700;
+            if fs::set_permissions(&priv_path, fs::Permissions::from_mode(fixed)).is_err() {
+                return Err(KeyError::InsecurePermissions {
+                    path: priv_path,
+                    mode,
+                });
+            }
+            tracing::warn!(
+                path = %priv_path.display(),
+                "node private key file was accessible by group or others (mode {mode:04o}); \
+                 changed it to {fixed:04o}. If the key may have leaked, remove key.priv and \
+                 key.pub to create a new node key"
+            );
         }
         let tags = read_tags(&priv_path, PRIVATE_TAGS)?;
         let require = |tag: &'static str| {
@@ -500,19 +511,21 @@ mod tests {
     }
 
     #[test]
-    fn refuses_readable_private_key() {
+    fn a_readable_private_key_is_made_private() {
         let dir = tempfile::tempdir().unwrap();
-        NodeKey::generate(dir.path(), info()).unwrap();
+        let made = NodeKey::generate(dir.path(), info()).unwrap();
         let p = dir.path().join("key.priv");
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        let e = NodeKey::load(dir.path()).unwrap_err();
-        assert!(
-            matches!(e, KeyError::InsecurePermissions { mode: 0o640, .. }),
-            "{e}"
-        );
-        assert!(e.to_string().contains("chmod 600"), "{e}");
+        let k = NodeKey::load(dir.path()).unwrap();
+        assert_eq!(k.public_key(), made.public_key());
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
         fs::set_permissions(&p, fs::Permissions::from_mode(0o400)).unwrap();
         NodeKey::load(dir.path()).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o400
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ The worker starts `python -u -c <this file>` and writes one JSON object to stdin
    "auth": null | {"method": "ticket"|"wampcra"|"cryptosign", "authid", "authrole", "secret"}}
 It imports `classname`, builds `ComponentConfig(realm, extra)` and connects it over the link,
 with Twisted when the class is a Twisted session (as Crossbar.io components are), else asyncio.
+txaio's framework is selected before the component's module is imported (Twisted first, as
+in Crossbar.io; the process starts again with asyncio for an asyncio component).
 Lines starting with "@@crossbar-component " on stdout tell the worker: "ready" (joined and
 onJoin done) or "error" (could not start). SIGTERM leaves the session (GOODBYE) and exits.
 """
@@ -254,6 +256,55 @@ def run_twisted(klass, cfg):
     reactor.run(installSignalHandlers=False)
 
 
+# Set when this process was started again with the other framework (see `restart_with`).
+FRAMEWORK_ENV = "CROSSBAR_EDGE_TXAIO"
+
+
+def select_framework():
+    """Selects txaio's framework before any user code is imported, as Crossbar.io does (a
+    module may call `txaio.make_logger()` at import): Twisted, as Crossbar.io runs its
+    components, when it is installed; asyncio otherwise, or when the first attempt showed the
+    component is written for asyncio."""
+    import txaio
+
+    framework = os.environ.get(FRAMEWORK_ENV)
+    if framework is None:
+        try:
+            import twisted  # noqa: F401
+
+            framework = "twisted"
+        except ImportError:
+            framework = "asyncio"
+    if framework == "twisted":
+        txaio.use_twisted()
+    else:
+        txaio.use_asyncio()
+    return framework
+
+
+def restart_with(framework, cfg):
+    """Runs this bootstrap again in a fresh interpreter with `framework` selected: txaio
+    cannot switch frameworks once chosen. The config goes through a pipe on stdin, as the
+    worker sent it."""
+    if os.environ.get(FRAMEWORK_ENV):
+        return  # tried both: the caller reports the failure
+    with open("/proc/self/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    data = json.dumps(cfg).encode()
+    r, w = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(w, 1031, len(data) + 4096)  # F_SETPIPE_SZ: the whole config fits
+    except Exception:
+        pass
+    os.write(w, data)
+    os.close(w)
+    os.dup2(r, 0)
+    MARK_OUT.flush()
+    os.execve(sys.executable, argv, dict(os.environ, **{FRAMEWORK_ENV: framework}))
+
+
 def main():
     cfg = json.loads(sys.stdin.read())
     for p in reversed(cfg.get("pythonpath") or []):
@@ -261,20 +312,35 @@ def main():
     try:
         import autobahn  # noqa: F401
         from autobahn.wamp.protocol import ApplicationSession
+        framework = select_framework()
     except Exception as e:
         fail(
             "crossbar.error.invalid_configuration",
             "autobahn-python cannot be imported by {}: {}".format(sys.executable, e),
         )
+    other = "asyncio" if framework == "twisted" else "twisted"
+    try:
+        module_name, _, class_name = cfg["classname"].rpartition(".")
+        importlib.import_module(module_name)
+    except RuntimeError as e:
+        # txaio's "Explicitly using 'twisted' already": the module is written for the other.
+        if "Explicitly using" in str(e):
+            restart_with(other, cfg)
+    except Exception:
+        pass  # load_class reports it
     klass = load_class(cfg["classname"])
     if not (isinstance(klass, type) and issubclass(klass, ApplicationSession)):
         fail(
             "crossbar.error.class_import_failed",
             "'{}' is not derived from autobahn's ApplicationSession".format(cfg["classname"]),
         )
-    # Decided from the class hierarchy: importing the other framework's autobahn module
-    # would switch txaio under the component's feet.
     twisted = any(c.__module__.startswith("autobahn.twisted") for c in klass.__mro__)
+    if twisted != (framework == "twisted"):
+        restart_with("twisted" if twisted else "asyncio", cfg)
+        fail(
+            "crossbar.error.class_import_failed",
+            "'{}' mixes autobahn's Twisted and asyncio sessions".format(cfg["classname"]),
+        )
     if twisted:
         run_twisted(klass, cfg)
     else:
