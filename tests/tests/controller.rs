@@ -322,6 +322,59 @@ fn a_guest_executable_is_found_on_the_nodes_path() {
     });
 }
 
+/// Crossbar.io starts a config's workers one after another, each running before the next:
+/// a guest listed after a router finds the router's transport listening, even when the
+/// router boots a Python component first (Crossbar.io's shared-registration example: guest
+/// callees after the router).
+#[test]
+fn config_workers_start_in_order_each_ready_before_the_next() {
+    let rt = runtime();
+    let port = free_port();
+    let py_dir = tests::workspace_root().join("tests/py");
+    let connect_once = format!(
+        "import socket, time\n\
+         socket.create_connection(('127.0.0.1', {port}), timeout=5).close()\n\
+         print('guest connected', flush=True)\n\
+         time.sleep(30)\n"
+    );
+    let config = json!({"version": 2, "workers": [
+        {"id": "router1", "type": "router",
+         "options": {"python": tests::python(), "pythonpath": [py_dir]},
+         "realms": [{"name": "realm1", "roles": [{"name": "app", "permissions": [
+             {"uri": "", "match": "prefix", "allow": {"register": true, "call": true}}]}]}],
+         "components": [{"type": "class", "classname": "edge_app.Add2", "realm": "realm1", "role": "app"}],
+         "transports": [{"type": "rawsocket", "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"}}]},
+        {"id": "guest1", "type": "guest", "executable": tests::python(),
+         "arguments": ["-c", connect_once], "options": {"restart": "never"}}
+    ]});
+    let mut node = Node::start(&config.to_string(), &[]);
+    node.wait_ready(&[port]);
+    let cbdir = node.cbdir();
+    rt.block_on(async {
+        let s = connect(&cbdir).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = call_ok(&s, "crossbar.get_worker_log", vec![json!("guest1")]).await;
+            if log
+                .as_array()
+                .is_some_and(|l| l.iter().any(|r| r["text"] == "guest connected"))
+            {
+                break;
+            }
+            let info = call_ok(&s, "crossbar.get_worker", vec![json!("guest1")]).await;
+            assert_ne!(
+                info["status"], "failed",
+                "the guest could not connect: {log}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "the guest did not connect: {log}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
+
 #[test]
 fn a_killed_worker_fails_and_restarts_others_unaffected_no_orphans() {
     let rt = runtime();

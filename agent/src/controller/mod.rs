@@ -198,9 +198,12 @@ impl Controller {
         self.shutdown.clone()
     }
 
-    /// Starts every enabled worker of the config, all at once; within a worker the order is
-    /// Crossbar.io's (the worker process boots its item). The first failure is returned
-    /// after all starts have finished.
+    /// Starts the enabled workers of the config one after another, as Crossbar.io does: each
+    /// is running (a router's transports listening, a container's components joined) before
+    /// the next starts, so a guest listed after a router finds its port open. Within a
+    /// worker the order is Crossbar.io's too (the worker process boots its item). The first
+    /// failure ends the boot; the workers started before it keep running until the caller
+    /// stops the node.
     pub async fn boot(self: &Arc<Self>) -> Result<(), RunError> {
         let raw_workers = self
             .raw_config_snapshot()
@@ -208,7 +211,6 @@ impl Controller {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let mut starts = Vec::new();
         for (i, w) in self.config.workers.iter().enumerate() {
             let seq = self.workers.next_seq();
             if w.is_disabled() {
@@ -220,22 +222,13 @@ impl Controller {
                 Ok(s) => s,
                 Err(e) => return Err(RunError::Failed(format!("worker \"{}\": {e}", w.id()))),
             };
-            let ctl = self.clone();
-            starts.push(async move {
-                let id = spec.id.clone();
-                ctl.start_worker(spec, seq, None)
-                    .await
-                    .map_err(|e| format!("worker \"{id}\": {}", e.message))
-            });
-        }
-        let results = futures_util::future::join_all(starts).await;
-        match results.into_iter().find_map(Result::err) {
-            Some(e) => Err(RunError::Failed(e)),
-            None => {
-                tracing::info!(workers = self.workers.all().len(), "node started");
-                Ok(())
+            let id = spec.id.clone();
+            if let Err(e) = self.start_worker(spec, seq, None).await {
+                return Err(RunError::Failed(format!("worker \"{id}\": {}", e.message)));
             }
         }
+        tracing::info!(workers = self.workers.all().len(), "node started");
+        Ok(())
     }
 
     /// Starts one worker and waits until it runs (native: `on_worker_ready`). Returns
