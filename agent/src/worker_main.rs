@@ -202,7 +202,7 @@ pub async fn serve_container_worker(
         Some(Value::Array(c)) => c.clone(),
         Some(other) => return Err(format!("components: expected a list, got {other}")),
     };
-    api.boot(&components)
+    api.boot(&components, false)
         .await
         .map_err(|e| format!("container worker: {}", e.message))?;
     let weak = Arc::downgrade(&api);

@@ -22,6 +22,13 @@ class Add2(ApplicationSession):
         print("edge_app.Add2 ready as", details.authid, "on", details.realm, flush=True)
 
 
+class FailsOnJoin(ApplicationSession):
+    """Raises in onJoin: the router worker opens its transports all the same."""
+
+    async def onJoin(self, details):
+        raise RuntimeError("edge_app.FailsOnJoin fails on purpose")
+
+
 class Crashing(Add2):
     """Joins, then dies with exit code 3 (the failed status and the log tail)."""
 

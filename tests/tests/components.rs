@@ -72,7 +72,9 @@ fn echo_component() -> PathBuf {
 
 /// Crossbar.io selects txaio's framework before it imports a component's module, so modules
 /// that make a logger at import (`txaio.make_logger()`) load; and its components are Twisted
-/// sessions. Both a Twisted and an asyncio component with such a logger boot here.
+/// sessions. Both a Twisted and an asyncio component with such a logger boot here. A third
+/// component fails in `onJoin`: the worker still opens its transports (as Crossbar.io's) and
+/// reports that component failed.
 #[test]
 fn twisted_and_asyncio_components_with_loggers_made_at_import() {
     let rt = runtime();
@@ -82,6 +84,7 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
         "realms": [realm1()],
         "components": [
             {"type": "class", "classname": "edge_twisted.Mul2", "realm": "realm1", "role": "app"},
+            {"type": "class", "classname": "edge_app.FailsOnJoin", "realm": "realm1", "role": "app"},
             {"type": "class", "classname": "edge_app.Add2", "realm": "realm1", "role": "app",
              "extra": {"prefix": "com.asyncio"}}
         ],
@@ -103,7 +106,21 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
             "log:\n{}",
             node.log_text()
         );
+        let s = connect(&node.cbdir()).await;
+        let list = call_ok(&s, "crossbar.worker.router1.get_router_components", vec![]).await;
+        let ids: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["component001", "component003"], "{list}");
     });
+    let log = node.log_text();
+    assert!(
+        log.contains("component failed to start") && log.contains("fails on purpose"),
+        "{log}"
+    );
 }
 
 #[test]

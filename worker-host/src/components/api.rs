@@ -206,9 +206,13 @@ impl ComponentApi {
     }
 
     /// Starts the `components` of a worker item in order (ids missing in the items become
-    /// Crossbar.io's `component001`, …). Stops at the first failure; the error names the item
-    /// (`components[1]: …`).
-    pub async fn boot(&self, components: &[Json]) -> Result<(), ApiError> {
+    /// Crossbar.io's `component001`, …). A component that is misconfigured or whose class
+    /// cannot be imported stops the boot, and the error names the item (`components[1]: …`),
+    /// as in Crossbar.io. One that fails at run time (its `onJoin` raises, it never gets
+    /// ready, its process dies) stops the boot only without `keep_going`: a router worker
+    /// goes on to open its transports, as Crossbar.io's does, with the component reported
+    /// `failed`.
+    pub async fn boot(&self, components: &[Json], keep_going: bool) -> Result<(), ApiError> {
         let mut taken: BTreeSet<String> =
             self.host.list().await.into_iter().map(|c| c.id).collect();
         taken.extend(
@@ -237,10 +241,17 @@ impl ComponentApi {
                     ));
                 }
             };
-            self.host
-                .start(&id, item)
-                .await
-                .map_err(|e| component_error(e).at(&at))?;
+            match self.host.start(&id, item).await {
+                Ok(_) => {}
+                Err(e @ ComponentError::CannotStart { .. }) if keep_going => {
+                    tracing::error!(
+                        component_id = %id,
+                        error = %e,
+                        "component failed to start; the worker goes on without it"
+                    );
+                }
+                Err(e) => return Err(component_error(e).at(&at)),
+            }
         }
         Ok(())
     }

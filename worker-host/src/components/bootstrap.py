@@ -140,15 +140,27 @@ def make_factory(klass, cfg, on_end, wrap_coroutine):
         def join_then_ready(details):
             import txaio
 
-            res = on_join(details)
-            if inspect.iscoroutine(res):
-                res = wrap_coroutine(res)
-            d = txaio.as_future(lambda: res)
+            try:
+                res = on_join(details)
+                if inspect.iscoroutine(res):
+                    res = wrap_coroutine(res)
+                d = txaio.as_future(lambda: res)
+            except Exception:
+                d = txaio.create_future_error(txaio.create_failure())
 
             def ready(_):
                 mark("ready", session=session._session_id)
 
-            txaio.add_callbacks(d, ready, None)
+            def failed(err):
+                # onJoin raised: the worker learns it now, not when its start times out.
+                mark(
+                    "error",
+                    uri="crossbar.error.cannot_start",
+                    message="onJoin failed: {}".format(txaio.failure_format_traceback(err)),
+                )
+                return None
+
+            txaio.add_callbacks(d, ready, failed)
             return d
 
         session.onJoin = join_then_ready

@@ -63,7 +63,7 @@ pub(super) async fn boot(api: &RouterApi, item: &Json) -> Result<(), ApiError> {
                 "components: this router worker cannot host components",
             ));
         };
-        host.boot(components).await?;
+        host.boot(components, true).await?;
     }
     let mut transport_ids: BTreeSet<String> = api
         .worker
