@@ -181,6 +181,8 @@ pub(crate) enum Service {
         rawsocket: Option<Arc<RawSocketEndpoint>>,
         web: Arc<WebState>,
     },
+    /// A Flash cross-domain policy document.
+    FlashPolicy(Arc<String>),
 }
 
 /// A transport that is listening.
@@ -358,6 +360,11 @@ pub async fn start_transport(
                 c.max_connections,
             )
         }
+        TransportConfig::FlashPolicy(c) => (
+            Service::FlashPolicy(Arc::new(c.policy())),
+            Some(&c.endpoint),
+            None,
+        ),
         TransportConfig::Unsupported { kind, .. } => {
             return Err(TransportError::UnsupportedTransport(kind.clone()));
         }
@@ -514,6 +521,9 @@ async fn handle_connection(
             let meta = ConnMeta::new(peer, secure, permit);
             Box::pin(web::serve_http(io, meta, state.clone())).await;
         }
+        Service::FlashPolicy(policy) => {
+            Box::pin(serve_flash_policy(io, policy.clone(), shared)).await;
+        }
         Service::Universal { rawsocket, web } => {
             Box::pin(universal::serve(
                 io,
@@ -526,5 +536,38 @@ async fn handle_connection(
             ))
             .await;
         }
+    }
+}
+
+/// Flash's policy request: read at most 200 bytes for 5 s until `<policy-file-request/>`,
+/// then write the policy and close (Crossbar.io's `FlashPolicyProtocol`).
+async fn serve_flash_policy(mut io: BoxedIo, policy: Arc<String>, shared: Arc<Shared>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let read_request = async {
+        let mut buf = Vec::with_capacity(200);
+        let mut chunk = [0u8; 200];
+        while buf.len() < 200 {
+            let n = io.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            let t = text.trim_start();
+            if let Some(rest) = t.strip_prefix("<policy-file-request")
+                && rest.trim_start().starts_with("/>")
+            {
+                return Some(());
+            }
+        }
+        None
+    };
+    let asked = tokio::select! {
+        _ = shared.shutdown.cancelled() => None,
+        r = tokio::time::timeout(Duration::from_secs(5), read_request) => r.ok().flatten(),
+    };
+    if asked.is_some() {
+        let _ = io.write_all(policy.as_bytes()).await;
+        let _ = io.shutdown().await;
     }
 }

@@ -12,9 +12,10 @@ mod service;
 
 pub use endpoint::{Endpoint, TcpEndpoint, TlsConfig, UnixEndpoint};
 pub use service::{
-    BridgeConfig, JsonConfig, JsonOptions, LongPollConfig, LongPollOptions, NodeInfoConfig,
-    PathConfig, RedirectConfig, RestOptions, StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES,
-    WebService, WebhookOptions,
+    ArchiveConfig, ArchiveOptions, BackendEndpoint, BridgeConfig, ForwardedProto, JsonConfig,
+    JsonOptions, LongPollConfig, LongPollOptions, NodeInfoConfig, PathConfig, RedirectConfig,
+    RestOptions, ReverseProxyConfig, StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES,
+    WebService, WebSocketBackend, WebSocketReverseProxyConfig, WebhookOptions,
 };
 
 use std::collections::BTreeMap;
@@ -34,8 +35,10 @@ pub enum TransportConfig {
     RawSocket(RawSocketConfig),
     Web(WebConfig),
     Universal(UniversalConfig),
-    /// A type Crossbar.io knows (`mqtt`, `flashpolicy`, `websocket.testee`, `stream.testee`)
-    /// that this router does not implement.
+    /// Answers Flash's `<policy-file-request/>` with a cross-domain policy.
+    FlashPolicy(FlashPolicyConfig),
+    /// A type Crossbar.io knows (`mqtt`, `websocket.testee`, `stream.testee`) that this
+    /// router does not implement.
     Unsupported {
         kind: String,
         id: Option<String>,
@@ -43,8 +46,7 @@ pub enum TransportConfig {
 }
 
 /// Transport types Crossbar.io accepts that we only recognize.
-pub const UNSUPPORTED_TRANSPORTS: &[&str] =
-    &["mqtt", "flashpolicy", "websocket.testee", "stream.testee"];
+pub const UNSUPPORTED_TRANSPORTS: &[&str] = &["mqtt", "websocket.testee", "stream.testee"];
 
 impl TransportConfig {
     /// Parses one transport item; errors name the key path inside it.
@@ -59,6 +61,7 @@ impl TransportConfig {
             TransportConfig::RawSocket(_) => "rawsocket",
             TransportConfig::Web(_) => "web",
             TransportConfig::Universal(_) => "universal",
+            TransportConfig::FlashPolicy(_) => "flashpolicy",
             TransportConfig::Unsupported { kind, .. } => kind,
         }
     }
@@ -69,6 +72,7 @@ impl TransportConfig {
             TransportConfig::RawSocket(c) => c.id.as_deref(),
             TransportConfig::Web(c) => c.id.as_deref(),
             TransportConfig::Universal(c) => c.id.as_deref(),
+            TransportConfig::FlashPolicy(c) => c.id.as_deref(),
             TransportConfig::Unsupported { id, .. } => id.as_deref(),
         }
     }
@@ -80,6 +84,7 @@ impl TransportConfig {
             TransportConfig::RawSocket(c) => c.endpoint.as_ref(),
             TransportConfig::Web(c) => c.endpoint.as_ref(),
             TransportConfig::Universal(c) => Some(&c.endpoint),
+            TransportConfig::FlashPolicy(c) => Some(&c.endpoint),
             TransportConfig::Unsupported { .. } => None,
         }
     }
@@ -111,16 +116,54 @@ impl<'de> Deserialize<'de> for TransportConfig {
                 c.validate()?;
                 Ok(TransportConfig::Universal(c))
             }
+            "flashpolicy" => from_value(v).map(TransportConfig::FlashPolicy),
             k if UNSUPPORTED_TRANSPORTS.contains(&k) => Ok(TransportConfig::Unsupported {
                 kind: k.to_owned(),
                 id: v.get("id").and_then(|i| i.as_str()).map(str::to_owned),
             }),
             other => {
-                let mut all = vec!["websocket", "rawsocket", "web", "universal"];
+                let mut all = vec!["websocket", "rawsocket", "web", "universal", "flashpolicy"];
                 all.extend_from_slice(UNSUPPORTED_TRANSPORTS);
                 Err(unknown_variant("type", other, &all))
             }
         })
+    }
+}
+
+/// `{"type": "flashpolicy", "endpoint": …, "allowed_domain": …, "allowed_ports": […]}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlashPolicyConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    pub endpoint: Endpoint,
+    /// The domain allowed to connect (default `*`).
+    #[serde(default)]
+    pub allowed_domain: Option<String>,
+    /// The ports allowed (default `*`: all).
+    #[serde(default)]
+    pub allowed_ports: Option<Vec<std::num::NonZeroU16>>,
+    #[serde(default)]
+    pub debug: bool,
+}
+
+impl FlashPolicyConfig {
+    /// The policy document Crossbar.io means to send.
+    pub fn policy(&self) -> String {
+        let domain = self.allowed_domain.as_deref().unwrap_or("*");
+        let ports = match &self.allowed_ports {
+            Some(p) => p
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            None => "*".into(),
+        };
+        format!(
+            "<?xml version=\"1.0\"?><cross-domain-policy><allow-access-from domain=\"{domain}\" to-ports=\"{ports}\" /></cross-domain-policy>"
+        )
     }
 }
 

@@ -29,6 +29,12 @@ pub enum WebService {
     Webhook(BridgeConfig<WebhookOptions>),
     /// WAMP-over-Long-Poll (autobahn-js's fallback transport).
     LongPoll(LongPollConfig),
+    /// Forwards HTTP requests to an upstream server.
+    ReverseProxy(ReverseProxyConfig),
+    /// Relays WebSocket connections to a backend WebSocket server.
+    WebSocketReverseProxy(WebSocketReverseProxyConfig),
+    /// Serves the members of a ZIP file.
+    Archive(ArchiveConfig),
     /// `{"type": "none"}`: answers 404.
     None,
     /// A type Crossbar.io knows that we do not implement; starting it fails.
@@ -39,16 +45,7 @@ pub enum WebService {
 }
 
 /// Web service types Crossbar.io accepts that this router does not implement.
-pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &[
-    "resource",
-    "reverseproxy",
-    "cgi",
-    "wsgi",
-    "websocket-reverseproxy",
-    "archive",
-    "wap",
-    "catalog",
-];
+pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &["resource", "cgi", "wsgi", "wap", "catalog"];
 
 impl WebService {
     pub fn kind(&self) -> &str {
@@ -63,6 +60,9 @@ impl WebService {
             WebService::Caller(_) => "caller",
             WebService::Webhook(_) => "webhook",
             WebService::LongPoll(_) => "longpoll",
+            WebService::ReverseProxy(_) => "reverseproxy",
+            WebService::WebSocketReverseProxy(_) => "websocket-reverseproxy",
+            WebService::Archive(_) => "archive",
             WebService::None => "none",
             WebService::Unsupported { kind, .. } => kind,
         }
@@ -105,6 +105,9 @@ impl<'de> Deserialize<'de> for WebService {
                 Ok(WebService::None)
             }
             "longpoll" => from_value(v).map(WebService::LongPoll),
+            "reverseproxy" => from_value(v).map(WebService::ReverseProxy),
+            "websocket-reverseproxy" => from_value(v).map(WebService::WebSocketReverseProxy),
+            "archive" => from_value(v).map(WebService::Archive),
             "publisher" => from_value(v).map(WebService::Publisher),
             "caller" => from_value(v).map(WebService::Caller),
             "webhook" => {
@@ -134,6 +137,9 @@ impl<'de> Deserialize<'de> for WebService {
                     "caller",
                     "webhook",
                     "longpoll",
+                    "reverseproxy",
+                    "websocket-reverseproxy",
+                    "archive",
                 ];
                 all.extend_from_slice(UNSUPPORTED_WEB_SERVICES);
                 Err(unknown_variant("type", other, &all))
@@ -415,4 +421,155 @@ fn queue_bytes() -> u32 {
 }
 fn queue_messages() -> u32 {
     100
+}
+
+/// `{"type": "reverseproxy", "host": …, "port": …, "path": …}` (Crossbar.io's
+/// `ExtReverseProxyResource`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseProxyConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    pub host: String,
+    #[serde(default = "http_port")]
+    pub port: u16,
+    /// The upstream path the mount point maps to (default: the root).
+    #[serde(default)]
+    pub path: String,
+    /// `X-Forwarded-Port` and `X-Forwarded-Proto` as sent upstream (default 80, `http`).
+    #[serde(default = "http_port")]
+    pub forwarded_port: u16,
+    #[serde(default = "http_proto")]
+    pub forwarded_proto: ForwardedProto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardedProto {
+    Http,
+    Https,
+}
+
+impl ForwardedProto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardedProto::Http => "http",
+            ForwardedProto::Https => "https",
+        }
+    }
+}
+
+fn http_port() -> u16 {
+    80
+}
+fn http_proto() -> ForwardedProto {
+    ForwardedProto::Http
+}
+
+/// `{"type": "websocket-reverseproxy", "backend": {"type": "websocket", "endpoint": …,
+/// "url": …}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketReverseProxyConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    /// The public URL (informational).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Frontend WebSocket options; accepted as Crossbar.io accepts them.
+    #[serde(default)]
+    pub options: Option<serde_json::Value>,
+    pub backend: WebSocketBackend,
+}
+
+/// The backend a `websocket-reverseproxy` connects to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketBackend {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: WebSocketBackendType,
+    pub endpoint: BackendEndpoint,
+    /// The URL of the WebSocket handshake (`ws://127.0.0.1:9000/ws`).
+    pub url: String,
+    /// Ignored, as by Crossbar.io: the client's subprotocols are offered to the backend.
+    #[serde(default)]
+    pub serializers: Option<serde_json::Value>,
+    #[serde(default)]
+    pub options: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebSocketBackendType {
+    Websocket,
+}
+
+/// A connecting TCP endpoint (`{"type": "tcp", "host": …, "port": …}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendEndpoint {
+    #[serde(rename = "type")]
+    pub kind: WebSocketBackendEndpointType,
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    #[serde(default)]
+    pub version: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebSocketBackendEndpointType {
+    Tcp,
+}
+
+/// `{"type": "archive", "archive": "site.zip", …}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    /// The ZIP file, relative to the node directory.
+    pub archive: String,
+    /// Where the archive can be downloaded from (informational here).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Download a missing archive from `origin` (not supported: refused at start).
+    #[serde(default)]
+    pub download: bool,
+    /// Keep served members in memory.
+    #[serde(default)]
+    pub cache: bool,
+    /// Served for a path that names a directory (`index.html`).
+    #[serde(default)]
+    pub default_object: Option<String>,
+    /// Prefix of the members served (a directory inside the archive).
+    #[serde(default)]
+    pub object_prefix: Option<String>,
+    /// Extra MIME types by extension (`{".wasm": "application/wasm"}`).
+    #[serde(default)]
+    pub mime_types: BTreeMap<String, String>,
+    /// SHA-256 hashes the archive must have (any one of them).
+    #[serde(default)]
+    pub hashes: Vec<String>,
+    #[serde(default)]
+    pub options: ArchiveOptions,
+}
+
+/// Archive `options`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveOptions {
+    /// Served instead of a 404 (single-page applications).
+    #[serde(default)]
+    pub default_file: Option<String>,
 }

@@ -547,7 +547,7 @@ fn parse_timestamp(ts: &str) -> Option<SystemTime> {
 }
 
 /// The client's address from a peer in Crossbar.io's notation (`tcp4:127.0.0.1:52364`).
-fn peer_ip(peer: &str) -> Option<IpAddr> {
+pub(crate) fn peer_ip(peer: &str) -> Option<IpAddr> {
     let rest = peer
         .strip_prefix("tcp4:")
         .or_else(|| peer.strip_prefix("tcp6:"))?;

@@ -3,12 +3,15 @@
 //! `/ws` (and everything below it), `paths["/"]` serves whatever no other path claims, and a
 //! `path` service nests the same lookup one level down. One module per service type.
 
+mod archive;
 mod bridge;
 mod json;
 mod longpoll;
 mod nodeinfo;
 mod redirect;
+mod reverseproxy;
 mod static_files;
+mod wsproxy;
 mod wsresource;
 
 pub use nodeinfo::NodeInfoSource;
@@ -135,6 +138,9 @@ pub(crate) enum Resource {
     Json(Arc<json::JsonDoc>),
     Bridge(Arc<bridge::Bridge>),
     LongPoll(Arc<longpoll::LongPoll>),
+    ReverseProxy(Arc<reverseproxy::ReverseProxy>),
+    WsProxy(Arc<wsproxy::WsReverseProxy>),
+    Archive(Arc<archive::Archive>),
     Nested(Arc<Routes>),
     NotFound,
 }
@@ -258,6 +264,15 @@ fn build_resource(
             c,
             env.authenticator(&None, label)?,
         ))),
+        WebService::ReverseProxy(c) => {
+            Resource::ReverseProxy(Arc::new(reverseproxy::ReverseProxy::new(c)))
+        }
+        WebService::WebSocketReverseProxy(c) => {
+            Resource::WsProxy(Arc::new(wsproxy::WsReverseProxy::new(c)))
+        }
+        WebService::Archive(c) => {
+            Resource::Archive(Arc::new(archive::Archive::new(c, &env.base_dir, label)?))
+        }
         WebService::None => Resource::NotFound,
         WebService::Unsupported { kind, .. } => {
             return Err(TransportError::UnsupportedService {
@@ -368,6 +383,9 @@ impl WebState {
             Resource::Json(j) => j.handle(&req),
             Resource::Bridge(b) => b.handle(req, meta).await,
             Resource::LongPoll(lp) => lp.handle(req, &rest, meta, &self.shared).await,
+            Resource::ReverseProxy(p) => p.handle(req, &rest, meta).await,
+            Resource::WsProxy(p) => p.handle(req, &self.shared).await,
+            Resource::Archive(a) => a.handle(&req, &rest).await,
             Resource::Nested(_) | Resource::NotFound => not_found(&path),
         };
         if self.options.hsts && meta.secure {

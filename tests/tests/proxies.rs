@@ -1,0 +1,225 @@
+//! `reverseproxy` (HTTP upstream), `websocket-reverseproxy` (WebSocket backend: the node's
+//! own WAMP endpoint, used through the proxy by autobahn-python) and `archive` (a ZIP file
+//! made by Python's zipfile) in a node started by `crossbar-edge start`; and the
+//! `flashpolicy` transport.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use tests::{Node, assert_py_ok, free_port, python, run_py};
+
+/// An HTTP upstream on a port of its own: answers every request with what it received as
+/// JSON (method, target, headers, body) and an `X-Upstream` header.
+fn start_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let mut headers = serde_json::Map::new();
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.trim_end().split_once(':') {
+                        let (k, v) = (k.to_ascii_lowercase(), v.trim().to_owned());
+                        if k == "content-length" {
+                            length = v.parse().unwrap_or(0);
+                        }
+                        headers.insert(k, Value::String(v));
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let doc = json!({"method": method, "target": target, "headers": headers,
+                                 "body": String::from_utf8_lossy(&body)})
+                .to_string();
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Upstream: yes\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+                    doc.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+fn make_zip(path: &std::path::Path) {
+    let script = "import sys, zipfile\n\
+                  with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+                  \x20   z.writestr('site/index.html', '<h1>from the archive</h1>')\n\
+                  \x20   z.writestr('site/js/app.js', 'console.log(1)')\n\
+                  \x20   z.writestr('site/data.wasm', b'\\x00asm')\n";
+    let status = Command::new(python())
+        .args(["-c", script])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn reverse_proxies_and_archive() {
+    let upstream = start_upstream();
+    let (port, dead, flash) = (free_port(), free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".crossbar")).unwrap();
+    make_zip(&dir.path().join(".crossbar/site.zip"));
+    let all = json!({"call": true, "register": true, "publish": true, "subscribe": true});
+    let config = json!({"version": 2, "workers": [{
+        "type": "router",
+        "realms": [{"name": "realm1", "roles": [
+            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
+        "transports": [{
+            "type": "web",
+            "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+            "paths": {
+                "/": {"type": "json", "value": {}},
+                "ws": {"type": "websocket"},
+                "proxy": {"type": "reverseproxy", "host": "127.0.0.1", "port": upstream, "path": "/base"},
+                "down": {"type": "reverseproxy", "host": "127.0.0.1", "port": dead},
+                "wsproxy": {"type": "websocket-reverseproxy", "backend": {
+                    "type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": port},
+                    "url": format!("ws://127.0.0.1:{port}/ws")}},
+                "wsdown": {"type": "websocket-reverseproxy", "backend": {
+                    "type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": dead},
+                    "url": format!("ws://127.0.0.1:{dead}/ws")}},
+                "site": {"type": "archive", "archive": "site.zip", "object_prefix": "site",
+                         "default_object": "index.html", "cache": true,
+                         "mime_types": {".wasm": "application/wasm"}}
+            }
+        }, {
+            "type": "flashpolicy", "allowed_domain": "example.com", "allowed_ports": [port],
+            "endpoint": {"type": "tcp", "port": flash, "interface": "127.0.0.1"}
+        }]
+    }]});
+    let mut node = Node::start_in(dir, &config.to_string(), &[]);
+    node.wait_ready(&[port, flash]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = |p: &str| format!("http://127.0.0.1:{port}/{p}");
+
+    // HTTP reverse proxy: path, query, forwarded headers, body; the upstream's headers back.
+    let mut r = agent.get(&url("proxy/a/b?x=1&y=2")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["x-upstream"], "yes");
+    let seen: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(seen["method"], "GET", "{seen}");
+    assert_eq!(seen["target"], "/base/a/b?x=1&y=2", "{seen}");
+    let h = &seen["headers"];
+    assert_eq!(h["host"], format!("127.0.0.1:{upstream}"), "{seen}");
+    assert_eq!(h["x-forwarded-host"], format!("127.0.0.1:{port}"), "{seen}");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1", "{seen}");
+    assert_eq!(h["x-real-ip"], "127.0.0.1", "{seen}");
+    assert_eq!(h["x-forwarded-proto"], "http", "{seen}");
+    let mut r = agent
+        .post(&url("proxy/submit"))
+        .header("Content-Type", "text/plain")
+        .send(&b"posted body"[..])
+        .unwrap();
+    let seen: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        (&seen["method"], &seen["body"]),
+        (&json!("POST"), &json!("posted body")),
+        "{seen}"
+    );
+    let mut r = agent.get(&url("down/x")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 501);
+    assert_eq!(
+        r.body_mut().read_to_string().unwrap(),
+        "<H1>Could not connect</H1>"
+    );
+
+    // Archive members, by path, with MIME types; a directory gets its default object.
+    let get = |p: &str| {
+        let mut r = agent.get(&url(p)).call().unwrap();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status().as_u16(), ct, r.body_mut().read_to_vec().unwrap())
+    };
+    let (status, ct, body) = get("site/");
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"<h1>from the archive</h1>"[..])
+    );
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let (status, ct, _) = get("site/js/app.js");
+    assert_eq!(status, 200);
+    assert!(ct.contains("javascript"), "{ct}");
+    let (status, ct, body) = get("site/data.wasm");
+    assert_eq!(
+        (status, ct.as_str(), body.as_slice()),
+        (200, "application/wasm", &b"\0asm"[..])
+    );
+    assert_eq!(get("site/nope.txt").0, 404);
+    assert_eq!(get("site/../.crossbar/config.json").0, 404);
+
+    // WebSocket reverse proxy in front of the node's own WAMP endpoint: autobahn-python
+    // negotiates its subprotocol through it and runs RPC and pub/sub.
+    for ser in ["json", "cbor"] {
+        let out = run_py(
+            "interop.py",
+            &[
+                "--url",
+                &format!("ws://127.0.0.1:{port}/wsproxy"),
+                "--serializer",
+                ser,
+                "--scenario",
+                "all",
+                "--ns",
+                &format!("com.proxy{ser}"),
+            ],
+        );
+        assert_py_ok(
+            &out,
+            &format!("WAMP through the websocket-reverseproxy ({ser})"),
+        );
+    }
+    // A backend that is down: 503 to the upgrade.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        s,
+        "GET /wsdown HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    BufReader::new(s).read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+
+    // Flash's policy request.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", flash)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    s.write_all(b"<policy-file-request/>\0").unwrap();
+    let mut policy = String::new();
+    s.read_to_string(&mut policy).unwrap();
+    assert_eq!(
+        policy,
+        format!(
+            "<?xml version=\"1.0\"?><cross-domain-policy><allow-access-from domain=\"example.com\" to-ports=\"{port}\" /></cross-domain-policy>"
+        )
+    );
+}
