@@ -29,6 +29,11 @@ async def main(url):
     await s.register(lambda: CallResult(1, 2, k=3), "com.example.split")
     await s.register(lambda: None, "com.example.nothing")
 
+    def greet(name=None, n=None, data=None, data_type=None):
+        return {"name": name, "n": n, "html": "<b>bold</b>", "data": data, "data_type": data_type}
+
+    await s.register(greet, "com.example.greet")
+
     def on_event(*args, **kwargs):
         details = kwargs.pop("details")
         print(json.dumps({"topic": details.topic, "args": list(args), "kwargs": kwargs}), flush=True)

@@ -1,7 +1,8 @@
 //! The HTTP bridge (`publisher`, `caller`, `webhook`) of a node started by `crossbar-edge
 //! start`, driven by a Rust HTTP client (ureq) and curl, with an autobahn-python peer on the
 //! realm (`tests/py/bridge_peer.py`). Every request of the table is also sent to Crossbar.io
-//! itself with the same config: the expected status and body are what both answer.
+//! itself with the same config: the expected status and body are what both answer. The
+//! `wap` service renders templates with the results of calls to the same peer.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -521,4 +522,83 @@ fn http_bridge_answers_as_crossbar_io_does() {
         println!("Crossbar.io log:\n{}", cb.log_text());
         std::panic::resume_unwind(panic);
     }
+}
+
+/// WAMP Application Pages: routes with variables call the peer and render its result.
+#[test]
+fn wap_renders_call_results() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join(".crossbar/templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("greeting.html"),
+        "<p>Hello {{ name }}, n={{ n }}</p>{{ html }}{% if data %}<pre>{{ data }} {{ data_type }}</pre>{% endif %}",
+    )
+    .unwrap();
+    std::fs::write(templates.join("static.html"), "<p>no call</p>").unwrap();
+    let all = json!({"call": true, "register": true, "publish": true, "subscribe": true});
+    let config = json!({"version": 2, "workers": [{
+        "type": "router",
+        "realms": [{"name": "realm1", "roles": [
+            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
+        "transports": [{
+            "type": "web",
+            "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+            "paths": {
+                "/": {"type": "json", "value": {}},
+                "ws": {"type": "websocket"},
+                "app": {"type": "wap", "templates": "templates", "wamp": {"realm": "realm1"},
+                        "routes": [
+                            {"path": "/", "render": "static.html"},
+                            {"path": "/hello/<name>/<int:n>", "call": "com.example.greet", "render": "greeting.html"},
+                            {"path": "/post", "method": "POST", "call": "com.example.greet", "render": "greeting.html"},
+                            {"path": "/broken", "call": "com.example.nope", "render": "static.html"}
+                        ]}
+            }
+        }]
+    }]});
+    let mut node = Node::start_in(dir, &config.to_string(), &[]);
+    node.wait_ready(&[port]);
+    let _peer = Peer::start(port);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str, accept: Option<&str>| {
+        let mut req = agent.get(&format!("http://127.0.0.1:{port}/{path}"));
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        let mut r = req.call().unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(get("app/", None), (200, "<p>no call</p>".into()));
+    assert_eq!(
+        get("app/hello/J%C3%BCrgen/7", None),
+        (
+            200,
+            "<p>Hello Jürgen, n=7</p>&lt;b&gt;bold&lt;/b&gt;".into()
+        ),
+        "the route's variables are the call's kwargs; the result is HTML-escaped"
+    );
+    let (status, body) = get("app/hello/ann/7", Some("application/json"));
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((&v["name"], &v["n"]), (&json!("ann"), &json!(7)), "{v}");
+    let mut r = agent
+        .post(&format!("http://127.0.0.1:{port}/app/post"))
+        .header("Content-Type", "text/plain")
+        .send(&b"posted"[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(body.contains("<pre>posted text/plain</pre>"), "{body}");
+    let (status, body) = get("app/hello/ann/notanumber", None);
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get("app/post", None);
+    assert_eq!(status, 511, "{body}");
+    let (status, body) = get("app/broken", None);
+    assert_eq!(status, 500);
+    assert!(body.contains("wamp.error.no_such_procedure"), "{body}");
 }

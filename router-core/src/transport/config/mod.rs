@@ -15,7 +15,8 @@ pub use service::{
     ArchiveConfig, ArchiveOptions, BackendEndpoint, BridgeConfig, ForwardedProto, JsonConfig,
     JsonOptions, LongPollConfig, LongPollOptions, NodeInfoConfig, PathConfig, RedirectConfig,
     RestOptions, ReverseProxyConfig, StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES,
-    WebService, WebSocketBackend, WebSocketReverseProxyConfig, WebhookOptions,
+    WapConfig, WapMethod, WapRoute, WebService, WebSocketBackend, WebSocketReverseProxyConfig,
+    WebhookOptions,
 };
 
 use std::collections::BTreeMap;

@@ -35,6 +35,8 @@ pub enum WebService {
     WebSocketReverseProxy(WebSocketReverseProxyConfig),
     /// Serves the members of a ZIP file.
     Archive(ArchiveConfig),
+    /// WAMP Application Pages: a template rendered with a WAMP call's result.
+    Wap(WapConfig),
     /// `{"type": "none"}`: answers 404.
     None,
     /// A type Crossbar.io knows that we do not implement; starting it fails.
@@ -45,7 +47,7 @@ pub enum WebService {
 }
 
 /// Web service types Crossbar.io accepts that this router does not implement.
-pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &["resource", "cgi", "wsgi", "wap", "catalog"];
+pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &["resource", "cgi", "wsgi", "catalog"];
 
 impl WebService {
     pub fn kind(&self) -> &str {
@@ -63,6 +65,7 @@ impl WebService {
             WebService::ReverseProxy(_) => "reverseproxy",
             WebService::WebSocketReverseProxy(_) => "websocket-reverseproxy",
             WebService::Archive(_) => "archive",
+            WebService::Wap(_) => "wap",
             WebService::None => "none",
             WebService::Unsupported { kind, .. } => kind,
         }
@@ -108,6 +111,7 @@ impl<'de> Deserialize<'de> for WebService {
             "reverseproxy" => from_value(v).map(WebService::ReverseProxy),
             "websocket-reverseproxy" => from_value(v).map(WebService::WebSocketReverseProxy),
             "archive" => from_value(v).map(WebService::Archive),
+            "wap" => from_value(v).map(WebService::Wap),
             "publisher" => from_value(v).map(WebService::Publisher),
             "caller" => from_value(v).map(WebService::Caller),
             "webhook" => {
@@ -140,6 +144,7 @@ impl<'de> Deserialize<'de> for WebService {
                     "reverseproxy",
                     "websocket-reverseproxy",
                     "archive",
+                    "wap",
                 ];
                 all.extend_from_slice(UNSUPPORTED_WEB_SERVICES);
                 Err(unknown_variant("type", other, &all))
@@ -572,4 +577,61 @@ pub struct ArchiveOptions {
     /// Served instead of a 404 (single-page applications).
     #[serde(default)]
     pub default_file: Option<String>,
+}
+
+/// `{"type": "wap", "templates": "dir", "routes": [...], "wamp": {"realm", "authrole"}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WapConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    /// Accepted, unused (as in Crossbar.io).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The template directory, relative to the node directory.
+    pub templates: String,
+    /// Crossbar.io's Jinja2 sandbox; minijinja templates cannot reach outside their data.
+    #[serde(default = "yes")]
+    pub sandbox: bool,
+    pub routes: Vec<WapRoute>,
+    pub wamp: WapSession,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One route of a `wap` service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WapRoute {
+    /// A Werkzeug-style rule below the service's path: `/`, `/user/<name>`, `/n/<int:id>`.
+    pub path: String,
+    #[serde(default)]
+    pub method: WapMethod,
+    /// The procedure whose result (a dict) the template renders; none: an empty dict.
+    #[serde(default)]
+    pub call: Option<String>,
+    /// The template file.
+    pub render: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum WapMethod {
+    #[default]
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+}
+
+/// The realm and role of a `wap` service's session.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WapSession {
+    pub realm: String,
+    #[serde(default = "anonymous")]
+    pub authrole: String,
 }

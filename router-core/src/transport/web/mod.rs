@@ -11,6 +11,7 @@ mod nodeinfo;
 mod redirect;
 mod reverseproxy;
 mod static_files;
+mod wap;
 mod wsproxy;
 mod wsresource;
 
@@ -141,6 +142,7 @@ pub(crate) enum Resource {
     ReverseProxy(Arc<reverseproxy::ReverseProxy>),
     WsProxy(Arc<wsproxy::WsReverseProxy>),
     Archive(Arc<archive::Archive>),
+    Wap(Arc<wap::Wap>),
     Nested(Arc<Routes>),
     NotFound,
 }
@@ -273,6 +275,12 @@ fn build_resource(
         WebService::Archive(c) => {
             Resource::Archive(Arc::new(archive::Archive::new(c, &env.base_dir, label)?))
         }
+        WebService::Wap(c) => Resource::Wap(Arc::new(wap::Wap::new(
+            c,
+            &env.base_dir,
+            &env.router,
+            label,
+        )?)),
         WebService::None => Resource::NotFound,
         WebService::Unsupported { kind, .. } => {
             return Err(TransportError::UnsupportedService {
@@ -386,6 +394,7 @@ impl WebState {
             Resource::ReverseProxy(p) => p.handle(req, &rest, meta).await,
             Resource::WsProxy(p) => p.handle(req, &self.shared).await,
             Resource::Archive(a) => a.handle(&req, &rest).await,
+            Resource::Wap(w) => w.handle(req, &rest).await,
             Resource::Nested(_) | Resource::NotFound => not_found(&path),
         };
         if self.options.hsts && meta.secure {
