@@ -100,10 +100,31 @@ async fn upload_config(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
         .get(0, "config")
         .cloned()
         .ok_or_else(|| ApiError::invalid_argument("config is required"))?;
+    // The file's text as download_config returns it (JSON or YAML), or the tree itself:
+    // download, edit, upload.
+    let config = match config {
+        Value::String(text) => {
+            let format = if text.trim_start().starts_with('{') {
+                ConfigFormat::Json
+            } else {
+                ConfigFormat::Yaml
+            };
+            format.parse(&text).map_err(|e| {
+                ApiError::new(
+                    error::INVALID_CONFIGURATION,
+                    format!(
+                        "the config is not valid {}: {e}",
+                        format.extension().to_uppercase()
+                    ),
+                )
+            })?
+        }
+        other => other,
+    };
     if !config.is_object() {
         return Err(ApiError::new(
             error::INVALID_CONFIGURATION,
-            "the config must be a dict",
+            "the config must be a dict, or the text of a JSON or YAML config file",
         ));
     }
     NodeConfig::from_value(config.clone()).map_err(|e| {

@@ -301,6 +301,7 @@ pub(crate) async fn component(st: &RealmState, name: &str, a: &Args) -> RResult<
         }
     };
     match forward(st, &node_id, Some(&worker_id), proc_, args).await {
+        Ok(r) if name == "list_components" => Ok(super::table::ids_only(payload(r))),
         Ok(r) => Ok(payload(r)),
         // The worker exists (it answered get_worker): what is missing is the procedure, on a
         // node whose workers have no component API.

@@ -19,6 +19,9 @@ pub(crate) enum P {
     Path(&'static str),
     /// A dictionary (a configuration).
     Config(&'static str),
+    /// A configuration as a dictionary or as a config file's text (JSON or YAML), which the
+    /// node parses and validates.
+    ConfigOrText(&'static str),
     /// Any value, null included (a limit setting).
     Any(&'static str),
     /// A free-form token (profile IDs).
@@ -61,7 +64,7 @@ pub(crate) const FORWARDS: &[Forward] = &[
     node(
         "upload_config",
         "upload_config",
-        &[P::Config("node_config")],
+        &[P::ConfigOrText("node_config")],
     ),
     node("download_config", "download_config", &[]),
     node("list_workers", "get_workers", &[]),
@@ -209,6 +212,10 @@ pub(crate) fn read_params(a: &Args, first: usize, params: &[P]) -> Result<List, 
             P::Id(n) => Value::from(a.object_id(i, n)?),
             P::Path(n) => Value::from(a.resource_id(i, n)?),
             P::Config(n) => Value::Dict(a.dict(i, n)?),
+            P::ConfigOrText(n) => match a.get_raw(i, n) {
+                Some(Value::String(text)) => Value::String(text.clone()),
+                _ => Value::Dict(a.dict(i, n)?),
+            },
             P::Any(n) => a
                 .get_raw(i, n)
                 .cloned()
@@ -230,5 +237,28 @@ pub(crate) async fn forward_simple(st: &RealmState, f: &Forward, a: &Args) -> RR
     };
     let params = read_params(a, first, f.params)?;
     let r = forward(st, &node_id, worker_id.as_deref(), f.node_proc, params).await?;
-    Ok(payload(r))
+    let mut p = payload(r);
+    if lists_ids(f.name) {
+        p = ids_only(p);
+    }
+    Ok(p)
+}
+
+/// The seed's `list_*@1` procedures answer "a list of IDs" (`list_profiles@1`: tuples).
+pub(crate) fn lists_ids(name: &str) -> bool {
+    name.starts_with("list_") && name != "list_profiles"
+}
+
+/// A node's list of objects (each with its `id`) as the list of their IDs; IDs stay IDs.
+pub(crate) fn ids_only(mut p: Payload) -> Payload {
+    if let Some(Value::List(items)) = p.args.first_mut() {
+        for item in items.iter_mut() {
+            if let Value::Dict(d) = item
+                && let Some(id) = d.get("id").cloned()
+            {
+                *item = id;
+            }
+        }
+    }
+    p
 }
