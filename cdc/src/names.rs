@@ -46,8 +46,30 @@ pub fn check_node_id(s: &str) -> Result<()> {
     }
 }
 
-/// Checks the ID of an object on a node (`what` names the argument in the message).
+/// Realm and role IDs as Crossbar.io and the node take them (`user-0`, `Admin`): usable as
+/// one URI component, `^[A-Za-z][A-Za-z0-9_\-]{2,63}$`.
+pub fn is_realm_or_role_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    (3..=64).contains(&b.len())
+        && b[0].is_ascii_alphabetic()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+}
+
+/// Checks the ID of an object on a node (`what` names the argument in the message): the
+/// strict rule for nodes, workers, transports and the rest, dashes allowed in realm and
+/// role IDs.
 pub fn check_object_id(what: &str, s: &str) -> Result<()> {
+    if matches!(what, "realm_id" | "role_id") {
+        return if is_realm_or_role_id(s) {
+            Ok(())
+        } else {
+            Err(CdcError::invalid(format!(
+                "invalid {what} \"{s}\": must match ^[A-Za-z][A-Za-z0-9_\\-]{{2,63}}$"
+            )))
+        };
+    }
     if is_object_id(s) {
         Ok(())
     } else {
@@ -134,6 +156,10 @@ mod tests {
             assert!(!is_seed_id(bad), "{bad}");
         }
         assert!(is_object_id("worker001_with_a_longer_name"));
+        assert!(check_object_id("role_id", "user-0").is_ok());
+        assert!(check_object_id("realm_id", "my-realm").is_ok());
+        assert!(check_object_id("worker_id", "user-0").is_err());
+        assert!(check_object_id("role_id", "a.b").is_err());
         assert!(!is_object_id(&"a".repeat(65)));
     }
 

@@ -151,6 +151,12 @@ async def scenario_walk(a):
     qw = await c("query_worker", n, w)
     check(qw["type"] == "router" and qw["status"] == "started" and qw["pid"] > 0, "query_worker@1: router, pid")
     await wait_event("on_worker_status", lambda x, _: x == (n, w, "starting", "started"), "(node1, router1, starting, started)")
+    # The tutorials' form (crossbarexamples cdc/tut*.py): the worker type as a string.
+    r = await c("start_worker", n, "tut_router", "router")
+    check(r["id"] == "tut_router" and r["status"] == "started", "start_worker@1(node, worker, 'router')")
+    check(sorted(await c("list_workers", n)) == sorted([w, "tut_router"]), "… listed beside router1")
+    await c("stop_worker", n, "tut_router")
+    check(await c("list_workers", n) == [w], "… and stopped again")
 
     # -- logs
     topic = await c("map_worker_log_topic", n, w)
@@ -207,6 +213,13 @@ async def scenario_walk(a):
     check(await c("list_roles", n, w, rlm) == [role], "list_roles@1: a list of IDs")
     check((await c("query_role", n, w, rlm, role))["id"] == role, "query_role@1")
     await wait_event("on_role_status", lambda x, _: x == (n, w, rlm, role, "starting", "started"), "role started")
+    # The tutorials' spelling (the node's own procedure names) of the same procedures.
+    check(await c("list_router_realms", n, w) == [rlm], "list_router_realms@1 (alias)")
+    check((await c("query_router_realm_role", n, w, rlm, role))["id"] == role, "query_router_realm_role@1 (alias)")
+    r = await c("start_router_realm_role", n, w, rlm, "user-0", {"name": "user-0", "permissions": []})
+    check(r["name"] == "user-0", "start_router_realm_role@1 (alias) with a role id that has a dash")
+    await c("stop_router_realm_role", n, w, rlm, "user-0")
+    check(await c("list_router_realm_roles", n, w, rlm) == [role], "stop_router_realm_role@1 (alias)")
     grants = {
         "rpc": {"uri": "app.rpc.", "match": "prefix", "allow": {"call": True, "register": True}},
         "topics": {"uri": "app.topic.", "match": "prefix", "allow": {"publish": True, "subscribe": True}},

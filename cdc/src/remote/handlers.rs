@@ -95,6 +95,24 @@ pub(crate) async fn stop_node(st: &RealmState, a: &Args) -> RResult<Payload> {
 pub(crate) async fn start_worker(st: &RealmState, a: &Args) -> RResult<Payload> {
     let node_id = a.node_id(0)?;
     let worker_id = a.object_id(1, "worker_id")?;
+    // The tutorials' (and the node's own) form: `(node_id, worker_id, worker_type,
+    // worker_options)`; the seed's: `(node_id, worker_id, worker_config)`.
+    if let Some(Value::String(kind)) = a.get_raw(2, "worker_type") {
+        let options = a.opt_dict(3, "worker_options")?.unwrap_or_default();
+        let r = forward(
+            st,
+            &node_id,
+            None,
+            "start_worker",
+            vec![
+                Value::from(worker_id),
+                Value::from(kind.as_str()),
+                Value::Dict(options),
+            ],
+        )
+        .await?;
+        return Ok(payload(r));
+    }
     let config = a.dict(2, "worker_config")?;
     let Some(kind) = config
         .get("type")

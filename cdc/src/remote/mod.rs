@@ -70,6 +70,7 @@ pub fn procedures() -> Vec<String> {
         .iter()
         .map(|f| f.name)
         .chain(SPECIAL.iter().copied())
+        .chain(table::ALIASES.iter().map(|(alias, _)| *alias))
         .map(|n| format!("{PREFIX}{n}{SUFFIX}"))
         .collect()
 }
@@ -87,6 +88,7 @@ pub async fn handle(st: &Arc<RealmState>, inv: Invocation) -> Result<Payload, Ca
     let Some(name) = uri
         .strip_prefix(PREFIX)
         .and_then(|n| n.strip_suffix(SUFFIX))
+        .map(table::canonical)
         .filter(|n| FORWARDS.iter().any(|f| f.name == *n) || SPECIAL.contains(n))
     else {
         return Err(CallError::with_message(

@@ -185,6 +185,40 @@ pub(crate) const FORWARDS: &[Forward] = &[
     ),
 ];
 
+/// The node's own spelling of the seed's realm, role, grant, transport and component
+/// procedures (`start_router_realm@1` for `start_realm@1`), as the seed's tutorials call
+/// them: alias → seed name.
+pub(crate) const ALIASES: &[(&str, &str)] = &[
+    ("list_router_realms", "list_realms"),
+    ("query_router_realm", "query_realm"),
+    ("start_router_realm", "start_realm"),
+    ("stop_router_realm", "stop_realm"),
+    ("list_router_realm_roles", "list_roles"),
+    ("query_router_realm_role", "query_role"),
+    ("start_router_realm_role", "start_role"),
+    ("stop_router_realm_role", "stop_role"),
+    ("list_router_realm_role_grants", "list_grants"),
+    ("query_router_realm_role_grant", "query_grant"),
+    ("start_router_realm_role_grant", "start_grant"),
+    ("stop_router_realm_role_grant", "stop_grant"),
+    ("list_router_transports", "list_transports"),
+    ("query_router_transport", "query_transport"),
+    ("start_router_transport", "start_transport"),
+    ("stop_router_transport", "stop_transport"),
+    ("list_router_components", "list_components"),
+    ("query_router_component", "query_component"),
+    ("start_router_component", "start_component"),
+    ("stop_router_component", "stop_component"),
+];
+
+/// The seed name of `name` (itself, unless it is an alias).
+pub(crate) fn canonical(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, seed)| seed)
+}
+
 /// Procedures with handlers of their own.
 pub(crate) const SPECIAL: &[&str] = &[
     "status",
