@@ -166,6 +166,41 @@ impl CdcAuthenticator {
         })
     }
 
+    /// The realm of a user's HELLO that names none (the seed's tutorials join with realm
+    /// `None`): the one management realm the user owns or is registered on; the global
+    /// realm when there is none; with several, the user must name one.
+    fn default_realm(&self, user: &str, pubkey: &str) -> Result<String, AuthDenied> {
+        let unavailable = |e: crate::error::CdcError| {
+            AuthDenied::new(reason::AUTHENTICATION_FAILED, e.to_string())
+        };
+        let mut mine = Vec::new();
+        for r in self.registry.realms().map_err(unavailable)? {
+            let member = r.owner == user
+                || self
+                    .registry
+                    .membership(&r.name, pubkey)
+                    .map_err(unavailable)?
+                    .is_some();
+            if member {
+                mine.push(r.name);
+            }
+        }
+        match mine.len() {
+            0 => Ok(GLOBAL_REALM.to_owned()),
+            1 => Ok(mine.remove(0)),
+            _ => {
+                mine.sort();
+                Err(AuthDenied::new(
+                    reason::NO_SUCH_REALM,
+                    format!(
+                        "user \"{user}\" is on several management realms ({}): name the realm to join",
+                        mine.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
     fn user_identity(
         &self,
         hello: &HelloInfo,
@@ -176,10 +211,10 @@ impl CdcAuthenticator {
         let unavailable = |e: crate::error::CdcError| {
             AuthDenied::new(reason::AUTHENTICATION_FAILED, e.to_string())
         };
-        let realm = hello
-            .realm
-            .clone()
-            .unwrap_or_else(|| GLOBAL_REALM.to_owned());
+        let realm = match &hello.realm {
+            Some(r) => r.clone(),
+            None => self.default_realm(&user, pubkey)?,
+        };
         let (authrole, authextra) = if realm == GLOBAL_REALM {
             (roles::USER.to_owned(), Dict::new())
         } else {

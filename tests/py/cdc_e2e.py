@@ -141,6 +141,11 @@ async def scenario_walk(a):
     await expect_error(carol.call("cdc.remote.list_workers@1", n), "cdc.error.no_such_node",
                        "carol reaching mrealm1's node1")
     carol.leave()
+    # Realm None, as the seed's tutorials join: the user's one management realm.
+    carol = await connect(a.url, None, key_of(CAROL))
+    check(carol._realm == OTHER_REALM, f"carol joining with realm None lands on {OTHER_REALM} (got {carol._realm})")
+    check(await carol.call("cdc.remote.list_nodes@1") == [OTHER_NODE], "… and lists its node")
+    carol.leave()
     await expect_abort(connect(a.url, OTHER_REALM, key_of(ALICE)), NOT_AUTHORIZED, "alice joining mrealm2")
 
     # -- workers
