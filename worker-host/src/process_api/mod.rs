@@ -170,7 +170,10 @@ async fn dispatch(inner: &Arc<Inner>, name: &str, inv: Invocation) -> Result<Val
         "start_profiler" => start_profiler(inner, &inv).await,
         "stop_profiler" => {
             let id = args::string(&inv, 0, "profile_id")?;
-            let info = inner.profiler.stop(&id).map_err(profile_error)?;
+            inner.profiler.stop(&id).map_err(profile_error)?;
+            // Returns once the profile has ended (as stop_worker does): what the caller
+            // lists next no longer shows it running.
+            let info = inner.profiler.wait(&id).await.map_err(profile_error)?;
             Ok(info.to_json().into())
         }
         "get_profiles" => {

@@ -295,14 +295,15 @@ impl Profiler {
         self.get(id).map(|(info, _)| info)
     }
 
-    /// Profiles, newest last; only those not over yet if `only_running`.
+    /// Profiles, newest last; only the running ones (`starting` or `started`, not those
+    /// already stopping) if `only_running`.
     pub fn list(&self, only_running: bool) -> Vec<ProfileInfo> {
         let st = self.inner.lock();
         let mut out: Vec<ProfileInfo> = st
             .profiles
             .values()
             .map(|e| e.info.clone())
-            .filter(|i| !only_running || i.is_running())
+            .filter(|i| !only_running || matches!(i.status, Status::Starting | Status::Started))
             .collect();
         out.sort_by(|a, b| a.started.cmp(&b.started).then(a.id.cmp(&b.id)));
         out
