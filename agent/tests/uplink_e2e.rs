@@ -169,9 +169,7 @@ async fn register_echo(s: &Session) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_master_builds_a_router_on_the_real_node() {
     let Some(exe) = crossbar_bin() else {
-        println!(
-            "SKIPPED: no Crossbar.io install (set CROSSBAR_MASTER_BIN or install crossbar into /work/venvs/crossbar)"
-        );
+        println!("SKIPPED: no Crossbar.io install (run tests/run.sh, or set CROSSBAR_MASTER_BIN)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -25,9 +25,7 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_crossbar_master_pairs_and_drives_the_node() {
     let Some(exe) = crossbar_bin() else {
-        println!(
-            "SKIPPED: no Crossbar.io install (set CROSSBAR_MASTER_BIN or install crossbar into /work/venvs/crossbar)"
-        );
+        println!("SKIPPED: no Crossbar.io install (run tests/run.sh, or set CROSSBAR_MASTER_BIN)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
