@@ -54,8 +54,9 @@ for b in crossbar-edge crossbar-cdc; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing or not executable"
 done
 
-VERSION="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/agent/Cargo.toml" | head -n1)"
-[ -n "$VERSION" ] || die "cannot read the version from agent/Cargo.toml"
+# The version every crate inherits from the workspace ([workspace.package]).
+VERSION="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)"
+[ -n "$VERSION" ] || die "cannot read the version from Cargo.toml ([workspace.package])"
 ARCH="$(dpkg --print-architecture)"
 
 STAGE="$(mktemp -d)"
