@@ -29,8 +29,8 @@ pub enum RunError {
 /// Runs the node until `shutdown` is cancelled (or `crossbar.shutdown` is called).
 ///
 /// The controller starts the management realm, its API and `node.sock`, then every enabled
-/// worker of the config as its own process, all at once; a worker that fails to start stops
-/// the node with its error. On shutdown every worker gets SIGTERM, then SIGKILL after a
+/// worker of the config as its own process, one after another; a worker that fails to
+/// start stops the node with its error. On shutdown every worker gets SIGTERM, then SIGKILL after a
 /// grace period, and this returns only when no worker process is left.
 pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), RunError> {
     let source = match &config.config.source {
@@ -45,6 +45,7 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         pubkey = %config.key.public_key_hex(),
         "node starting"
     );
+    raise_open_files_limit();
     let _watchdog = crate::notify::spawn_watchdog(shutdown.clone());
     let (key, cbdir, node) = (
         config.key.clone(),
@@ -81,4 +82,18 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
     let _ = uplink_task.await;
     controller.stop().await;
     result
+}
+
+/// Raises the soft limit of open files to the hard limit, as servers do: the default soft
+/// limit (1,024) would cap a router near a thousand connections. Workers inherit it.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::info!(from = soft, to = hard, "raised the open files limit"),
+            Err(e) => tracing::warn!(soft, hard, error = %e, "cannot raise the open files limit"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the open files limit"),
+    }
 }

@@ -223,3 +223,41 @@ fn invalid_transport_config_is_refused_with_its_key_path() {
         "{text}"
     );
 }
+
+/// The soft limit of open files is raised to the hard limit at start (a router's connections
+/// are file descriptors), also when the node was started with a low one; workers inherit it.
+#[test]
+fn the_open_files_soft_limit_is_raised_to_the_hard_limit() {
+    let (raw, web) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cbdir = dir.path().join(".crossbar");
+    std::fs::create_dir_all(&cbdir).unwrap();
+    std::fs::write(cbdir.join("config.json"), init_config(raw, web)).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -S -n 256 && exec \"$0\" start --cbdir \"$1\""])
+        .arg(tests::bin("crossbar-edge"))
+        .arg(&cbdir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        tests::wait_port(raw, Duration::from_secs(20)),
+        "node did not start"
+    );
+    let limits = |pid: u32| -> (String, String) {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .to_owned();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f[3].to_owned(), f[4].to_owned())
+    };
+    let (soft, hard) = limits(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(soft, hard, "soft {soft}, hard {hard}");
+    assert_ne!(soft, "256");
+}
