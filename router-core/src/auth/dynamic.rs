@@ -90,13 +90,7 @@ impl DynamicMethod {
                 })
             }
             "wampcra" => {
-                let service = self.service(hello).await?;
-                let mut details = self.details(hello);
-                details.insert("authid".into(), opt_str(hello.authid.as_deref()));
-                details.insert("authrole".into(), opt_str(hello.authrole.as_deref()));
-                let a = self
-                    .ask(&service, hello, hello.authid.as_deref(), details)
-                    .await?;
+                let a = self.ask_at_hello(hello).await?;
                 let secret = answer_str(&a.answer, "secret")?.ok_or_else(|| {
                     failed("the dynamic authenticator's answer has no \"secret\" for WAMP-CRA")
                 })?;
@@ -116,13 +110,7 @@ impl DynamicMethod {
             }
             "cryptosign" => {
                 cryptosign::check_channel_binding(&hello.authextra)?;
-                let service = self.service(hello).await?;
-                let mut details = self.details(hello);
-                details.insert("authid".into(), opt_str(hello.authid.as_deref()));
-                details.insert("authrole".into(), opt_str(hello.authrole.as_deref()));
-                let a = self
-                    .ask(&service, hello, hello.authid.as_deref(), details)
-                    .await?;
+                let a = self.ask_at_hello(hello).await?;
                 let pubkey = answer_str(&a.answer, "pubkey")?.ok_or_else(|| {
                     failed(
                         "the dynamic authenticator's answer has no \"pubkey\" for WAMP-Cryptosign",
@@ -140,6 +128,17 @@ impl DynamicMethod {
                 format!("dynamic authentication is not available for \"{other}\""),
             )),
         }
+    }
+
+    /// Asks the authenticator at HELLO with the HELLO's authid and authrole in `details`
+    /// (wampcra and cryptosign, as Crossbar.io passes them).
+    async fn ask_at_hello(&self, hello: &HelloInfo) -> Result<Assigned, AuthDenied> {
+        let service = self.service(hello).await?;
+        let mut details = self.details(hello);
+        details.insert("authid".into(), opt_str(hello.authid.as_deref()));
+        details.insert("authrole".into(), opt_str(hello.authrole.as_deref()));
+        self.ask(&service, hello, hello.authid.as_deref(), details)
+            .await
     }
 
     /// The router's session that calls the authenticator, on the authenticator realm.

@@ -8,18 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::{Role, frame::coding::CloseCode};
 use tracing::debug;
 
-use super::{Body, empty, text_response};
+use super::wsresource::{has_token, switching_protocols};
+use super::{Body, text_response};
 use crate::transport::config::WebSocketReverseProxyConfig;
 use crate::transport::conn::Shared;
 
@@ -90,18 +90,7 @@ impl WsReverseProxy {
                 _ = relay(front, backend) => {}
             }
         });
-        let mut r = Response::new(empty());
-        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = r.headers_mut();
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        if let Ok(v) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
-            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-        }
-        if let Some(p) = chosen {
-            h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
-        }
-        r
+        switching_protocols(&key, chosen)
     }
 
     /// The backend's WebSocket and the subprotocol it chose.
@@ -187,13 +176,4 @@ where
     }
     let _ = front_tx.close().await;
     let _ = back_tx.close().await;
-}
-
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }

@@ -14,7 +14,7 @@ use super::{Body, ConnMeta, empty, escape_html, html_response, page, text_respon
 use crate::transport::conn::{Shared, WsEndpoint, spawn_session};
 use crate::transport::websocket::{self, check_request, header_dict};
 
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+pub(crate) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
         .iter()
@@ -103,6 +103,14 @@ pub(crate) fn handle(
             permit,
         );
     });
+    switching_protocols(&key, negotiated.subprotocol.map(HeaderValue::from_static))
+}
+
+/// `101 Switching Protocols` for the WebSocket handshake with `key`, naming `subprotocol`.
+pub(crate) fn switching_protocols(
+    key: &HeaderValue,
+    subprotocol: Option<HeaderValue>,
+) -> Response<Body> {
     let mut r = Response::new(empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
@@ -111,8 +119,8 @@ pub(crate) fn handle(
     if let Ok(v) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
-    if let Some(p) = negotiated.subprotocol {
-        h.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(p));
+    if let Some(p) = subprotocol {
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
     }
     r
 }
