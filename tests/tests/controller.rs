@@ -396,8 +396,24 @@ fn a_killed_worker_fails_and_restarts_others_unaffected_no_orphans() {
     let pids = rt.block_on(async {
         let s = connect(&cbdir).await;
         let mut status = events(&s, "crossbar.on_worker_status", MatchPolicy::Exact).await;
-        let workers = call_ok(&s, "crossbar.get_workers", vec![]).await;
-        assert_eq!(workers, json!(["box1", "guest1", "router1"]));
+        // The workers start one after another: the router's port is open before the guest
+        // and the container have started. Wait (bounded) until the last one runs.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let workers = call_ok(&s, "crossbar.get_workers", vec![]).await;
+            let box_status = match call(&s, "crossbar.get_worker", vec![json!("box1")]).await {
+                Ok(info) => info["status"].clone(),
+                Err(_) => Value::Null,
+            };
+            if workers == json!(["box1", "guest1", "router1"]) && box_status == "started" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the config's workers did not all start: {workers}, box1 {box_status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let pid = |id: &'static str| {
             let s = s.clone();
             async move { pid_of(&call_ok(&s, "crossbar.get_worker", vec![json!(id)]).await) }
