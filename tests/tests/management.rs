@@ -470,8 +470,16 @@ fn a_router_worker_built_over_node_sock_applies_its_grants_live_and_survives_a_r
             call_ok(&s, "crossbar.get_workers", vec![]).await,
             json!(["router1"])
         );
-        let w = call_ok(&s, "crossbar.get_worker", vec![json!("router1")]).await;
-        assert_eq!(w["status"], "started", "{w}");
+        // The port opens while the worker boots; it is `started` once it reported ready.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let w = call_ok(&s, "crossbar.get_worker", vec![json!("router1")]).await;
+            if w["status"] == "started" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not started: {w}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let realms = call_ok(&s, &format!("{W}.get_router_realms"), vec![]).await;
         assert_eq!(realms, json!(["realm1"]), "{realms}");
         let roles = call_ok(
