@@ -71,6 +71,31 @@ pub fn assert_py_ok(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
 }
 
+/// A node config with one router worker: realm `realm1` whose `anonymous` role may do
+/// everything, and a Web transport on `port` with a JSON root, WAMP on `/ws` and the services
+/// of `paths` (an object of path → service).
+pub fn web_node_config(port: u16, paths: serde_json::Value) -> serde_json::Value {
+    let all =
+        serde_json::json!({"call": true, "register": true, "publish": true, "subscribe": true});
+    let mut all_paths = serde_json::json!({
+        "/": {"type": "json", "value": {}},
+        "ws": {"type": "websocket"}
+    });
+    if let (Some(base), serde_json::Value::Object(extra)) = (all_paths.as_object_mut(), paths) {
+        base.extend(extra);
+    }
+    serde_json::json!({"version": 2, "workers": [{
+        "type": "router",
+        "realms": [{"name": "realm1", "roles": [
+            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
+        "transports": [{
+            "type": "web",
+            "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+            "paths": all_paths
+        }]
+    }]})
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again soon).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

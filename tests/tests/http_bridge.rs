@@ -537,27 +537,18 @@ fn wap_renders_call_results() {
     )
     .unwrap();
     std::fs::write(templates.join("static.html"), "<p>no call</p>").unwrap();
-    let all = json!({"call": true, "register": true, "publish": true, "subscribe": true});
-    let config = json!({"version": 2, "workers": [{
-        "type": "router",
-        "realms": [{"name": "realm1", "roles": [
-            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
-        "transports": [{
-            "type": "web",
-            "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
-            "paths": {
-                "/": {"type": "json", "value": {}},
-                "ws": {"type": "websocket"},
-                "app": {"type": "wap", "templates": "templates", "wamp": {"realm": "realm1"},
-                        "routes": [
-                            {"path": "/", "render": "static.html"},
-                            {"path": "/hello/<name>/<int:n>", "call": "com.example.greet", "render": "greeting.html"},
-                            {"path": "/post", "method": "POST", "call": "com.example.greet", "render": "greeting.html"},
-                            {"path": "/broken", "call": "com.example.nope", "render": "static.html"}
-                        ]}
-            }
-        }]
-    }]});
+    let config = tests::web_node_config(
+        port,
+        json!({
+            "app": {"type": "wap", "templates": "templates", "wamp": {"realm": "realm1"},
+                    "routes": [
+                        {"path": "/", "render": "static.html"},
+                        {"path": "/hello/<name>/<int:n>", "call": "com.example.greet", "render": "greeting.html"},
+                        {"path": "/post", "method": "POST", "call": "com.example.greet", "render": "greeting.html"},
+                        {"path": "/broken", "call": "com.example.nope", "render": "static.html"}
+                    ]}
+        }),
+    );
     let mut node = Node::start_in(dir, &config.to_string(), &[]);
     node.wait_ready(&[port]);
     let _peer = Peer::start(port);

@@ -9,22 +9,13 @@ use serde_json::{Value, json};
 use tests::{Node, free_port, workspace_root};
 
 fn config(port: u16) -> Value {
-    let all = json!({"call": true, "register": true, "publish": true, "subscribe": true});
-    json!({"version": 2, "workers": [{
-        "type": "router",
-        "realms": [{"name": "realm1", "roles": [
-            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
-        "transports": [{
-            "type": "web",
-            "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
-            "paths": {
-                "/": {"type": "json", "value": {"service": "long-poll test"}},
-                "ws": {"type": "websocket"},
-                "lp": {"type": "longpoll", "options": {"request_timeout": 2}},
-                "lpshort": {"type": "longpoll", "options": {"session_timeout": 1, "request_timeout": 1}}
-            }
-        }]
-    }]})
+    tests::web_node_config(
+        port,
+        json!({
+            "lp": {"type": "longpoll", "options": {"request_timeout": 2}},
+            "lpshort": {"type": "longpoll", "options": {"session_timeout": 1, "request_timeout": 1}}
+        }),
+    )
 }
 
 /// `node` and the npm packages of `tests/js` (which `tests/run.sh` installs).

@@ -79,34 +79,29 @@ fn reverse_proxies_and_archive() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(".crossbar")).unwrap();
     make_zip(&dir.path().join(".crossbar/site.zip"));
-    let all = json!({"call": true, "register": true, "publish": true, "subscribe": true});
-    let config = json!({"version": 2, "workers": [{
-        "type": "router",
-        "realms": [{"name": "realm1", "roles": [
-            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
-        "transports": [{
-            "type": "web",
-            "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
-            "paths": {
-                "/": {"type": "json", "value": {}},
-                "ws": {"type": "websocket"},
-                "proxy": {"type": "reverseproxy", "host": "127.0.0.1", "port": upstream, "path": "/base"},
-                "down": {"type": "reverseproxy", "host": "127.0.0.1", "port": dead},
-                "wsproxy": {"type": "websocket-reverseproxy", "backend": {
-                    "type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": port},
-                    "url": format!("ws://127.0.0.1:{port}/ws")}},
-                "wsdown": {"type": "websocket-reverseproxy", "backend": {
-                    "type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": dead},
-                    "url": format!("ws://127.0.0.1:{dead}/ws")}},
-                "site": {"type": "archive", "archive": "site.zip", "object_prefix": "site",
-                         "default_object": "index.html", "cache": true,
-                         "mime_types": {".wasm": "application/wasm"}}
-            }
-        }, {
+    let mut config = tests::web_node_config(
+        port,
+        json!({
+            "proxy": {"type": "reverseproxy", "host": "127.0.0.1", "port": upstream, "path": "/base"},
+            "down": {"type": "reverseproxy", "host": "127.0.0.1", "port": dead},
+            "wsproxy": {"type": "websocket-reverseproxy", "backend": {
+                "type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": port},
+                "url": format!("ws://127.0.0.1:{port}/ws")}},
+            "wsdown": {"type": "websocket-reverseproxy", "backend": {
+                "type": "websocket", "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": dead},
+                "url": format!("ws://127.0.0.1:{dead}/ws")}},
+            "site": {"type": "archive", "archive": "site.zip", "object_prefix": "site",
+                     "default_object": "index.html", "cache": true,
+                     "mime_types": {".wasm": "application/wasm"}}
+        }),
+    );
+    config["workers"][0]["transports"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
             "type": "flashpolicy", "allowed_domain": "example.com", "allowed_ports": [port],
             "endpoint": {"type": "tcp", "port": flash, "interface": "127.0.0.1"}
-        }]
-    }]});
+        }));
     let mut node = Node::start_in(dir, &config.to_string(), &[]);
     node.wait_ready(&[port, flash]);
     let agent: ureq::Agent = ureq::Agent::config_builder()
