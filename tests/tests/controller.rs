@@ -279,6 +279,30 @@ fn guest_output_is_in_the_log_and_on_on_log() {
     assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
 }
 
+/// Waits (bounded) until `worker` logged the line `text`; fails at once if it failed.
+async fn wait_log_line(s: &router_core::client::Session, worker: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = call_ok(s, "crossbar.get_worker_log", vec![json!(worker)]).await;
+        if log
+            .as_array()
+            .is_some_and(|l| l.iter().any(|r| r["text"] == text))
+        {
+            return;
+        }
+        let info = call_ok(s, "crossbar.get_worker", vec![json!(worker)]).await;
+        assert_ne!(
+            info["status"], "failed",
+            "{worker} failed before \"{text}\": {log}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{worker} did not log \"{text}\": {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// `"executable": "<name>"` is looked up on the node's `PATH`, also when the guest inherits
 /// no environment (Crossbar.io's `which`): the guest's own environment has no `PATH` then.
 #[test]
@@ -301,22 +325,7 @@ fn a_guest_executable_is_found_on_the_nodes_path() {
     let cbdir = node.cbdir();
     rt.block_on(async {
         let s = connect(&cbdir).await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = call_ok(&s, "crossbar.get_worker_log", vec![json!("guest1")]).await;
-            let ran = log
-                .as_array()
-                .is_some_and(|l| l.iter().any(|r| r["text"] == "guest-probe-ran"));
-            if ran {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the guest did not run: {log}\n{}",
-                node.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_log_line(&s, "guest1", "guest-probe-ran").await;
         let info = call_ok(&s, "crossbar.get_worker", vec![json!("guest1")]).await;
         assert_eq!(info["status"], "started", "{info}");
     });
@@ -352,26 +361,7 @@ fn config_workers_start_in_order_each_ready_before_the_next() {
     let cbdir = node.cbdir();
     rt.block_on(async {
         let s = connect(&cbdir).await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = call_ok(&s, "crossbar.get_worker_log", vec![json!("guest1")]).await;
-            if log
-                .as_array()
-                .is_some_and(|l| l.iter().any(|r| r["text"] == "guest connected"))
-            {
-                break;
-            }
-            let info = call_ok(&s, "crossbar.get_worker", vec![json!("guest1")]).await;
-            assert_ne!(
-                info["status"], "failed",
-                "the guest could not connect: {log}"
-            );
-            assert!(
-                Instant::now() < deadline,
-                "the guest did not connect: {log}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_log_line(&s, "guest1", "guest connected").await;
     });
 }
 

@@ -99,13 +99,19 @@ pub(crate) fn not_found(path: &str) -> Response<Body> {
 }
 
 pub(crate) fn escape_html(s: &str) -> String {
+    escape_html_quoting(s, "&quot;")
+}
+
+/// HTML escaping of `&`, `<`, `>`, `'` and `"` (as `quot`: Jinja2's markupsafe writes
+/// `&#34;`, Python's `html.escape` `&quot;`).
+pub(crate) fn escape_html_quoting(s: &str, quot: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
+            '"' => out.push_str(quot),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }

@@ -14,7 +14,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::{Body, escape_html, full};
+use super::{Body, escape_html, escape_html_quoting, full};
 use crate::client::CallOptions;
 use crate::router::Router;
 use crate::transport::config::{WapConfig, WapMethod};
@@ -99,7 +99,7 @@ impl Wap {
                 && let Some(s) = value.as_str()
             {
                 return out
-                    .write_str(&markupsafe(s))
+                    .write_str(&escape_html_quoting(s, "&#34;"))
                     .map_err(minijinja::Error::from);
             }
             minijinja::escape_formatter(out, state, value)
@@ -321,22 +321,6 @@ fn parse_rule(rule: &str) -> Result<Vec<Segment>, String> {
         }
     }
     Ok(out)
-}
-
-/// markupsafe's `escape`: `&`, `<`, `>`, `"` and `'`.
-fn markupsafe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn decode(s: &str) -> String {
