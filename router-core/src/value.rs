@@ -4,7 +4,7 @@
 //! carry it natively, JSON uses the WAMP convention of a string `"\0" + base64(bytes)`. The choice
 //! is made with serde's `is_human_readable()`, which is `true` only for the JSON (text) formats.
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 use std::fmt;
 
 use base64::Engine as _;
@@ -14,7 +14,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A WAMP dictionary (`Details`, `Options`, `KwArgs`). Keys are always strings.
-pub type Dict = BTreeMap<String, Value>;
+pub type Dict = IndexMap<String, Value>;
 /// A WAMP list (`Args`).
 pub type List = Vec<Value>;
 

@@ -137,6 +137,19 @@ async def scenario_rpc(url, ser):
     check(await caller.call(f"{NS}.test.echo", blob) == blob, "binary argument round trip")
     e = await expect_error(caller.call(f"{NS}.test.fail", 7), f"{NS}.test.error", "application error")
     check(list(e.args) == ["bad thing", 1, 2] and e.kwargs == {"detail": "x"}, "application error keeps args and kwargs")
+
+    # Dictionaries keep the sender's key order, as Crossbar.io forwards them (not sorted).
+    def bounds(*args):
+        raise ApplicationError(f"{NS}.test.bounds", min=3, max=10)
+
+    await callee.register(bounds, f"{NS}.test.bounds")
+    e = await expect_error(caller.call(f"{NS}.test.bounds"), f"{NS}.test.bounds", "error with kwargs")
+    check(list(e.kwargs) == ["min", "max"], f"error kwargs keep the callee's key order (got {list(e.kwargs)})")
+    nested = {"zeta": 1, "alpha": {"z": 0, "m": 1, "a": 2}, "mid": [{"y": 1, "b": 2}]}
+    res = await caller.call(f"{NS}.test.echo", nested, zulu=1, alpha=2, mike=3)
+    got_order = (list(res.kwresults), list(res.results[0]), list(res.results[0]["alpha"]), list(res.results[0]["mid"][0]))
+    check(got_order == (["zulu", "alpha", "mike"], ["zeta", "alpha", "mid"], ["z", "m", "a"], ["y", "b"]),
+          f"call kwargs and nested dicts keep their key order (got {got_order})")
     await expect_error(caller.call(f"{NS}.test.nope"), "wamp.error.no_such_procedure", "unknown procedure")
     other = await connect(url, ser)
     await expect_error(other.register(add2, f"{NS}.test.add2"), "wamp.error.procedure_already_exists", "duplicate registration")
@@ -188,6 +201,12 @@ async def scenario_pubsub(url, ser):
     await pub.publish(f"{NS}.other", options=PublishOptions(acknowledge=True))
     await asyncio.sleep(0.2)
     check(got == [], "no event for a non-matching topic")
+    got.clear()
+    await pub.publish(f"{NS}.ps.order", {"b": 1, "a": 2}, zulu=1, alpha=2, options=PublishOptions(acknowledge=True))
+    await wait_for(lambda: any(g[0] == "prefix" for g in got), "event with dicts")
+    ev = next(g for g in got if g[0] == "prefix")
+    check((list(ev[2]), list(ev[1][0])) == (["zulu", "alpha"], ["b", "a"]),
+          f"event kwargs and dict arguments keep their key order (got {list(ev[2])}, {list(ev[1][0])})")
     blob = b"\x00\x01\xfe\xff"
     await pub.publish(f"{NS}.ps.bin", blob, options=PublishOptions(acknowledge=True))
     await wait_for(lambda: any(g[0] == "prefix" and g[1] == (blob,) for g in got), "binary event")

@@ -134,7 +134,7 @@ pub(crate) async fn start_worker(st: &RealmState, a: &Args) -> RResult<Payload> 
     }
     let options = if kind == "guest" {
         let mut item = config.clone();
-        item.remove("id");
+        item.shift_remove("id");
         Value::Dict(item)
     } else {
         config
