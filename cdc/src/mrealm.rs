@@ -217,11 +217,18 @@ async fn subscribe(
 ) -> Result<()> {
     let name = topic.to_owned();
     session
-        .subscribe(topic, SubscribeOptions { match_ }, move |ev| {
-            if tx.try_send(wrap(ev)).is_err() {
-                tracing::warn!(topic = %name, "event queue full: event dropped");
-            }
-        })
+        .subscribe(
+            topic,
+            SubscribeOptions {
+                match_,
+                ..Default::default()
+            },
+            move |ev| {
+                if tx.try_send(wrap(ev)).is_err() {
+                    tracing::warn!(topic = %name, "event queue full: event dropped");
+                }
+            },
+        )
         .await
         .map(drop)
         .map_err(internal)

@@ -39,13 +39,26 @@ impl Subscription {
     }
 }
 
-/// The subscriptions of one realm.
+/// The subscriptions of one realm, and its retained events.
 #[derive(Debug, Default)]
 pub struct Broker {
     exact: HashMap<String, Id>,
     prefix: HashMap<String, Id>,
     wildcard: HashMap<String, Id>,
     subs: HashMap<Id, Subscription>,
+    /// The last event published with `retain: true`, by topic (WAMP event retention; MQTT's
+    /// retained messages map onto it).
+    retained: HashMap<String, RetainedEvent>,
+}
+
+/// An event kept for subscribers that ask for it (`get_retained`).
+#[derive(Debug)]
+struct RetainedEvent {
+    payload: Payload,
+    /// Who may receive it: the publication's black/white lists.
+    filter: ReceiverFilter,
+    /// Disclosed publisher: (session, authid, authrole).
+    publisher: Option<(Id, String, String)>,
 }
 
 impl Broker {
@@ -226,6 +239,9 @@ pub(crate) fn subscribe(ctx: &mut SessionCtx, request: Id, options: Dict, topic:
         request,
         subscription: id,
     });
+    if options.get("get_retained").and_then(Value::as_bool) == Some(true) {
+        send_retained(ctx, id, &topic, policy);
+    }
     if added && !topic.starts_with("wamp.") {
         let realm = ctx.realm.clone();
         if created {
@@ -266,6 +282,48 @@ pub(crate) fn unsubscribe(ctx: &mut SessionCtx, request: Id, subscription: Id) -
     remove_subscriber(&realm, &ctx.handle, subscription, &mut ctx.deferred);
     ctx.reply(Message::Unsubscribed { request });
     Step::Continue
+}
+
+/// Sends the subscriber the retained events its new subscription matches, each with
+/// `retained: true`, after SUBSCRIBED (Crossbar.io answers exact subscriptions; a pattern
+/// subscription gets the retained event of every topic it matches, as MQTT does).
+fn send_retained(ctx: &mut SessionCtx, subscription: Id, topic: &str, policy: MatchPolicy) {
+    let events: Vec<Message> = {
+        let broker = ctx.realm.broker.read();
+        let matching: Vec<(&String, &RetainedEvent)> = match policy {
+            MatchPolicy::Exact => broker.retained.get_key_value(topic).into_iter().collect(),
+            _ => broker
+                .retained
+                .iter()
+                .filter(|(t, _)| uri::matches(policy, topic, t))
+                .collect(),
+        };
+        matching
+            .into_iter()
+            .filter(|(_, r)| r.filter.accepts(&ctx.handle))
+            .map(|(t, r)| {
+                let mut details = Dict::new();
+                if policy != MatchPolicy::Exact {
+                    details.insert("topic".into(), Value::from(t.as_str()));
+                }
+                if let Some((id, authid, authrole)) = &r.publisher {
+                    details.insert("publisher".into(), Value::from(*id));
+                    details.insert("publisher_authid".into(), Value::from(authid.as_str()));
+                    details.insert("publisher_authrole".into(), Value::from(authrole.as_str()));
+                }
+                details.insert("retained".into(), Value::Bool(true));
+                Message::Event {
+                    subscription,
+                    publication: crate::util::random_id(),
+                    details,
+                    payload: r.payload.clone(),
+                }
+            })
+            .collect()
+    };
+    for e in events {
+        ctx.reply(e);
+    }
 }
 
 /// Removes a session from a subscription, with meta events.
@@ -310,6 +368,7 @@ fn str_list(options: &Dict, key: &str) -> Option<Vec<String>> {
 }
 
 /// Who may receive an event, from PUBLISH options (exclusion and black/white listing).
+#[derive(Debug)]
 struct ReceiverFilter {
     publisher: Option<Id>,
     exclude: Option<Vec<Id>>,
@@ -426,6 +485,7 @@ pub(crate) fn publish(
     let publisher = disclose.then(|| ctx.handle.clone());
     let filter = ReceiverFilter::from_options(&options, Some(ctx.handle.id));
     let realm = ctx.realm.clone();
+    retain(&realm, &topic, &payload, &options, publisher.as_deref());
     dispatch(
         &realm,
         &topic,
@@ -438,6 +498,32 @@ pub(crate) fn publish(
     Step::Continue
 }
 
+/// Keeps the event as the topic's retained event if the publication asks (`retain: true`).
+fn retain(
+    realm: &Realm,
+    topic: &str,
+    payload: &Payload,
+    options: &Dict,
+    publisher: Option<&SessionHandle>,
+) {
+    if options.get("retain").and_then(Value::as_bool) != Some(true) {
+        return;
+    }
+    let retained = RetainedEvent {
+        payload: payload.clone(),
+        filter: ReceiverFilter::from_options(options, None),
+        publisher: publisher.map(|p| {
+            let id = &p.identity;
+            (p.id, id.authid.clone(), id.authrole.clone())
+        }),
+    };
+    realm
+        .broker
+        .write()
+        .retained
+        .insert(topic.to_owned(), retained);
+}
+
 /// Publishes an event from the router itself (meta events, testaments).
 pub(crate) fn publish_internal(
     realm: &Arc<Realm>,
@@ -446,6 +532,7 @@ pub(crate) fn publish_internal(
     options: &Dict,
     deferred: &mut Deferred,
 ) {
+    retain(realm, topic, &payload, options, None);
     let filter = ReceiverFilter::from_options(options, None);
     dispatch(
         realm,

@@ -221,9 +221,7 @@ pub(crate) fn call(
                 .and_then(Value::as_dict)
                 .cloned()
                 .unwrap_or_default();
-            let options = p
-                .kwargs
-                .get("publish_options")
+            let options = arg(&p, 3, "publish_options")
                 .and_then(Value::as_dict)
                 .cloned()
                 .unwrap_or_default();

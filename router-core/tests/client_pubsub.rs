@@ -14,7 +14,10 @@ use router_core::{Dict, Value};
 use tokio::sync::{Notify, mpsc};
 
 async fn stream(s: &Session, topic: &str, policy: MatchPolicy) -> mpsc::Receiver<Event> {
-    let opts = SubscribeOptions { match_: policy };
+    let opts = SubscribeOptions {
+        match_: policy,
+        ..Default::default()
+    };
     bounded(s.subscribe_stream(topic, opts, 64))
         .await
         .unwrap()

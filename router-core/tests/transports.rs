@@ -431,7 +431,8 @@ async fn unsupported_types_fail_clearly() {
         e.to_string().contains("\"app\"") && e.to_string().contains("wsgi"),
         "{e}"
     );
-    let cfg = TransportConfig::from_json(json!({"type": "mqtt", "endpoint": tcp(0)})).unwrap();
+    let cfg = TransportConfig::from_json(json!({"type": "websocket.testee", "endpoint": tcp(0)}))
+        .unwrap();
     let e = start_transport(
         router(),
         cfg,
@@ -440,7 +441,7 @@ async fn unsupported_types_fail_clearly() {
     )
     .await
     .unwrap_err();
-    assert!(e.to_string().contains("mqtt"), "{e}");
+    assert!(e.to_string().contains("websocket.testee"), "{e}");
 }
 
 #[tokio::test]

@@ -50,10 +50,17 @@ pub async fn call_ok(s: &Session, proc_: &str, args: Vec<Value>) -> Value {
 
 /// Subscribes to `topic` (exact or a pattern); the events as a stream.
 pub async fn events(s: &Session, topic: &str, policy: MatchPolicy) -> mpsc::Receiver<Event> {
-    s.subscribe_stream(topic, SubscribeOptions { match_: policy }, 4096)
-        .await
-        .unwrap()
-        .1
+    s.subscribe_stream(
+        topic,
+        SubscribeOptions {
+            match_: policy,
+            ..Default::default()
+        },
+        4096,
+    )
+    .await
+    .unwrap()
+    .1
 }
 
 /// Waits for an event whose args (as JSON) satisfy `pred`; returns its args.

@@ -136,6 +136,7 @@ async fn setup(name: &str) -> Setup {
         &format!("{PREFIX}."),
         SubscribeOptions {
             match_: MatchPolicy::Prefix,
+            ..Default::default()
         },
         move |ev| {
             let topic = ev.topic().unwrap_or_default().to_owned();

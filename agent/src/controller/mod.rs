@@ -154,6 +154,7 @@ impl Controller {
                 &format!("crossbar.worker..{}", event::ON_WORKER_READY),
                 SubscribeOptions {
                     match_: MatchPolicy::Wildcard,
+                    ..Default::default()
                 },
                 move |ev| {
                     let Some(ctl) = weak.upgrade() else { return };

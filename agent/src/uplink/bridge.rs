@@ -184,6 +184,7 @@ impl Bridge {
                 LOCAL_PREFIX,
                 SubscribeOptions {
                     match_: MatchPolicy::Prefix,
+                    ..Default::default()
                 },
                 move |ev| {
                     if ev_tx.try_send(ev).is_err() {

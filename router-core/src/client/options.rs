@@ -176,6 +176,8 @@ impl RegisterOptions {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SubscribeOptions {
     pub match_: MatchPolicy,
+    /// Ask for the retained events the subscription matches (sent after SUBSCRIBED).
+    pub get_retained: bool,
 }
 
 impl SubscribeOptions {
@@ -183,6 +185,9 @@ impl SubscribeOptions {
         let mut d = Dict::new();
         if self.match_ != MatchPolicy::Exact {
             d.insert("match".into(), Value::from(self.match_.as_str()));
+        }
+        if self.get_retained {
+            d.insert("get_retained".into(), Value::Bool(true));
         }
         d
     }
@@ -203,6 +208,8 @@ pub struct PublishOptions {
     pub eligible_authid: Option<Vec<String>>,
     pub eligible_authrole: Option<Vec<String>>,
     pub disclose_me: bool,
+    /// Keep the event as the topic's retained event.
+    pub retain: bool,
 }
 
 impl Default for PublishOptions {
@@ -217,6 +224,7 @@ impl Default for PublishOptions {
             eligible_authid: None,
             eligible_authrole: None,
             disclose_me: false,
+            retain: false,
         }
     }
 }
@@ -247,6 +255,9 @@ impl PublishOptions {
         if self.disclose_me {
             d.insert("disclose_me".into(), Value::Bool(true));
         }
+        if self.retain {
+            d.insert("retain".into(), Value::Bool(true));
+        }
         if !self.exclude.is_empty() {
             d.insert("exclude".into(), ids(&self.exclude));
         }
@@ -264,6 +275,9 @@ impl PublishOptions {
         }
         if let Some(v) = &self.eligible_authrole {
             d.insert("eligible_authrole".into(), strs(v));
+        }
+        if self.retain {
+            d.insert("retain".into(), Value::Bool(true));
         }
         d
     }

@@ -19,11 +19,12 @@ use tracing::{debug, info, warn};
 use crate::auth::Authenticator;
 use crate::router::Router;
 use crate::transport::config::{
-    Endpoint, RawSocketConfig, TransportConfig, WebService, WebSocketConfig,
+    Endpoint, MqttConfig, RawSocketConfig, TransportConfig, WebService, WebSocketConfig,
 };
 use crate::transport::conn::{self, RawSocketEndpoint, Shared, WsEndpoint};
 use crate::transport::endpoint::{self, ListenAddr, Listener};
 use crate::transport::io::BoxedIo;
+use crate::transport::mqtt::{self, MqttEndpoint};
 use crate::transport::tls::{self, TlsError};
 use crate::transport::web::{self, ConnMeta, NodeInfoSource, Resource, WebState};
 use crate::transport::websocket::WsSettings;
@@ -147,6 +148,15 @@ impl Env {
         })
     }
 
+    pub fn mqtt_endpoint(
+        &self,
+        c: &MqttConfig,
+        location: &str,
+    ) -> Result<MqttEndpoint, TransportError> {
+        let authenticator = self.authenticator(&c.options.auth, location)?;
+        Ok(MqttEndpoint::new(c, authenticator))
+    }
+
     pub fn ws_endpoint(
         &self,
         c: &WebSocketConfig,
@@ -177,8 +187,10 @@ pub(crate) enum Service {
     RawSocket(Arc<RawSocketEndpoint>),
     WebSocket(Arc<WsEndpoint>),
     Web(Arc<WebState>),
+    Mqtt(Arc<MqttEndpoint>),
     Universal {
         rawsocket: Option<Arc<RawSocketEndpoint>>,
+        mqtt: Option<Arc<MqttEndpoint>>,
         web: Arc<WebState>,
     },
     /// A Flash cross-domain policy document.
@@ -325,12 +337,16 @@ pub async fn start_transport(
             let state = WebState::new(routes, c.options.clone(), env.clone(), shared.clone());
             (Service::Web(state), c.endpoint.as_ref(), c.max_connections)
         }
+        TransportConfig::Mqtt(c) => (
+            Service::Mqtt(Arc::new(env.mqtt_endpoint(c, "options.auth")?)),
+            c.endpoint.as_ref(),
+            c.max_connections,
+        ),
         TransportConfig::Universal(c) => {
-            if c.mqtt.is_some() {
-                return Err(TransportError::UnsupportedTransport(
-                    "mqtt (in a universal transport)".into(),
-                ));
-            }
+            let mqtt = match &c.mqtt {
+                Some(m) => Some(Arc::new(env.mqtt_endpoint(m, "mqtt.options.auth")?)),
+                None => None,
+            };
             let rawsocket = match &c.rawsocket {
                 Some(rs) => Some(Arc::new(env.rawsocket_endpoint(rs, "rawsocket.")?)),
                 None => None,
@@ -354,6 +370,7 @@ pub async fn start_transport(
             (
                 Service::Universal {
                     rawsocket,
+                    mqtt,
                     web: state,
                 },
                 Some(&c.endpoint),
@@ -524,15 +541,21 @@ async fn handle_connection(
         Service::FlashPolicy(policy) => {
             Box::pin(serve_flash_policy(io, policy.clone(), shared)).await;
         }
-        Service::Universal { rawsocket, web } => {
+        Service::Mqtt(ep) => {
+            Box::pin(mqtt::serve(io, peer, ep.clone(), shared, permit)).await;
+        }
+        Service::Universal {
+            rawsocket,
+            mqtt,
+            web,
+        } => {
+            let endpoints = universal::Endpoints {
+                rawsocket: rawsocket.clone(),
+                mqtt: mqtt.clone(),
+                web: web.clone(),
+            };
             Box::pin(universal::serve(
-                io,
-                peer,
-                secure,
-                permit,
-                rawsocket.clone(),
-                web.clone(),
-                shared,
+                io, peer, secure, permit, endpoints, shared,
             ))
             .await;
         }

@@ -10,6 +10,7 @@ mod conn;
 pub mod endpoint;
 pub mod io;
 pub mod listener;
+mod mqtt;
 pub mod rawsocket;
 pub mod tls;
 mod universal;

@@ -1,5 +1,6 @@
-//! Universal transport: one port for RawSocket (first byte 0x7F, which starts no HTTP request)
-//! and HTTP, where WebSocket paths are looked up before Web paths (Crossbar.io's "unisocket").
+//! Universal transport: one port for RawSocket (first byte 0x7F, which starts no HTTP request),
+//! MQTT (0x10, CONNECT) and HTTP, where WebSocket paths are looked up before Web paths
+//! (Crossbar.io's "unisocket").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +12,19 @@ use tracing::debug;
 
 use crate::transport::conn::{self, RawSocketEndpoint, Shared};
 use crate::transport::io::{BoxedIo, Rewind};
+use crate::transport::mqtt::{self, MqttEndpoint};
 use crate::transport::rawsocket;
 use crate::transport::web::{self, ConnMeta, WebState};
 
 /// Time a client has to send its first byte.
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a Universal transport serves.
+pub(crate) struct Endpoints {
+    pub rawsocket: Option<Arc<RawSocketEndpoint>>,
+    pub mqtt: Option<Arc<MqttEndpoint>>,
+    pub web: Arc<WebState>,
+}
 
 /// Serves one connection of a Universal transport.
 pub(crate) async fn serve(
@@ -23,8 +32,7 @@ pub(crate) async fn serve(
     peer: String,
     secure: bool,
     permit: OwnedSemaphorePermit,
-    rawsocket: Option<Arc<RawSocketEndpoint>>,
-    web: Arc<WebState>,
+    endpoints: Endpoints,
     shared: Arc<Shared>,
 ) {
     let mut first = [0u8; 1];
@@ -37,12 +45,15 @@ pub(crate) async fn serve(
         return;
     }
     let io: BoxedIo = Box::new(Rewind::new(Bytes::copy_from_slice(&first), io));
-    if first[0] == rawsocket::MAGIC {
-        match rawsocket {
+    match first[0] {
+        rawsocket::MAGIC => match endpoints.rawsocket {
             Some(ep) => conn::serve_rawsocket(io, peer, ep, shared, permit).await,
             None => debug!(%peer, "client speaks RawSocket, but this transport has none"),
-        }
-    } else {
-        web::serve_http(io, ConnMeta::new(peer, secure, permit), web).await;
+        },
+        mqtt::CONNECT_BYTE => match endpoints.mqtt {
+            Some(ep) => mqtt::serve(io, peer, ep, shared, permit).await,
+            None => debug!(%peer, "client speaks MQTT, but this transport has none"),
+        },
+        _ => web::serve_http(io, ConnMeta::new(peer, secure, permit), endpoints.web).await,
     }
 }

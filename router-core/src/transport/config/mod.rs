@@ -4,11 +4,14 @@
 //! Every struct denies unknown keys, so a typo is reported with its key path
 //! (`paths.ws.options.bogus`). Keys that Crossbar.io accepts but this router does not act on
 //! (`debug`, `cookie`, WebSocket `compression`, …) are accepted and documented as such. Types
-//! that Crossbar.io knows but we do not implement (`mqtt` transports, `wsgi` paths, …) load
+//! that Crossbar.io knows but we do not implement (`websocket.testee`, `wsgi` paths, …) load
 //! fine; starting a transport that uses one fails with an error naming it.
 
 mod endpoint;
+mod mqtt;
 mod service;
+
+pub use mqtt::{MqttConfig, MqttOptions, PayloadFormat};
 
 pub use endpoint::{Endpoint, TcpEndpoint, TlsConfig, UnixEndpoint};
 pub use service::{
@@ -36,9 +39,11 @@ pub enum TransportConfig {
     RawSocket(RawSocketConfig),
     Web(WebConfig),
     Universal(UniversalConfig),
+    /// MQTT 3.1.1 clients publishing and subscribing in a realm.
+    Mqtt(MqttConfig),
     /// Answers Flash's `<policy-file-request/>` with a cross-domain policy.
     FlashPolicy(FlashPolicyConfig),
-    /// A type Crossbar.io knows (`mqtt`, `websocket.testee`, `stream.testee`) that this
+    /// A type Crossbar.io knows (`websocket.testee`, `stream.testee`) that this
     /// router does not implement.
     Unsupported {
         kind: String,
@@ -47,7 +52,7 @@ pub enum TransportConfig {
 }
 
 /// Transport types Crossbar.io accepts that we only recognize.
-pub const UNSUPPORTED_TRANSPORTS: &[&str] = &["mqtt", "websocket.testee", "stream.testee"];
+pub const UNSUPPORTED_TRANSPORTS: &[&str] = &["websocket.testee", "stream.testee"];
 
 impl TransportConfig {
     /// Parses one transport item; errors name the key path inside it.
@@ -62,6 +67,7 @@ impl TransportConfig {
             TransportConfig::RawSocket(_) => "rawsocket",
             TransportConfig::Web(_) => "web",
             TransportConfig::Universal(_) => "universal",
+            TransportConfig::Mqtt(_) => "mqtt",
             TransportConfig::FlashPolicy(_) => "flashpolicy",
             TransportConfig::Unsupported { kind, .. } => kind,
         }
@@ -73,6 +79,7 @@ impl TransportConfig {
             TransportConfig::RawSocket(c) => c.id.as_deref(),
             TransportConfig::Web(c) => c.id.as_deref(),
             TransportConfig::Universal(c) => c.id.as_deref(),
+            TransportConfig::Mqtt(c) => c.id.as_deref(),
             TransportConfig::FlashPolicy(c) => c.id.as_deref(),
             TransportConfig::Unsupported { id, .. } => id.as_deref(),
         }
@@ -85,6 +92,7 @@ impl TransportConfig {
             TransportConfig::RawSocket(c) => c.endpoint.as_ref(),
             TransportConfig::Web(c) => c.endpoint.as_ref(),
             TransportConfig::Universal(c) => Some(&c.endpoint),
+            TransportConfig::Mqtt(c) => c.endpoint.as_ref(),
             TransportConfig::FlashPolicy(c) => Some(&c.endpoint),
             TransportConfig::Unsupported { .. } => None,
         }
@@ -117,13 +125,26 @@ impl<'de> Deserialize<'de> for TransportConfig {
                 c.validate()?;
                 Ok(TransportConfig::Universal(c))
             }
+            "mqtt" => {
+                let c: MqttConfig = from_value(v)?;
+                require_endpoint(&c.endpoint)?;
+                c.validate()?;
+                Ok(TransportConfig::Mqtt(c))
+            }
             "flashpolicy" => from_value(v).map(TransportConfig::FlashPolicy),
             k if UNSUPPORTED_TRANSPORTS.contains(&k) => Ok(TransportConfig::Unsupported {
                 kind: k.to_owned(),
                 id: v.get("id").and_then(|i| i.as_str()).map(str::to_owned),
             }),
             other => {
-                let mut all = vec!["websocket", "rawsocket", "web", "universal", "flashpolicy"];
+                let mut all = vec![
+                    "websocket",
+                    "rawsocket",
+                    "web",
+                    "universal",
+                    "mqtt",
+                    "flashpolicy",
+                ];
                 all.extend_from_slice(UNSUPPORTED_TRANSPORTS);
                 Err(unknown_variant("type", other, &all))
             }
@@ -566,9 +587,9 @@ pub struct UniversalConfig {
     /// WebSocket endpoints by first path segment (checked before `web` paths).
     #[serde(default)]
     pub websocket: Option<BTreeMap<String, WebSocketConfig>>,
-    /// MQTT; accepted, not implemented (starting fails).
+    /// MQTT clients (recognized by their first byte, CONNECT).
     #[serde(default)]
-    pub mqtt: Option<serde_json::Value>,
+    pub mqtt: Option<MqttConfig>,
     #[serde(default)]
     pub web: Option<WebConfig>,
     #[serde(default)]
@@ -577,6 +598,10 @@ pub struct UniversalConfig {
 
 impl UniversalConfig {
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(m) = &self.mqtt {
+            forbid_endpoint(&m.endpoint, "mqtt")?;
+            m.validate().map_err(|e| e.within("mqtt"))?;
+        }
         if let Some(rs) = &self.rawsocket {
             forbid_endpoint(&rs.endpoint, "rawsocket")?;
             rs.validate().map_err(|e| e.within("rawsocket"))?;
@@ -691,10 +716,11 @@ mod tests {
 
     #[test]
     fn unsupported_types_load() {
-        let t =
-            parse(json!({"type": "mqtt", "id": "m1", "endpoint": {"type": "tcp", "port": 1883}}))
-                .unwrap();
-        assert_eq!(t.kind(), "mqtt");
+        let t = parse(
+            json!({"type": "websocket.testee", "id": "m1", "endpoint": {"type": "tcp", "port": 1}}),
+        )
+        .unwrap();
+        assert_eq!(t.kind(), "websocket.testee");
         assert_eq!(t.id(), Some("m1"));
         let t = parse(
             json!({"type": "web", "endpoint": {"type": "tcp", "port": 1},
