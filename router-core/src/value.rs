@@ -33,6 +33,11 @@ pub enum Value {
     Bytes(Bytes),
     List(List),
     Dict(Dict),
+    /// A CBOR tag and its value, kept so a CBOR receiver gets it as it was sent: bignums
+    /// beyond 64 bits (tags 2, 3; a JavaScript `BigInt`) and typed arrays (tag 64…, a
+    /// `Uint8Array`), dates, … Other serializers get the value without its tag, a bignum that
+    /// fits 128 bits as a JSON number.
+    Tagged(u64, Box<Value>),
 }
 
 impl Value {
@@ -96,6 +101,7 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::List(_) => "list",
             Value::Dict(_) => "dict",
+            Value::Tagged(..) => "tagged",
         }
     }
 
@@ -228,6 +234,7 @@ impl From<Value> for serde_json::Value {
             Value::Dict(d) => {
                 serde_json::Value::Object(d.into_iter().map(|(k, v)| (k, v.into())).collect())
             }
+            Value::Tagged(_, v) => (*v).into(),
         }
     }
 }
@@ -273,8 +280,57 @@ impl Serialize for Value {
                 seq.end()
             }
             Value::Dict(d) => serialize_dict(d, serializer),
+            Value::Tagged(tag, v) => serialize_tagged(*tag, v, serializer),
         }
     }
+}
+
+/// CBOR tag numbers of bignums.
+const TAG_BIGPOS: u64 = 2;
+const TAG_BIGNEG: u64 = 3;
+
+/// The serializer is ciborium's. serde has no notion of tags; ciborium spells one as the
+/// tuple variant `@@TAG@@::@@TAGGED@@(tag, value)`, which any other serializer would write as
+/// a map. Both binary serializers say `is_human_readable() == false`, so the type tells them
+/// apart (checked by a test: a ciborium upgrade that renamed it would fail there).
+fn is_cbor<S: Serializer>() -> bool {
+    std::any::type_name::<S>().contains("ciborium::")
+}
+
+fn serialize_tagged<S: Serializer>(tag: u64, v: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeTupleVariant;
+    if is_cbor::<S>() {
+        let mut t = serializer.serialize_tuple_variant("@@TAG@@", 0, "@@TAGGED@@", 2)?;
+        t.serialize_field(&tag)?;
+        t.serialize_field(v)?;
+        return t.end();
+    }
+    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b), true) =
+        (tag, v, serializer.is_human_readable())
+        && b.len() <= 16
+    {
+        let mut be = [0u8; 16];
+        be[16 - b.len()..].copy_from_slice(b);
+        let n = u128::from_be_bytes(be);
+        if tag == TAG_BIGPOS {
+            return serializer.serialize_u128(n);
+        }
+        // A CBOR negative bignum n stands for -1 - n.
+        if let Ok(n) = i128::try_from(n) {
+            return serializer.serialize_i128(-1 - n);
+        }
+    }
+    v.serialize(serializer)
+}
+
+/// A bignum tag for an integer beyond 64 bits, as CBOR writes it (minimal big-endian bytes).
+fn bignum(tag: u64, n: u128) -> Value {
+    let be = n.to_be_bytes();
+    let start = be.iter().position(|b| *b != 0).unwrap_or(be.len() - 1);
+    Value::Tagged(
+        tag,
+        Box::new(Value::Bytes(Bytes::copy_from_slice(&be[start..]))),
+    )
 }
 
 pub(crate) fn serialize_dict<S: Serializer>(d: &Dict, serializer: S) -> Result<S::Ok, S::Error> {
@@ -326,14 +382,36 @@ impl<'de> Visitor<'de> for ValueVisitor {
             Ok(Value::Int(v))
         } else if let Ok(v) = u64::try_from(i) {
             Ok(Value::UInt(v))
+        } else if i >= 0 {
+            Ok(bignum(TAG_BIGPOS, i as u128))
         } else {
-            Err(E::custom("integer out of range"))
+            // -1 - i, which is non-negative here.
+            Ok(bignum(TAG_BIGNEG, (-1 - i) as u128))
         }
     }
     fn visit_u128<E: de::Error>(self, u: u128) -> Result<Value, E> {
-        u64::try_from(u)
+        Ok(u64::try_from(u)
             .map(Value::from)
-            .map_err(|_| E::custom("integer out of range"))
+            .unwrap_or_else(|_| bignum(TAG_BIGPOS, u)))
+    }
+    /// A CBOR tag (ciborium presents one as an enum): kept with its value.
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        use serde::de::VariantAccess;
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        let (variant, access): (String, _) = data.variant()?;
+        if variant != "@@TAGGED@@" {
+            return Err(de::Error::custom("an enum is not a WAMP value"));
+        }
+        access.tuple_variant(
+            2,
+            TagVisitor {
+                human_readable: self.human_readable,
+                depth: self.depth + 1,
+                build: self.build,
+            },
+        )
     }
     fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
         Ok(Value::Float(f))
@@ -409,6 +487,38 @@ impl<'de> Visitor<'de> for ValueVisitor {
             return Ok(Value::Null);
         }
         Ok(Value::Dict(dict))
+    }
+}
+
+/// Reads a CBOR tag's number and value.
+struct TagVisitor {
+    human_readable: bool,
+    depth: usize,
+    build: bool,
+}
+
+impl<'de> Visitor<'de> for TagVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CBOR tag and its value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let tag: u64 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::custom("tag without a number"))?;
+        let value = seq
+            .next_element_seed(ValueSeed {
+                human_readable: self.human_readable,
+                depth: self.depth,
+                build: self.build,
+            })?
+            .ok_or_else(|| de::Error::custom("tag without a value"))?;
+        if !self.build {
+            return Ok(Value::Null);
+        }
+        Ok(Value::Tagged(tag, Box::new(value)))
     }
 }
 
@@ -537,5 +647,75 @@ mod tests {
         let s = "[".repeat(200) + &"]".repeat(200);
         // serde_json's own recursion limit is 128 too; either way it must be an error, not a crash.
         assert!(serde_json::from_str::<Value>(&s).is_err());
+    }
+}
+
+#[cfg(test)]
+mod tagged_tests {
+    use super::*;
+    use crate::codec::Codec;
+
+    /// `[2(h'010000000000000000000000'), 64(h'010203'), 3(h'0100000000000000000000')]`, the
+    /// CBOR of 2^88, a `Uint8Array` [1, 2, 3] and -1 - 2^80.
+    fn tagged_cbor() -> Vec<u8> {
+        let mut b = vec![0x83, 0xc2, 0x4c, 0x01];
+        b.extend_from_slice(&[0u8; 11]);
+        b.extend_from_slice(&[0xd8, 0x40, 0x43, 1, 2, 3]);
+        b.extend_from_slice(&[0xc3, 0x4b, 0x01]);
+        b.extend_from_slice(&[0u8; 10]);
+        b
+    }
+
+    #[test]
+    fn cbor_tags_survive_a_cbor_round_trip() {
+        let bytes = tagged_cbor();
+        let v = Codec::Cbor.decode_value(&bytes).unwrap();
+        let Value::List(items) = &v else {
+            panic!("{v:?}")
+        };
+        assert!(
+            matches!(&items[0], Value::Tagged(2, b) if matches!(&**b, Value::Bytes(x) if x.len() == 12))
+        );
+        assert!(
+            matches!(&items[1], Value::Tagged(64, b) if **b == Value::Bytes(Bytes::from_static(&[1, 2, 3])))
+        );
+        assert_eq!(&Codec::Cbor.encode_value(&v)[..], &bytes[..]);
+    }
+
+    #[test]
+    fn other_serializers_get_the_value_without_its_tag() {
+        let v = Codec::Cbor.decode_value(&tagged_cbor()).unwrap();
+        let json = Codec::Json.encode_value(&v);
+        assert_eq!(
+            std::str::from_utf8(&json).unwrap(),
+            format!("[{},\"\\u0000AQID\",{}]", 1u128 << 88, -1 - (1i128 << 80))
+        );
+        let mp = Codec::MsgPack
+            .decode_value(&Codec::MsgPack.encode_value(&v))
+            .unwrap();
+        assert_eq!(
+            mp.as_list().unwrap()[1],
+            Value::Bytes(Bytes::from_static(&[1, 2, 3]))
+        );
+    }
+
+    #[test]
+    fn bignums_from_128_bit_integers_are_minimal() {
+        let v = ValueVisitor {
+            human_readable: false,
+            depth: 0,
+            build: true,
+        }
+        .visit_u128::<serde::de::value::Error>(1u128 << 64)
+        .unwrap();
+        assert_eq!(
+            v,
+            Value::Tagged(
+                2,
+                Box::new(Value::Bytes(Bytes::from_static(&[
+                    1, 0, 0, 0, 0, 0, 0, 0, 0
+                ])))
+            )
+        );
     }
 }

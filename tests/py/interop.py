@@ -138,6 +138,23 @@ async def scenario_rpc(url, ser):
     e = await expect_error(caller.call(f"{NS}.test.fail", 7), f"{NS}.test.error", "application error")
     check(list(e.args) == ["bad thing", 1, 2] and e.kwargs == {"detail": "x"}, "application error keeps args and kwargs")
 
+    if ser == "cbor":
+        # CBOR tags travel as sent: a bignum beyond 64 bits (tag 2, what a JavaScript BigInt
+        # becomes) and a typed array (tag 64, a Uint8Array); a JSON peer gets the number.
+        import cbor2
+
+        big, typed = 2**88 + 7, cbor2.CBORTag(64, b"\x01\x02\x03")
+        res = await caller.call(f"{NS}.test.echo", big, -(2**80), typed)
+        check(list(res.results) == [big, -(2**80), typed] if hasattr(res, "results") else False,
+              f"CBOR bignums and tagged values round-trip (got {res})")
+        js = await connect(url, "json")
+        got_json = []
+        await js.subscribe(lambda *a: got_json.append(a), f"{NS}.big")
+        await caller.publish(f"{NS}.big", big, options=PublishOptions(acknowledge=True))
+        await wait_for(lambda: got_json, "bignum event on a JSON session")
+        check(got_json[0] == (big,), f"a JSON subscriber gets a CBOR bignum as the number (got {got_json[0]})")
+        js.leave()
+
     # Dictionaries keep the sender's key order, as Crossbar.io forwards them (not sorted).
     def bounds(*args):
         raise ApplicationError(f"{NS}.test.bounds", min=3, max=10)

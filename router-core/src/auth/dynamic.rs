@@ -430,5 +430,7 @@ fn python_type(v: &Value) -> &'static str {
         Value::Bytes(_) => "bytes",
         Value::List(_) => "list",
         Value::Dict(_) => "dict",
+        Value::Tagged(2 | 3, _) => "int",
+        Value::Tagged(..) => "CBORTag",
     }
 }
