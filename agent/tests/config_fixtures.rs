@@ -360,3 +360,19 @@ fn convert_refuses_invalid_config() {
     assert!(e.to_string().contains("workers[0].realms[0].name"), "{e}");
     assert!(!dir.path().join("config.yaml").exists());
 }
+
+#[test]
+fn routers_and_containers_restart_on_failure_by_default() {
+    let cfg = full("crossbar-init/config.json");
+    let WorkerConfig::Router(_) = &cfg.workers[0] else {
+        panic!()
+    };
+    assert_eq!(cfg.workers[0].restart(), RestartPolicy::OnFailure);
+    let container = NodeConfig::from_value_with_env(
+        serde_json::json!({"version": 2, "workers": [{"type": "container"}, {"type": "guest", "executable": "true"}]}),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(container.workers[0].restart(), RestartPolicy::OnFailure);
+    assert_eq!(container.workers[1].restart(), RestartPolicy::Never);
+}

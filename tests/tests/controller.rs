@@ -372,7 +372,8 @@ fn a_killed_worker_fails_and_restarts_others_unaffected_no_orphans() {
     let config = json!({
         "version": 2,
         "workers": [
-            {"id": "router1", "type": "router", "options": {"restart": "on-failure"},
+            // No options.restart: a router worker is restarted on failure by default.
+            {"id": "router1", "type": "router",
              "realms": router_item(port, "never")["realms"].clone(),
              "transports": router_item(port, "never")["transports"].clone()},
             {"id": "guest1", "type": "guest", "executable": "/bin/sh",

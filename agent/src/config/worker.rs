@@ -70,14 +70,16 @@ impl WorkerConfig {
         }
     }
 
-    /// What the supervisor does when this worker's process exits.
+    /// What the supervisor does when this worker's process exits. Without `options.restart`,
+    /// router and container workers are restarted when they fail: a node whose router died
+    /// would otherwise serve nothing while its controller (and so its systemd unit) stays up.
+    /// Guests run arbitrary programs, some of which are meant to end, and are not restarted.
     pub fn restart(&self) -> RestartPolicy {
         match self {
-            WorkerConfig::Router(w) => w.options.restart,
-            WorkerConfig::Container(w) => w.options.restart,
-            WorkerConfig::Guest(w) => w.options.restart,
+            WorkerConfig::Router(w) => w.options.restart.unwrap_or(RestartPolicy::OnFailure),
+            WorkerConfig::Container(w) => w.options.restart.unwrap_or(RestartPolicy::OnFailure),
+            WorkerConfig::Guest(w) => w.options.restart.unwrap_or(RestartPolicy::Never),
         }
-        .unwrap_or_default()
     }
 
     /// A disabled worker is kept in the config but not started.
@@ -312,9 +314,10 @@ impl WorkerOptions {
     }
 }
 
-/// What the supervisor does when a worker process exits. Crossbar.io never restarts a
-/// worker; that is the default here too.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the supervisor does when a worker process exits. Crossbar.io never restarts a worker
+/// (and shuts the node down instead); here the default is `on-failure` for router and
+/// container workers and `never` for guests (see [`WorkerConfig::restart`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RestartPolicy {
     /// Restart whenever the process exits (unless the node or the management API stopped it).
     #[serde(rename = "always", alias = "restart-always")]
@@ -322,7 +325,6 @@ pub enum RestartPolicy {
     /// Restart when the process exits with an error or a signal.
     #[serde(rename = "on-failure", alias = "restart-on-failed")]
     OnFailure,
-    #[default]
     #[serde(rename = "never", alias = "restart-never")]
     Never,
 }
