@@ -132,7 +132,7 @@ async def run_authenticator(url):
 
 # ---- the clients ----
 
-async def run_clients(ws, rs, reference):
+async def run_clients(ws, rs, fn, reference):
     from interop import Aborted, Failure, check, connect, expect_error
 
     def ticket(secret):
@@ -259,6 +259,21 @@ async def run_clients(ws, rs, reference):
     check(asked.get("com.allowed.proc call") == 3, f"an uncached answer is asked every time ({asked.get('com.allowed.proc call')})")
     lim.leave()
 
+    # `function` authenticators (tests/py/dyn_auth_functions.py), hosted by the router worker.
+    fred = await connect(fn, "json", authmethods=["ticket"], authid="fred", on_challenge=ticket("fred-secret"))
+    check(fred._authrole == "user" and fred._session_details.authprovider == "function",
+          f"function ticket authenticator: joined as user, authprovider function "
+          f"(got {fred._authrole}, {fred._session_details.authprovider})")
+    check(fred._authextra.get("config_keys") == ["secrets"] and fred._authextra.get("realm") == "realm1",
+          f"the function was created with the config and called with the realm (got {fred._authextra})")
+    fred.leave()
+    await refused("function ticket authenticator, wrong ticket", "com.example.invalid_ticket", "wrong ticket for fred",
+                  url=fn, serializer="cbor", authmethods=["ticket"], authid="fred", on_challenge=ticket("nope"))
+    w = await connect(fn, "msgpack", authmethods=["wampcra"], authid="wilma", on_challenge=wampcra("wilma-secret"))
+    check(w._authrole == "frontend" and w._authid == "wilma",
+          f"function wampcra authenticator: the secret from the function (got {w._authid}, {w._authrole})")
+    w.leave()
+
     # Everything above left the other sessions alone, and the slow one got in at last.
     s = await asyncio.wait_for(slow, 15)
     check(s._authrole == "user" and time.monotonic() - t0 >= 4.0, "the slow authenticator's session joined")
@@ -271,6 +286,7 @@ def main():
     ap.add_argument("--url")
     ap.add_argument("--ws")
     ap.add_argument("--rs")
+    ap.add_argument("--fn", help="the transport with function authenticators")
     ap.add_argument("--reference", action="store_true",
                     help="the router is Crossbar.io: skip the checks of crossbar-edge's extensions")
     args = ap.parse_args()
@@ -280,7 +296,7 @@ def main():
         if args.mode == "authenticator":
             asyncio.run(run_authenticator(args.url))
         else:
-            asyncio.run(asyncio.wait_for(run_clients(args.ws, args.rs, args.reference), 90))
+            asyncio.run(asyncio.wait_for(run_clients(args.ws, args.rs, args.fn, args.reference), 90))
             print("all ok", flush=True)
     except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
         print(f"FAIL {type(e).__name__}: {e}", flush=True)

@@ -23,7 +23,7 @@ fn role(name: &str) -> Value {
     json!({"name": name, "permissions": [{"uri": "", "match": "prefix", "allow": all()}]})
 }
 
-fn config(web: u16, dynws: u16, dynrs: u16) -> Value {
+fn config(web: u16, dynws: u16, dynrs: u16, fnws: u16) -> Value {
     let py_dir = workspace_root().join("tests/py");
     json!({"version": 2, "workers": [{
         "id": "router1", "type": "router",
@@ -58,6 +58,14 @@ fn config(web: u16, dynws: u16, dynrs: u16) -> Value {
                            "authenticator-realm": "auth", "authenticator-timeout": 1.5},
                 "wampcra": {"type": "dynamic", "authenticator": "com.example.unregistered",
                             "authenticator-realm": "auth"}
+             }},
+            // Crossbar.io's `function` authenticators: Python callables from the worker's path.
+            {"type": "websocket",
+             "endpoint": {"type": "tcp", "port": fnws, "interface": "127.0.0.1"},
+             "auth": {
+                "ticket": {"type": "function", "create": "dyn_auth_functions.create_ticket_authenticator",
+                           "config": {"secrets": {"fred": "fred-secret", "ann": "ann-secret"}}},
+                "wampcra": {"type": "function", "create": "dyn_auth_functions.create_wampcra_authenticator"}
              }}
         ]
     }]})
@@ -100,11 +108,18 @@ fn start_authenticator(url: &str) -> Authenticator {
 
 /// Runs the authenticator client and then the client checks against a router listening on
 /// the three ports; `reference` for Crossbar.io (its extensions' checks left out).
-fn run_clients(web: u16, dynws: u16, dynrs: u16, reference: bool) -> std::process::Output {
+fn run_clients(
+    web: u16,
+    dynws: u16,
+    dynrs: u16,
+    fnws: u16,
+    reference: bool,
+) -> std::process::Output {
     let _authenticator = start_authenticator(&format!("ws://127.0.0.1:{web}/ws"));
     let ws = format!("ws://127.0.0.1:{dynws}/ws");
     let rs = format!("rs://127.0.0.1:{dynrs}");
-    let mut args = vec!["clients", "--ws", &ws, "--rs", &rs];
+    let fnws = format!("ws://127.0.0.1:{fnws}/ws");
+    let mut args = vec!["clients", "--ws", &ws, "--rs", &rs, "--fn", &fnws];
     if reference {
         args.push("--reference");
     }
@@ -114,15 +129,15 @@ fn run_clients(web: u16, dynws: u16, dynrs: u16, reference: bool) -> std::proces
 #[test]
 fn the_same_checks_pass_against_crossbar_io() {
     let Some(bin) = crossbar_bin() else { return };
-    let (web, dynws, dynrs) = (free_port(), free_port(), free_port());
-    let mut cfg = config(web, dynws, dynrs);
+    let (web, dynws, dynrs, fnws) = (free_port(), free_port(), free_port(), free_port());
+    let mut cfg = config(web, dynws, dynrs, fnws);
     // Crossbar.io runs its workers with its own Python (the test venv has no crossbar).
     cfg["workers"][0]["options"]
         .as_object_mut()
         .unwrap()
         .remove("python");
-    let cb = Crossbar::start(&bin, &cfg.to_string(), &[web, dynws, dynrs]);
-    let out = run_clients(web, dynws, dynrs, true);
+    let cb = Crossbar::start(&bin, &cfg.to_string(), &[web, dynws, dynrs, fnws]);
+    let out = run_clients(web, dynws, dynrs, fnws, true);
     if !out.status.success() {
         println!("Crossbar.io log:\n{}", cb.log_text());
     }
@@ -131,8 +146,8 @@ fn the_same_checks_pass_against_crossbar_io() {
 
 #[test]
 fn dynamic_authenticators_and_authorizers_with_autobahn() {
-    let (web, dynws, dynrs) = (free_port(), free_port(), free_port());
-    let cfg = config(web, dynws, dynrs).to_string();
+    let (web, dynws, dynrs, fnws) = (free_port(), free_port(), free_port(), free_port());
+    let cfg = config(web, dynws, dynrs, fnws).to_string();
 
     // `check` accepts the config as it is.
     let dir = tempfile::tempdir().unwrap();
@@ -151,8 +166,8 @@ fn dynamic_authenticators_and_authorizers_with_autobahn() {
     );
 
     let mut node = Node::start(&cfg, &[]);
-    node.wait_ready(&[web, dynws, dynrs]);
-    let out = run_clients(web, dynws, dynrs, false);
+    node.wait_ready(&[web, dynws, dynrs, fnws]);
+    let out = run_clients(web, dynws, dynrs, fnws, false);
     if !out.status.success() {
         println!("node log:\n{}", node.log_text());
     }

@@ -701,6 +701,12 @@ fn free_id(kind: &str, index: usize, taken: impl Fn(&str) -> bool) -> String {
     }
 }
 
+/// The realm `function` authenticators are hosted on (router_api's function_auth): the
+/// worker's first realm.
+pub(crate) fn function_host_realm(router: &Router) -> Option<String> {
+    router.realm_names().into_iter().next()
+}
+
 /// Builds a transport endpoint's authenticator from its `auth` block; dynamic methods call
 /// their authenticators on this worker's router.
 struct ConfigAuthFactory {
@@ -713,7 +719,11 @@ impl AuthenticatorFactory for ConfigAuthFactory {
         auth: &Value,
         _location: &str,
     ) -> Result<Arc<dyn Authenticator>, String> {
-        let config = AuthConfig::from_value(auth.clone()).map_err(|e| e.to_string())?;
+        let mut config = AuthConfig::from_value(auth.clone()).map_err(|e| e.to_string())?;
+        let realm = self.router.upgrade().and_then(|r| function_host_realm(&r));
+        for f in config.functions_mut() {
+            f.realm = realm.clone();
+        }
         let auth =
             ConfigAuthenticator::new(&config, self.router.clone()).map_err(|e| e.to_string())?;
         Ok(Arc::new(auth))

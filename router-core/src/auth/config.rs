@@ -1,8 +1,8 @@
 //! The `auth` dict of a Crossbar.io transport config, typed: which methods a transport enables.
 //!
-//! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static` and
-//! `dynamic` types of `anonymous`, `ticket`, `wampcra` and `cryptosign`. Everything Crossbar.io
-//! accepts but we do not implement (the `function` type, `trustroots`, the `tls`, `cookie`,
+//! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static`,
+//! `dynamic` and `function` types of `anonymous`, `ticket`, `wampcra` and `cryptosign`.
+//! Everything Crossbar.io accepts but we do not implement (`trustroots`, the `tls`, `cookie`,
 //! `scram` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
 //! refused at load instead of running with a method silently missing.
 //!
@@ -43,6 +43,25 @@ impl AuthConfig {
             && self.ticket.is_none()
             && self.wampcra.is_none()
             && self.cryptosign.is_none()
+    }
+
+    /// The `function` methods, to be hosted (their `realm` set) before the authenticator is
+    /// built.
+    pub fn functions_mut(&mut self) -> impl Iterator<Item = &mut FunctionAuth> {
+        fn function<T>(m: &mut Option<MethodConfig<T>>) -> Option<&mut FunctionAuth> {
+            match m {
+                Some(MethodConfig::Function(f)) => Some(f),
+                _ => None,
+            }
+        }
+        [
+            function(&mut self.anonymous),
+            function(&mut self.ticket),
+            function(&mut self.wampcra),
+            function(&mut self.cryptosign),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -241,11 +260,89 @@ impl DynamicAuth {
     }
 }
 
-/// One method's config: a static principal database, or a dynamic authenticator.
+/// A method whose authenticator is a Python callable (`type: "function"`, Crossbar.io's
+/// `create`: a factory called once with `config`, returning `authenticator(realm, authid,
+/// details)`). The router worker runs it in a Python child that registers it as
+/// [`FunctionAuth::procedure`] on [`FunctionAuth::realm`]; from then on it is called as a
+/// dynamic authenticator is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionAuth {
+    /// `package.module.function`.
+    pub create: String,
+    /// Passed to `create`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+    /// Crossbar.io passes its worker controller to `create`; there is none here (`None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expose_controller: Option<bool>,
+    /// Where the host registered it; set by the router worker before the transport starts.
+    #[serde(skip)]
+    pub realm: Option<String>,
+    /// See [`DynamicAuth::timeout`].
+    #[serde(
+        default,
+        rename = "authenticator-timeout",
+        deserialize_with = "positive_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<f64>,
+}
+
+impl FunctionAuth {
+    /// The procedure the host registers for `create` (one per callable, as Crossbar.io
+    /// creates each authenticator once).
+    pub fn procedure_for(create: &str) -> String {
+        format!("crossbar.edge.authenticator.{create}")
+    }
+
+    pub fn procedure(&self) -> String {
+        Self::procedure_for(&self.create)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ok = self.create.contains('.')
+            && self
+                .create
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        if !ok {
+            return Err(ConfigError::new(
+                "create",
+                format!(
+                    "\"{}\" is not a Python callable (package.module.function)",
+                    self.create
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The dynamic authenticator this amounts to once hosted.
+    pub fn as_dynamic(&self) -> Result<DynamicAuth, ConfigError> {
+        let realm = self.realm.clone().ok_or_else(|| {
+            ConfigError::new(
+                "type",
+                "a \"function\" authenticator needs a router worker to host it",
+            )
+        })?;
+        Ok(DynamicAuth {
+            authenticator: self.procedure(),
+            authenticator_realm: Some(realm),
+            authenticator_role: None,
+            default_role: None,
+            authid: None,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// One method's config: a static principal database, a dynamic authenticator, or a function.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MethodConfig<T> {
     Static(T),
     Dynamic(DynamicAuth),
+    Function(FunctionAuth),
 }
 
 impl<T> MethodConfig<T> {
@@ -253,7 +350,7 @@ impl<T> MethodConfig<T> {
     pub fn as_static(&self) -> Option<&T> {
         match self {
             MethodConfig::Static(t) => Some(t),
-            MethodConfig::Dynamic(_) => None,
+            MethodConfig::Dynamic(_) | MethodConfig::Function(_) => None,
         }
     }
 
@@ -262,16 +359,15 @@ impl<T> MethodConfig<T> {
         match self {
             MethodConfig::Static(_) => "static",
             MethodConfig::Dynamic(_) => "dynamic",
+            MethodConfig::Function(_) => "function",
         }
     }
 }
 
-/// What Crossbar.io accepts for `type` and we refuse with a specific message.
-const UNSUPPORTED_TYPES: &[&str] = &["function"];
-
-/// A method's static config, with its Crossbar.io name for messages.
+/// A method's static config.
 trait StaticMethod: DeserializeOwned + Serialize {
-    const LABEL: &'static str;
+    /// Crossbar.io has `function` authenticators for this method.
+    const FUNCTION: bool = true;
 
     /// Refuses keys Crossbar.io accepts for this method but we do not implement.
     fn check_unsupported(
@@ -282,17 +378,11 @@ trait StaticMethod: DeserializeOwned + Serialize {
 }
 
 impl StaticMethod for AnonymousAuth {
-    const LABEL: &'static str = "WAMP-Anonymous";
+    const FUNCTION: bool = false;
 }
-impl StaticMethod for TicketAuth {
-    const LABEL: &'static str = "WAMP-Ticket";
-}
-impl StaticMethod for WampCraAuth {
-    const LABEL: &'static str = "WAMP-CRA";
-}
+impl StaticMethod for TicketAuth {}
+impl StaticMethod for WampCraAuth {}
 impl StaticMethod for CryptosignAuth {
-    const LABEL: &'static str = "WAMP-Cryptosign";
-
     fn check_unsupported(
         obj: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), ConfigError> {
@@ -313,8 +403,6 @@ struct Method<T>(MethodConfig<T>);
 
 impl<'de, T: StaticMethod> Deserialize<'de> for Method<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // The tag is checked before the other keys: a `function` config should be told that
-        // `function` is unsupported, not that `create` is an unknown field.
         config::deserialize_tagged(d, "type", |kind, mut value| {
             if let Some(obj) = value.as_object_mut() {
                 obj.remove("type");
@@ -331,17 +419,19 @@ impl<'de, T: StaticMethod> Deserialize<'de> for Method<T> {
                     dynamic.validate()?;
                     Ok(Method(MethodConfig::Dynamic(dynamic)))
                 }
-                k if UNSUPPORTED_TYPES.contains(&k) => Err(ConfigError::new(
+                "function" if !T::FUNCTION => Err(ConfigError::new(
                     "type",
-                    format!(
-                        "{} authentication of type \"{k}\" is not supported by crossbar-edge (only \"static\" and \"dynamic\")",
-                        T::LABEL
-                    ),
+                    "WAMP-Anonymous has no \"function\" type (Crossbar.io has none either): use \"static\" or \"dynamic\"",
                 )),
+                "function" => {
+                    let function = config::from_value::<FunctionAuth>(value)?;
+                    function.validate()?;
+                    Ok(Method(MethodConfig::Function(function)))
+                }
                 other => Err(config::unknown_variant(
                     "type",
                     other,
-                    &["static", "dynamic"],
+                    &["static", "dynamic", "function"],
                 )),
             }
         })
@@ -354,6 +444,7 @@ impl<T: StaticMethod> Serialize for Method<T> {
         let (mut value, kind) = match &self.0 {
             MethodConfig::Static(t) => (serde_json::to_value(t), "static"),
             MethodConfig::Dynamic(d) => (serde_json::to_value(d), "dynamic"),
+            MethodConfig::Function(f) => (serde_json::to_value(f), "function"),
         };
         let value = value.as_mut().map_err(S::Error::custom)?;
         if let Some(obj) = value.as_object_mut() {
@@ -585,14 +676,28 @@ mod tests {
 
     #[test]
     fn unsupported_types_and_methods_name_their_key() {
-        let e = err(json!({"ticket": {"type": "function", "create": "m.f"}}));
-        assert_eq!(e.path, "ticket.type");
-        assert!(e.message.contains("\"function\" is not supported"), "{e}");
+        let mut c = AuthConfig::from_value(
+            json!({"ticket": {"type": "function", "create": "auth.create", "config": {"a": 1}}}),
+        )
+        .unwrap();
+        let f = c.functions_mut().next().unwrap();
+        assert_eq!(f.procedure(), "crossbar.edge.authenticator.auth.create");
+        assert!(f.as_dynamic().is_err(), "not hosted yet");
+        f.realm = Some("realm1".into());
+        assert_eq!(
+            f.as_dynamic().unwrap().authenticator_realm.as_deref(),
+            Some("realm1")
+        );
+        let e = err(json!({"ticket": {"type": "function", "create": "nodots"}}));
+        assert_eq!(e.path, "ticket.create");
+        let e = err(json!({"ticket": {"type": "function", "create": "a.b", "bogus": 1}}));
+        assert!(e.to_string().contains("bogus"), "{e}");
 
         let e = err(json!({"wampcra": {"type": "ldap"}}));
         assert_eq!(e.path, "wampcra.type");
         assert!(
-            e.message.contains("expected one of: static, dynamic"),
+            e.message
+                .contains("expected one of: static, dynamic, function"),
             "{e}"
         );
 

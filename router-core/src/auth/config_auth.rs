@@ -117,6 +117,10 @@ impl<S> Method<S> {
             MethodConfig::Dynamic(d) => {
                 Method::Dynamic(DynamicMethod::new(d.clone(), name, router.clone()))
             }
+            MethodConfig::Function(f) => {
+                let d = f.as_dynamic().map_err(|e| e.within(name))?;
+                Method::Dynamic(DynamicMethod::new(d, name, router.clone()).provider("function"))
+            }
         })
     }
 }

@@ -31,6 +31,8 @@ pub(crate) struct DynamicMethod {
     /// The method's name as the client offers it.
     method: &'static str,
     router: Weak<Router>,
+    /// `dynamic`, or `function` for a hosted callable.
+    provider: &'static str,
 }
 
 /// What the authenticator said, checked.
@@ -46,7 +48,14 @@ impl DynamicMethod {
             config,
             method,
             router,
+            provider: "dynamic",
         }
+    }
+
+    /// The `authprovider` the session is welcomed with (`function` for hosted callables).
+    pub(crate) fn provider(mut self, provider: &'static str) -> Self {
+        self.provider = provider;
+        self
     }
 
     /// Answers a HELLO offering this method.
@@ -83,7 +92,8 @@ impl DynamicMethod {
                             self.config.clone(),
                             self.method,
                             self.router.clone(),
-                        ),
+                        )
+                        .provider(self.provider),
                         service,
                         hello: hello.clone(),
                     }),
@@ -294,7 +304,7 @@ impl DynamicMethod {
                 authid,
                 authrole,
                 authmethod: self.method.into(),
-                authprovider: "dynamic".into(),
+                authprovider: self.provider.into(),
                 authextra,
             },
             answer,

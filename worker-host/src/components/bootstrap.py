@@ -52,6 +52,48 @@ def load_class(classname):
         )
 
 
+# The worker's built-in class for Crossbar.io's "function" authenticators.
+FUNCTION_AUTHENTICATOR = "crossbar_edge_builtin.FunctionAuthenticator"
+
+
+def function_authenticator_class(framework):
+    """Hosts one `function` authenticator: `create(config, None)` (Crossbar.io passes its
+    worker controller, or None) makes the authenticator once, and it is registered as
+    `extra.procedure`; the router calls it with (realm, authid, details) as it calls a
+    dynamic authenticator, and its answer (or error) is the authentication's."""
+    import txaio
+
+    if framework == "twisted":
+        from autobahn.twisted.wamp import ApplicationSession
+    else:
+        from autobahn.asyncio.wamp import ApplicationSession
+
+    class FunctionAuthenticator(ApplicationSession):
+        def onJoin(self, details):
+            extra = self.config.extra
+            module_name, _, name = extra["create"].rpartition(".")
+            # An ImportError or AttributeError fails onJoin: the start error carries it.
+            create = getattr(importlib.import_module(module_name), name)
+            done = txaio.create_future()
+
+            def created(authenticator):
+                def authenticate(realm, authid, details):
+                    return authenticator(realm, authid, details)
+
+                registered = txaio.as_future(self.register, authenticate, extra["procedure"])
+                txaio.add_callbacks(
+                    registered,
+                    lambda reg: txaio.resolve(done, reg),
+                    lambda err: txaio.reject(done, err),
+                )
+
+            made = txaio.as_future(create, extra.get("config") or {}, None)
+            txaio.add_callbacks(made, created, lambda err: txaio.reject(done, err))
+            return done
+
+    return FunctionAuthenticator
+
+
 def pick_serializers(names):
     from autobahn.wamp import serializer as s
 
@@ -331,6 +373,17 @@ def main():
             "autobahn-python cannot be imported by {}: {}".format(sys.executable, e),
         )
     other = "asyncio" if framework == "twisted" else "twisted"
+    if cfg["classname"] == FUNCTION_AUTHENTICATOR:
+        try:
+            importlib.import_module(cfg["extra"]["create"].rpartition(".")[0])
+        except RuntimeError as e:
+            if "Explicitly using" in str(e):
+                restart_with(other, cfg)
+        except Exception:
+            pass  # onJoin reports it
+        klass = function_authenticator_class(framework)
+        (run_twisted if framework == "twisted" else run_asyncio)(klass, cfg)
+        return
     try:
         module_name, _, class_name = cfg["classname"].rpartition(".")
         importlib.import_module(module_name)

@@ -173,6 +173,10 @@ impl Entry {
     }
 }
 
+/// Components whose id starts with it are the worker's own (function authenticator hosts):
+/// not listed, not in the live config.
+pub const INTERNAL_ID_PREFIX: char = '@';
+
 /// The components of one worker.
 pub struct ComponentHost {
     opts: HostOptions,
@@ -649,22 +653,35 @@ impl ComponentHost {
         }
     }
 
-    /// The components, by id.
+    /// The components, by id (the worker's own, [`INTERNAL_ID_PREFIX`], left out).
     pub async fn list(&self) -> Vec<ComponentInfo> {
         self.components
             .lock()
             .await
             .iter()
+            .filter(|(id, _)| !id.starts_with(INTERNAL_ID_PREFIX))
             .map(|(id, e)| e.info(id))
             .collect()
     }
 
     pub async fn get(&self, component_id: &str) -> Option<ComponentInfo> {
+        if component_id.starts_with(INTERNAL_ID_PREFIX) {
+            return None;
+        }
         self.components
             .lock()
             .await
             .get(component_id)
             .map(|e| e.info(component_id))
+    }
+
+    /// Is a component with this id starting or started (internal ones included)?
+    pub async fn is_running(&self, component_id: &str) -> bool {
+        self.components
+            .lock()
+            .await
+            .get(component_id)
+            .is_some_and(|e| matches!(e.status, Status::Starting | Status::Started))
     }
 
     /// Stops every started component; returns their ids.

@@ -18,7 +18,9 @@ pub mod session_link;
 pub use api::{ComponentApi, ComponentEvents, event_channel};
 pub use child::{ComponentLogLine, LogSink, LogStream};
 pub use config::{ComponentConfig, ComponentKind, Placement};
-pub use host::{ComponentHost, ComponentInfo, EventSink, HostEvent, HostOptions};
+pub use host::{
+    ComponentHost, ComponentInfo, EventSink, HostEvent, HostOptions, INTERNAL_ID_PREFIX,
+};
 pub use policy::{ContainerPolicy, PolicyDecision, RestartPolicy, ShutdownPolicy};
 
 use router_core::config::ConfigError;

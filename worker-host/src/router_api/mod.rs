@@ -11,6 +11,7 @@
 
 mod args;
 mod boot;
+mod function_auth;
 mod grants;
 mod realms;
 mod roles;

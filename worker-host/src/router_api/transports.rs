@@ -109,6 +109,21 @@ impl RouterApi {
             caller,
         )
         .await;
+        let hosted = super::function_auth::ensure_hosts(
+            self.components.get(),
+            self.worker.router(),
+            &config,
+        )
+        .await;
+        if let Err(message) = hosted {
+            self.set_status(Kind::Transport, &ids, Status::Failed).await;
+            self.publish_crossbar(Kind::Transport, Status::Stopped, vec![event], caller)
+                .await;
+            return Err(ApiError::new(
+                error::INVALID_CONFIGURATION,
+                format!("Invalid router transport configuration: {message}"),
+            ));
+        }
         let info = match self
             .worker
             .start_transport_with(transport_id, config, create_paths)
