@@ -64,6 +64,32 @@ pub fn run_py(script: &str, args: &[&str]) -> Output {
 }
 
 /// Asserts a script run succeeded, printing its output either way.
+/// Runs `tests/js/<script>` with Node and the npm packages of `tests/js` (autobahn-js, which
+/// `tests/run.sh` installs), printing its output; passes when it exits 0 and says `all ok`.
+pub fn run_js(script: &str, args: &[&str]) -> Result<(), String> {
+    let dir = workspace_root().join("tests/js");
+    assert!(
+        dir.join("node_modules/autobahn").exists() && dir.join("node_modules/xhr2").exists(),
+        "tests/js/node_modules has no autobahn: run `bash tests/run.sh` (it runs npm ci there)"
+    );
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node (Node.js) is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    if out.status.success() && stdout.contains("all ok") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{script} failed: {}",
+            stdout.lines().last().unwrap_or("")
+        ))
+    }
+}
+
 pub fn assert_py_ok(out: &Output, what: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

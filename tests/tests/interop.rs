@@ -3,7 +3,7 @@
 
 use std::thread;
 
-use tests::{Node, assert_py_ok, free_port, run_py};
+use tests::{Node, assert_py_ok, free_port, run_js, run_py};
 
 struct Ports {
     web: u16,
@@ -69,6 +69,18 @@ fn rpc_and_pubsub_over_every_transport_and_serializer() {
     for r in runs {
         let (what, out) = r.join().unwrap();
         assert_py_ok(&out, &what);
+    }
+}
+
+/// autobahn-js on Node, the second client library: the same kinds of checks as interop.py
+/// over WebSocket (JSON, MessagePack, CBOR) and RawSocket.
+#[test]
+fn autobahn_js_over_websocket_and_rawsocket() {
+    let (node, ports) = start_node();
+    let ws = format!("ws://127.0.0.1:{}/ws", ports.web);
+    let raw = format!("127.0.0.1:{}", ports.raw);
+    if let Err(e) = run_js("interop.js", &[&ws, &raw]) {
+        panic!("{e}; node log:\n{}", node.log_text());
     }
 }
 

@@ -2,11 +2,10 @@
 //! next to a WebSocket client on the same realm, and the long-poll protocol's edges with a
 //! plain HTTP client: bad open requests, unknown transports, an idle transport expiring.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tests::{Node, free_port, workspace_root};
+use tests::{Node, free_port, run_js};
 
 fn config(port: u16) -> Value {
     tests::web_node_config(
@@ -18,36 +17,16 @@ fn config(port: u16) -> Value {
     )
 }
 
-/// `node` and the npm packages of `tests/js` (which `tests/run.sh` installs).
-fn node_with_autobahn() -> std::path::PathBuf {
-    let dir = workspace_root().join("tests/js");
-    assert!(
-        dir.join("node_modules/autobahn").exists() && dir.join("node_modules/xhr2").exists(),
-        "tests/js/node_modules has no autobahn: run `bash tests/run.sh` (it runs npm ci there)"
-    );
-    dir
-}
-
 #[test]
 fn autobahn_js_over_long_poll_and_websocket() {
-    let js = node_with_autobahn();
     let port = free_port();
     let mut node = Node::start(&config(port).to_string(), &[]);
     node.wait_ready(&[port]);
-    let out = Command::new("node")
-        .current_dir(&js)
-        .arg("longpoll.js")
-        .arg(format!("http://127.0.0.1:{port}/lp"))
-        .arg(format!("ws://127.0.0.1:{port}/ws"))
-        .output()
-        .expect("node (Node.js) is installed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success() && stdout.contains("all ok"),
-        "longpoll.js failed; node log:\n{}",
-        node.log_text()
-    );
+    let lp = format!("http://127.0.0.1:{port}/lp");
+    let ws = format!("ws://127.0.0.1:{port}/ws");
+    if let Err(e) = run_js("longpoll.js", &[&lp, &ws]) {
+        panic!("{e}; node log:\n{}", node.log_text());
+    }
 }
 
 #[test]
