@@ -676,6 +676,7 @@ fn router_roles() -> Dict {
         "broker" => features(&[
             "publisher_identification", "publisher_exclusion", "subscriber_blackwhite_listing",
             "pattern_based_subscription", "session_meta_api", "subscription_meta_api",
+            "event_retention",
         ]),
         "dealer" => features(&[
             "caller_identification", "call_canceling", "call_timeout", "progressive_call_results",

@@ -224,6 +224,14 @@ async def scenario_pubsub(url, ser):
     ev = next(g for g in got if g[0] == "prefix")
     check((list(ev[2]), list(ev[1][0])) == (["zulu", "alpha"], ["b", "a"]),
           f"event kwargs and dict arguments keep their key order (got {list(ev[2])}, {list(ev[1][0])})")
+    # Event retention: the last `retain: true` event is sent to a later subscriber that asks.
+    await pub.publish(f"{NS}.ps.kept", "old", options=PublishOptions(acknowledge=True, retain=True))
+    await pub.publish(f"{NS}.ps.kept", "latest", k=1, options=PublishOptions(acknowledge=True, retain=True))
+    kept = []
+    await sub.subscribe(lambda *a, details=None, **kw: kept.append((a, kw, details.retained)), f"{NS}.ps.kept",
+                        options=SubscribeOptions(details=True, get_retained=True))
+    await wait_for(lambda: kept, "the retained event")
+    check(kept == [(("latest",), {"k": 1}, True)], f"a later subscriber with get_retained gets the retained event (got {kept})")
     blob = b"\x00\x01\xfe\xff"
     await pub.publish(f"{NS}.ps.bin", blob, options=PublishOptions(acknowledge=True))
     await wait_for(lambda: any(g[0] == "prefix" and g[1] == (blob,) for g in got), "binary event")

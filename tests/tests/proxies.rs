@@ -218,3 +218,118 @@ fn reverse_proxies_and_archive() {
         )
     );
 }
+
+/// A router with a `wsgi` service at `app` and one nested under a `path` service.
+fn wsgi_config(port: u16) -> Value {
+    let mut config = tests::web_node_config(
+        port,
+        json!({
+            "app": {"type": "wsgi", "module": "wsgi_app", "object": "application"},
+            "nested": {"type": "path", "paths": {
+                "inner": {"type": "wsgi", "module": "wsgi_app", "object": "application", "maxthreads": 4}
+            }}
+        }),
+    );
+    config["workers"][0]["options"] = json!({
+        "python": python(),
+        "pythonpath": [tests::workspace_root().join("tests/py")],
+    });
+    config
+}
+
+/// What the WSGI app answers, and the checks both routers must pass.
+fn check_wsgi(port: u16, who: &str) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str| -> Value {
+        let mut r = agent
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .call()
+            .unwrap_or_else(|e| panic!("{who}: GET {path}: {e}"));
+        assert_eq!(r.status(), 200, "{who}: GET {path}");
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    // The transport listens before its paths' services have all started (each is started
+    // through the management API, as Crossbar.io does): wait (bounded) for the app.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while get("/app/").get("script_name").is_none()
+        || get("/nested/inner/").get("script_name").is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{who}: the WSGI apps did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let v = get("/app/hello/world?x=1&y=2");
+    assert_eq!(
+        v,
+        json!({"script_name": "/app", "path_info": "/hello/world", "query": "x=1&y=2",
+               "method": "GET", "body": ""}),
+        "{who}"
+    );
+    let v = get("/nested/inner/deep");
+    assert_eq!(v["script_name"], "/nested/inner", "{who}: {v}");
+    assert_eq!(v["path_info"], "/deep", "{who}: {v}");
+    let mut r = agent
+        .post(format!("http://127.0.0.1:{port}/app/form"))
+        .send("a=1&b=two")
+        .unwrap();
+    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        (v["method"].as_str(), v["body"].as_str()),
+        (Some("POST"), Some("a=1&b=two")),
+        "{who}"
+    );
+}
+
+/// `wsgi` services: the app runs in a Python child of the router worker and sees its mount
+/// point as SCRIPT_NAME, as under Crossbar.io (the same checks run against it).
+#[test]
+fn wsgi_apps_are_hosted() {
+    let port = free_port();
+    let mut node = Node::start(&wsgi_config(port).to_string(), &[]);
+    node.wait_ready(&[port]);
+    check_wsgi(port, "crossbar-edge");
+
+    // A module that is not there: the node does not start, with Crossbar.io's message.
+    let port = free_port();
+    let mut bad = wsgi_config(port);
+    bad["workers"][0]["transports"][0]["paths"]["app"]["module"] = json!("no_such_wsgi_module");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".crossbar")).unwrap();
+    std::fs::write(dir.path().join(".crossbar/config.json"), bad.to_string()).unwrap();
+    let out = Command::new(tests::bin("crossbar-edge"))
+        .args(["start", "--cbdir"])
+        .arg(dir.path().join(".crossbar"))
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("WSGI app module \"no_such_wsgi_module\" import failed"),
+        "{log}"
+    );
+}
+
+#[test]
+fn wsgi_apps_are_served_as_by_crossbar_io() {
+    let Some(bin) = tests::crossbar::crossbar_bin() else {
+        return;
+    };
+    let port = free_port();
+    let mut config = wsgi_config(port);
+    // Crossbar.io runs its workers with its own Python (the test venv has no crossbar).
+    config["workers"][0]["options"]
+        .as_object_mut()
+        .unwrap()
+        .remove("python");
+    let cb = tests::crossbar::Crossbar::start(&bin, &config.to_string(), &[port]);
+    if let Err(p) = std::panic::catch_unwind(|| check_wsgi(port, "Crossbar.io")) {
+        println!("Crossbar.io log:\n{}", cb.log_text());
+        std::panic::resume_unwind(p);
+    }
+}

@@ -397,7 +397,22 @@ impl RouterWorker {
     pub async fn start_transport_with(
         &self,
         transport_id: &str,
+        config: Value,
+        create_paths: bool,
+    ) -> Result<TransportInfo, RouterWorkerError> {
+        let served = config.clone();
+        self.start_transport_serving(transport_id, config, served, create_paths)
+            .await
+    }
+
+    /// [`start_transport_with`](Self::start_transport_with), serving `served` (the item with
+    /// services the worker hosts itself, `wsgi`, replaced by what serves them) while `config`
+    /// is what the transport reports and saves.
+    pub async fn start_transport_serving(
+        &self,
+        transport_id: &str,
         mut config: Value,
+        mut served: Value,
         create_paths: bool,
     ) -> Result<TransportInfo, RouterWorkerError> {
         if !config.is_object() {
@@ -406,10 +421,14 @@ impl RouterWorker {
                 format!("expected a transport object, got {config}"),
             )));
         }
-        if !create_paths && let Some(paths) = web_paths_mut(&mut config, false) {
-            paths.retain(|p, _| p == "/");
+        if !create_paths {
+            for c in [&mut config, &mut served] {
+                if let Some(paths) = web_paths_mut(c, false) {
+                    paths.retain(|p, _| p == "/");
+                }
+            }
         }
-        let parsed = TransportConfig::from_json(config.clone())?;
+        let parsed = TransportConfig::from_json(served)?;
         let mut transports = self.transports.lock().await;
         if transports.contains_key(transport_id) {
             return Err(RouterWorkerError::TransportExists(transport_id.to_owned()));
@@ -529,7 +548,21 @@ impl RouterWorker {
         path: &str,
         config: Value,
     ) -> Result<(), RouterWorkerError> {
-        let service = WebService::from_json(config.clone())?;
+        let served = config.clone();
+        self.start_web_service_serving(transport_id, path, config, served)
+            .await
+    }
+
+    /// [`start_web_service`](Self::start_web_service), serving `served` (see
+    /// [`start_transport_serving`](Self::start_transport_serving)).
+    pub async fn start_web_service_serving(
+        &self,
+        transport_id: &str,
+        path: &str,
+        config: Value,
+        served: Value,
+    ) -> Result<(), RouterWorkerError> {
+        let service = WebService::from_json(served)?;
         let mut transports = self.transports.lock().await;
         let entry = transports
             .get_mut(transport_id)

@@ -39,12 +39,12 @@ impl PythonSettings {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_PYTHON))
     }
 
-    fn resolved_pythonpath(&self, base_dir: &Path) -> Vec<PathBuf> {
+    pub(crate) fn resolved_pythonpath(&self, base_dir: &Path) -> Vec<PathBuf> {
         self.pythonpath.iter().map(|p| base_dir.join(p)).collect()
     }
 
     /// `PYTHONPATH` with the worker's entries first.
-    fn env_pythonpath(&self, base_dir: &Path) -> OsString {
+    pub(crate) fn env_pythonpath(&self, base_dir: &Path) -> OsString {
         let mut parts = self.resolved_pythonpath(base_dir);
         if let Some(existing) = std::env::var_os("PYTHONPATH") {
             parts.extend(std::env::split_paths(&existing));

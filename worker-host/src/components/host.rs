@@ -201,6 +201,16 @@ impl ComponentHost {
         self.opts.placement
     }
 
+    /// The worker's Python (`options.python`, `options.pythonpath`), for other Python
+    /// children of the worker (WSGI apps).
+    pub fn python(&self) -> &PythonSettings {
+        &self.opts.python
+    }
+
+    pub fn base_dir(&self) -> &std::path::Path {
+        &self.opts.base_dir
+    }
+
     fn emit(&self, id: &str, old: Option<Status>, new: Status, message: Option<String>) {
         info!(component_id = id, ?old, %new, message = message.as_deref().unwrap_or(""), "component status");
         (self.opts.events)(HostEvent::Status {

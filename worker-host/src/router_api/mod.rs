@@ -18,6 +18,7 @@ mod roles;
 mod status;
 mod transports;
 mod web_services;
+mod wsgi;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -112,6 +113,8 @@ pub struct RouterApi {
     registrations: std::sync::Mutex<Vec<Registration>>,
     /// The worker's components, once attached (booted between roles and transports).
     components: std::sync::OnceLock<Arc<ComponentApi>>,
+    /// The Python children of `wsgi` services, by transport.
+    wsgi: wsgi::WsgiHosts,
 }
 
 impl RouterApi {
@@ -133,6 +136,7 @@ impl RouterApi {
             ops: Mutex::new(()),
             registrations: std::sync::Mutex::new(Vec::new()),
             components: std::sync::OnceLock::new(),
+            wsgi: wsgi::WsgiHosts::default(),
         });
         let mut procedures: Vec<(&'static str, Handler)> = Vec::new();
         procedures.extend(realms::procedures());

@@ -124,13 +124,36 @@ impl RouterApi {
                 format!("Invalid router transport configuration: {message}"),
             ));
         }
+        let served = match self.components.get() {
+            Some(c) => {
+                let host = c.host();
+                self.wsgi
+                    .host_transport(transport_id, &config, host.python(), host.base_dir())
+                    .await
+            }
+            None => Ok(config.clone()),
+        };
+        let served = match served {
+            Ok(s) => s,
+            Err(message) => {
+                self.wsgi.stop(transport_id).await;
+                self.set_status(Kind::Transport, &ids, Status::Failed).await;
+                self.publish_crossbar(Kind::Transport, Status::Stopped, vec![event], caller)
+                    .await;
+                return Err(ApiError::new(
+                    error::INVALID_CONFIGURATION,
+                    format!("Invalid router transport configuration: {message}"),
+                ));
+            }
+        };
         let info = match self
             .worker
-            .start_transport_with(transport_id, config, create_paths)
+            .start_transport_serving(transport_id, config, served, create_paths)
             .await
         {
             Ok(info) => info,
             Err(e) => {
+                self.wsgi.stop(transport_id).await;
                 self.set_status(Kind::Transport, &ids, Status::Failed).await;
                 // Crossbar.io announces a failed start as stopped.
                 self.publish_crossbar(Kind::Transport, Status::Stopped, vec![event], caller)
@@ -200,6 +223,7 @@ impl RouterApi {
             caller,
         )
         .await;
+        self.wsgi.stop(transport_id).await;
         if self.worker.stop_transport(transport_id).await.is_err() {
             self.set_status(Kind::Transport, &ids, Status::Failed).await;
             return Err(not_running());

@@ -143,14 +143,31 @@ impl RouterApi {
             caller,
         )
         .await;
-        if let Err(e) = self
-            .worker
-            .start_web_service(transport_id, path, config.clone())
-            .await
-        {
+        let served = match self.components.get() {
+            Some(c) => {
+                let host = c.host();
+                self.wsgi
+                    .host_service(transport_id, path, &config, host.python(), host.base_dir())
+                    .await
+            }
+            None => Ok(config.clone()),
+        };
+        let started = match served {
+            Ok(served) => self
+                .worker
+                .start_web_service_serving(transport_id, path, config.clone(), served)
+                .await
+                .map_err(ApiError::from),
+            Err(message) => Err(ApiError::new(
+                error::INVALID_CONFIGURATION,
+                format!("Invalid Web service configuration: {message}"),
+            )),
+        };
+        if let Err(e) = started {
+            self.wsgi.stop_service(transport_id, path).await;
             self.set_status(Kind::WebService, &ids, Status::Failed)
                 .await;
-            return Err(e.into());
+            return Err(e);
         }
         self.set_status(Kind::WebService, &ids, Status::Started)
             .await;
@@ -186,6 +203,7 @@ impl RouterApi {
             caller,
         )
         .await;
+        self.wsgi.stop_service(transport_id, path).await;
         if let Err(e) = self.worker.stop_web_service(transport_id, path).await {
             self.set_status(Kind::WebService, &ids, Status::Failed)
                 .await;
