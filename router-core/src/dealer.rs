@@ -422,7 +422,10 @@ pub(crate) fn call(
         .get("receive_progress")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let timeout_ms = options.get("timeout").and_then(Value::as_u64).unwrap_or(0);
+    // Seconds, as Crossbar.io and autobahn read CALL.Options.timeout (the spec says
+    // milliseconds; clients written against Crossbar.io send seconds).
+    let timeout = options.get("timeout").cloned().unwrap_or(Value::Null);
+    let timeout_secs = timeout.as_f64().filter(|t| *t > 0.0 && t.is_finite());
     let disclose =
         auth.disclose || procedure.starts_with("wamp.") || procedure.starts_with("crossbar.");
 
@@ -471,8 +474,8 @@ pub(crate) fn call(
     if receive_progress {
         details.insert("receive_progress".into(), Value::Bool(true));
     }
-    if timeout_ms > 0 {
-        details.insert("timeout".into(), Value::from(timeout_ms));
+    if timeout_secs.is_some() {
+        details.insert("timeout".into(), timeout);
     }
     if disclose {
         details.insert("caller".into(), Value::from(ctx.handle.id));
@@ -485,10 +488,10 @@ pub(crate) fn call(
             Value::from(ctx.handle.identity.authrole.clone()),
         );
     }
-    let timeout = (timeout_ms > 0).then(|| {
+    let timeout = timeout_secs.map(|secs| {
         let callee = callee.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(timeout_ms)).await;
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
             let mut deferred = Deferred::default();
             abort_invocation(
                 &callee,

@@ -155,6 +155,18 @@ async def scenario_rpc(url, ser):
         check(got_json[0] == (big,), f"a JSON subscriber gets a CBOR bignum as the number (got {got_json[0]})")
         js.leave()
 
+    # CALL.Options.timeout is in seconds, as Crossbar.io and autobahn-python read it.
+    async def slow():
+        await asyncio.sleep(3)
+        return "late"
+
+    await callee.register(slow, f"{NS}.test.slow")
+    t0 = asyncio.get_running_loop().time()
+    await expect_error(caller.call(f"{NS}.test.slow", options=CallOptions(timeout=1)), "wamp.error.canceled",
+                       "call with timeout=1")
+    took = asyncio.get_running_loop().time() - t0
+    check(0.8 <= took <= 2.5, f"a call timeout of 1 is one second (took {took:.2f} s)")
+
     # Dictionaries keep the sender's key order, as Crossbar.io forwards them (not sorted).
     def bounds(*args):
         raise ApplicationError(f"{NS}.test.bounds", min=3, max=10)

@@ -117,8 +117,11 @@ impl CallOptions {
     pub(crate) fn to_dict(&self) -> Dict {
         let mut d = Dict::new();
         if let Some(t) = self.timeout {
-            // At least 1 ms: 0 means "no timeout" on the wire.
-            d.insert("timeout".into(), Value::from((t.as_millis() as u64).max(1)));
+            // Whole seconds, as Crossbar.io reads it (rounded up: 0 means "no timeout").
+            d.insert(
+                "timeout".into(),
+                Value::from(t.as_secs_f64().ceil().max(1.0) as u64),
+            );
         }
         if self.on_progress.is_some() {
             d.insert("receive_progress".into(), Value::Bool(true));
