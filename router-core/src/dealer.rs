@@ -599,11 +599,15 @@ pub(crate) fn yield_(ctx: &mut SessionCtx, request: Id, options: Dict, payload: 
     if last {
         caller.calls.lock().remove(&caller_request);
     }
-    let details = if progress {
-        dict! {"progress" => true}
-    } else {
-        Dict::new()
-    };
+    // Crossbar.io discloses the callee in every RESULT (autobahn's CallResult.callee, …).
+    let mut details = Dict::with_capacity(4);
+    if progress {
+        details.insert("progress".into(), Value::Bool(true));
+    }
+    let id = &ctx.handle.identity;
+    details.insert("callee".into(), Value::from(ctx.handle.id));
+    details.insert("callee_authid".into(), Value::from(id.authid.clone()));
+    details.insert("callee_authrole".into(), Value::from(id.authrole.clone()));
     caller.send(
         Outgoing::from(Message::Result {
             request: caller_request,

@@ -133,6 +133,8 @@ async def scenario_rpc(url, ser):
     check(await caller.call(f"{NS}.test.add2", 2, 3) == 5, "call with args")
     res = await caller.call(f"{NS}.test.echo", 1, "two", [3], key="value", n=None)
     check(list(res.results) == [1, "two", [3]] and res.kwresults == {"key": "value", "n": None}, "call with args and kwargs")
+    check((res.callee, res.callee_authid, res.callee_authrole) == (callee._session_id, callee._authid, callee._authrole),
+          f"RESULT discloses the callee, as Crossbar.io does (got {res.callee}, {res.callee_authid}, {res.callee_authrole})")
     blob = bytes(range(256))
     check(await caller.call(f"{NS}.test.echo", blob) == blob, "binary argument round trip")
     e = await expect_error(caller.call(f"{NS}.test.fail", 7), f"{NS}.test.error", "application error")
