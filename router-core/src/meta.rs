@@ -59,6 +59,20 @@ fn arg<'a>(p: &'a Payload, i: usize, name: &str) -> Option<&'a Value> {
         .filter(|v| !v.is_null())
 }
 
+/// A testament's `scope` argument (default `destroyed`), as Crossbar.io checks it. Without
+/// session resumption a session is detached and destroyed at once, so both scopes' testaments
+/// are published when it goes; the scope decides what `flush_testaments` removes.
+fn testament_scope(p: &Payload, i: usize) -> Result<&'static str, (String, String)> {
+    match arg(p, i, "scope").map(|v| v.as_str()) {
+        None | Some(Some("destroyed")) => Ok("destroyed"),
+        Some(Some("detached")) => Ok("detached"),
+        _ => Err((
+            "wamp.error.testament_error".to_owned(),
+            "scope must be destroyed or detached".to_owned(),
+        )),
+    }
+}
+
 fn id_arg(p: &Payload, i: usize, name: &str) -> Result<Id, (String, String)> {
     arg(p, i, name).and_then(Value::as_u64).ok_or_else(|| {
         (
@@ -221,20 +235,36 @@ pub(crate) fn call(
                 .and_then(Value::as_dict)
                 .cloned()
                 .unwrap_or_default();
-            let options = arg(&p, 3, "publish_options")
+            let mut options = arg(&p, 3, "publish_options")
                 .and_then(Value::as_dict)
                 .cloned()
                 .unwrap_or_default();
+            // As Crossbar.io: a testament is never acknowledged and never excludes anyone by
+            // being the publisher's.
+            options.shift_remove("acknowledge");
+            options.shift_remove("exclude_me");
+            let scope = match testament_scope(&p, 4) {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+            let publication = crate::util::random_id();
             caller.testaments.lock().push(Testament {
                 topic,
                 payload: Payload::new(args, kwargs),
                 options,
+                scope,
             });
-            Some(Ok(Payload::default()))
+            ok(publication)
         }
         "session.flush_testaments" => {
-            let n = std::mem::take(&mut *caller.testaments.lock()).len();
-            ok(n)
+            let scope = match testament_scope(&p, 0) {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+            let mut testaments = caller.testaments.lock();
+            let before = testaments.len();
+            testaments.retain(|t| t.scope != scope);
+            ok(before - testaments.len())
         }
         "subscription.list" => ok(list_by_policy(realm.broker.read().list())),
         "subscription.lookup" => {

@@ -94,6 +94,8 @@ pub(crate) struct Testament {
     pub topic: String,
     pub payload: Payload,
     pub options: Dict,
+    /// `destroyed` or `detached` (`wamp.session.add_testament`'s `scope`).
+    pub scope: &'static str,
 }
 
 /// A joined session as other sessions and the management API see it.
