@@ -109,31 +109,25 @@ impl RouterApi {
             caller,
         )
         .await;
-        let hosted = super::function_auth::ensure_hosts(
-            self.components.get(),
-            self.worker.router(),
-            &config,
-        )
-        .await;
-        if let Err(message) = hosted {
-            self.set_status(Kind::Transport, &ids, Status::Failed).await;
-            self.publish_crossbar(Kind::Transport, Status::Stopped, vec![event], caller)
-                .await;
-            return Err(ApiError::new(
-                error::INVALID_CONFIGURATION,
-                format!("Invalid router transport configuration: {message}"),
-            ));
-        }
-        let served = match self.components.get() {
-            Some(c) => {
-                let host = c.host();
-                self.wsgi
-                    .host_transport(transport_id, &config, host.python(), host.base_dir())
-                    .await
+        // What the worker hosts itself for this transport: function authenticators, WSGI apps.
+        let prepared = async {
+            super::function_auth::ensure_hosts(
+                self.components.get(),
+                self.worker.router(),
+                &config,
+            )
+            .await?;
+            match self.components.get() {
+                Some(c) => {
+                    let host = c.host();
+                    self.wsgi
+                        .host_transport(transport_id, &config, host.python(), host.base_dir())
+                        .await
+                }
+                None => Ok(config.clone()),
             }
-            None => Ok(config.clone()),
         };
-        let served = match served {
+        let served = match prepared.await {
             Ok(s) => s,
             Err(message) => {
                 self.wsgi.stop(transport_id).await;
