@@ -280,7 +280,10 @@ pub(crate) fn unsubscribe(ctx: &mut SessionCtx, request: Id, subscription: Id) -
     }
     let realm = ctx.realm.clone();
     remove_subscriber(&realm, &ctx.handle, subscription, &mut ctx.deferred);
-    ctx.reply(Message::Unsubscribed { request });
+    ctx.reply(Message::Unsubscribed {
+        request,
+        details: Dict::new(),
+    });
     Step::Continue
 }
 

@@ -300,12 +300,21 @@ mod tests {
         for c in Codec::ALL {
             let mut buf = BytesMut::new();
             c.encode_batched_into(&sample(), &mut buf);
-            c.encode_batched_into(&Message::Unsubscribed { request: 3 }, &mut buf);
+            c.encode_batched_into(
+                &Message::Unsubscribed {
+                    request: 3,
+                    details: Dict::new(),
+                },
+                &mut buf,
+            );
             let parts = c.split_batched(&buf).unwrap();
             assert_eq!(parts.len(), 2);
             assert_eq!(
                 c.decode(parts[1]).unwrap(),
-                Message::Unsubscribed { request: 3 }
+                Message::Unsubscribed {
+                    request: 3,
+                    details: Dict::new(),
+                }
             );
         }
     }

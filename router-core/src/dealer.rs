@@ -350,7 +350,10 @@ pub(crate) fn unregister(ctx: &mut SessionCtx, request: Id, registration: Id) ->
     }
     let realm = ctx.realm.clone();
     remove_callee(&realm, &ctx.handle, registration, &mut ctx.deferred);
-    ctx.reply(Message::Unregistered { request });
+    ctx.reply(Message::Unregistered {
+        request,
+        details: Dict::new(),
+    });
     Step::Continue
 }
 

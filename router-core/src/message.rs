@@ -105,8 +105,10 @@ pub enum Message {
         request: Id,
         subscription: Id,
     },
+    /// `request` 0 with `Details.subscription` (and `reason`): the router revoked it.
     Unsubscribed {
         request: Id,
+        details: Dict,
     },
     Event {
         subscription: Id,
@@ -142,8 +144,10 @@ pub enum Message {
         request: Id,
         registration: Id,
     },
+    /// `request` 0 with `Details.registration` (and `reason`): the router revoked it.
     Unregistered {
         request: Id,
+        details: Dict,
     },
     Invocation {
         request: Id,
@@ -500,10 +504,12 @@ impl Message {
             UNSUBSCRIBED => {
                 let request = f.id("UNSUBSCRIBE.Request")?;
                 // The advanced profile may append a Details dict (subscription revocation).
-                if f.items.len() == 1 {
-                    f.dict("Details")?;
-                }
-                f.end(Message::Unsubscribed { request })?
+                let details = if f.items.len() == 1 {
+                    f.dict("Details")?
+                } else {
+                    Dict::new()
+                };
+                f.end(Message::Unsubscribed { request, details })?
             }
             EVENT => {
                 let subscription = f.id("SUBSCRIBED.Subscription")?;
@@ -572,10 +578,12 @@ impl Message {
             }
             UNREGISTERED => {
                 let request = f.id("UNREGISTER.Request")?;
-                if f.items.len() == 1 {
-                    f.dict("Details")?;
-                }
-                f.end(Message::Unregistered { request })?
+                let details = if f.items.len() == 1 {
+                    f.dict("Details")?
+                } else {
+                    Dict::new()
+                };
+                f.end(Message::Unregistered { request, details })?
             }
             INVOCATION => {
                 let request = f.id("Request")?;
@@ -839,7 +847,8 @@ fn serialize_message<S: Serializer>(
             request,
             subscription,
         } => seq!(2, [request, subscription]),
-        Message::Unsubscribed { request } => seq!(1, [request]),
+        Message::Unsubscribed { request, details } if details.is_empty() => seq!(1, [request]),
+        Message::Unsubscribed { request, details } => seq!(2, [request, &D(details)]),
         Message::Event {
             subscription,
             publication,
@@ -877,7 +886,8 @@ fn serialize_message<S: Serializer>(
             request,
             registration,
         } => seq!(2, [request, registration]),
-        Message::Unregistered { request } => seq!(1, [request]),
+        Message::Unregistered { request, details } if details.is_empty() => seq!(1, [request]),
+        Message::Unregistered { request, details } => seq!(2, [request, &D(details)]),
         Message::Invocation {
             request,
             registration,
@@ -936,7 +946,14 @@ mod tests {
             options: Dict::new(),
             payload: Payload::default(),
         });
-        roundtrip(Message::Unsubscribed { request: 7 });
+        roundtrip(Message::Unsubscribed {
+            request: 7,
+            details: Dict::new(),
+        });
+        roundtrip(Message::Unregistered {
+            request: 0,
+            details: crate::dict! {"registration" => 5, "reason" => "wamp.error.revoked"},
+        });
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::broker;
-use crate::message::{Id, Payload};
+use crate::message::{Id, Message, Payload};
+use crate::peer::Outgoing;
 use crate::realm::Realm;
 use crate::session::{Deferred, SessionHandle, Testament};
 use crate::uri::MatchPolicy;
@@ -57,6 +58,98 @@ fn arg<'a>(p: &'a Payload, i: usize, name: &str) -> Option<&'a Value> {
         .get(i)
         .or_else(|| p.kwargs.get(name))
         .filter(|v| !v.is_null())
+}
+
+/// Registration and subscription revocation (`wamp.registration.remove_callee`,
+/// `wamp.subscription.remove_subscriber`), as Crossbar.io has them: the session leaves the
+/// registration (subscription) with the usual meta events and gets UNREGISTERED
+/// (UNSUBSCRIBED) with request 0 and `Details.registration` (`subscription`) and `reason`.
+fn revoke(
+    realm: &Arc<Realm>,
+    registration: bool,
+    p: &Payload,
+    deferred: &mut Deferred,
+) -> MetaResult {
+    let (what, id_name) = if registration {
+        ("registration", "registration_id")
+    } else {
+        ("subscription", "subscription_id")
+    };
+    let id = id_arg(p, 0, id_name)?;
+    let session_id = id_arg(
+        p,
+        1,
+        if registration {
+            "callee_id"
+        } else {
+            "subscriber_id"
+        },
+    )?;
+    let reason = arg(p, 2, "reason")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let session = realm.session(session_id).ok_or_else(|| {
+        (
+            "wamp.error.no_such_session".to_owned(),
+            format!("no session with ID {session_id} exists on this router"),
+        )
+    })?;
+    let (exists, member, uri) = if registration {
+        let dealer = realm.dealer.read();
+        let r = dealer.get(id);
+        (
+            r.is_some(),
+            r.is_some_and(|r| r.callees.iter().any(|c| c.id == session_id)),
+            r.map(|r| r.uri.clone()).unwrap_or_default(),
+        )
+    } else {
+        let broker = realm.broker.read();
+        let s = broker.get(id);
+        (
+            s.is_some(),
+            s.is_some_and(|s| s.subscribers.iter().any(|c| c.id == session_id)),
+            s.map(|s| s.uri.clone()).unwrap_or_default(),
+        )
+    };
+    let missing = format!("wamp.error.no_such_{what}");
+    if !exists {
+        return Err((
+            missing,
+            format!("no {what} with ID {id} exists on this router"),
+        ));
+    }
+    if uri.starts_with("wamp.") || uri.starts_with("crossbar.") {
+        return Err((
+            "wamp.error.not_authorized".to_owned(),
+            format!("not authorized to revoke a {what} of protected URI \"{uri}\""),
+        ));
+    }
+    if !member {
+        return Err((
+            missing,
+            format!("session {session_id} is not on {what} {id}"),
+        ));
+    }
+    let mut details = Dict::new();
+    details.insert(what.to_owned(), Value::from(id));
+    if let Some(r) = reason {
+        details.insert("reason".into(), Value::from(r));
+    }
+    let notice = if registration {
+        crate::dealer::remove_callee(realm, &session, id, deferred);
+        Message::Unregistered {
+            request: 0,
+            details,
+        }
+    } else {
+        broker::remove_subscriber(realm, &session, id, deferred);
+        Message::Unsubscribed {
+            request: 0,
+            details,
+        }
+    };
+    session.send(Outgoing::from(notice), deferred);
+    Ok(Payload::default())
 }
 
 /// A testament's `scope` argument (default `destroyed`), as Crossbar.io checks it. Without
@@ -126,7 +219,7 @@ pub(crate) fn call(
     caller: &Arc<SessionHandle>,
     procedure: &str,
     p: Payload,
-    _deferred: &mut Deferred,
+    deferred: &mut Deferred,
 ) -> Option<MetaResult> {
     let proc_ = procedure.strip_prefix("wamp.")?;
     match proc_ {
@@ -266,6 +359,12 @@ pub(crate) fn call(
             testaments.retain(|t| t.scope != scope);
             ok(before - testaments.len())
         }
+        "registration.remove_callee" | "subscription.remove_subscriber" => Some(revoke(
+            realm,
+            proc_ == "registration.remove_callee",
+            &p,
+            deferred,
+        )),
         "subscription.list" => ok(list_by_policy(realm.broker.read().list())),
         "subscription.lookup" => {
             let Some(topic) = arg(&p, 0, "topic").and_then(Value::as_str) else {

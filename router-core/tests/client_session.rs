@@ -527,7 +527,10 @@ async fn request_ids_and_unexpected_messages() {
             request: 5,
             registration: 1,
         },
-        Message::Unsubscribed { request: 6 },
+        Message::Unsubscribed {
+            request: 6,
+            details: Dict::new(),
+        },
         Message::Event {
             subscription: 3,
             publication: 4,

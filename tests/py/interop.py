@@ -193,6 +193,14 @@ async def scenario_rpc(url, ser):
     check(await caller.call(f"{NS}.pat.other") == "prefix", "prefix registration")
     check(await caller.call(f"{NS}.x.leaf") == "wildcard", "wildcard registration")
 
+    # Registration revocation (wamp.registration.remove_callee), as Crossbar.io has it.
+    reg = await callee.register(lambda: "still here", f"{NS}.test.revoked")
+    check(await caller.call(f"{NS}.test.revoked") == "still here", "a registration to revoke")
+    await other.call("wamp.registration.remove_callee", reg.id, callee._session_id, "com.example.revoked")
+    await expect_error(caller.call(f"{NS}.test.revoked"), "wamp.error.no_such_procedure", "a revoked registration")
+    await expect_error(other.call("wamp.registration.remove_callee", reg.id, callee._session_id),
+                       "wamp.error.no_such_registration", "revoking it again")
+
     for s in (callee, caller, other):
         s.leave()
 
@@ -250,6 +258,13 @@ async def scenario_pubsub(url, ser):
     await pub.publish(f"{NS}.ps.bin", blob, options=PublishOptions(acknowledge=True))
     await wait_for(lambda: any(g[0] == "prefix" and g[1] == (blob,) for g in got), "binary event")
     check(True, "binary payload in an event")
+    # Subscription revocation (wamp.subscription.remove_subscriber).
+    revoked = []
+    victim = await sub.subscribe(lambda *a: revoked.append(a), f"{NS}.ps.revoked")
+    await pub.call("wamp.subscription.remove_subscriber", victim.id, sub._session_id, "com.example.revoked")
+    await pub.publish(f"{NS}.ps.revoked", 1, options=PublishOptions(acknowledge=True))
+    await asyncio.sleep(0.2)
+    check(revoked == [], "a revoked subscription gets no more events")
     for s in (pub, sub):
         s.leave()
 

@@ -259,7 +259,16 @@ impl Shared {
                 request,
                 registration,
             } => self.on_registered(request, registration),
-            Message::Unregistered { request } => self.on_unregistered(request),
+            Message::Unregistered {
+                request: 0,
+                details,
+            } => {
+                // Revoked by the router: the handler goes.
+                if let Some(id) = details.get("registration").and_then(Value::as_u64) {
+                    self.state.lock().registrations.remove(&id);
+                }
+            }
+            Message::Unregistered { request, .. } => self.on_unregistered(request),
             Message::Invocation {
                 request,
                 registration,
@@ -271,7 +280,15 @@ impl Shared {
                 request,
                 subscription,
             } => self.on_subscribed(request, subscription),
-            Message::Unsubscribed { request } => {
+            Message::Unsubscribed {
+                request: 0,
+                details,
+            } => {
+                if let Some(id) = details.get("subscription").and_then(Value::as_u64) {
+                    self.state.lock().subscriptions.remove(&id);
+                }
+            }
+            Message::Unsubscribed { request, .. } => {
                 let tx = self.state.lock().unsubscribes.remove(&request);
                 match tx {
                     Some(tx) => {

@@ -211,8 +211,8 @@ impl Conn {
                 | Message::Registered { request, .. }
                 | Message::Subscribed { request, .. }
                 | Message::Published { request, .. }
-                | Message::Unregistered { request }
-                | Message::Unsubscribed { request } => *request == id,
+                | Message::Unregistered { request, .. }
+                | Message::Unsubscribed { request, .. } => *request == id,
                 Message::Goodbye { reason, .. } | Message::Abort { reason, .. } => {
                     bail!("session closed by the router: {reason}")
                 }
