@@ -24,26 +24,8 @@ from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp.types import ComponentConfig, PublishOptions, SubscribeOptions
 
-TIMEOUT = 10.0
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
-    print(f"  ok  {what}", flush=True)
-
-
-async def wait_for(cond, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise Failure(f"timed out waiting for {what}")
+# The shared helpers of the interop scripts (same directory).
+from interop import TIMEOUT, Failure, check, wait_for
 
 
 async def wamp_session(url):

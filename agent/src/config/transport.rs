@@ -9,15 +9,8 @@ use router_core::config::ConfigError;
 use super::controller::expect_one_of;
 use super::path;
 
-/// Listening transport types of a router worker.
-pub const TRANSPORT_TYPES: &[&str] = &[
-    "websocket",
-    "rawsocket",
-    "web",
-    "universal",
-    "mqtt",
-    "flashpolicy",
-];
+/// Listening transport types of a router worker: router-core's list.
+pub use router_core::transport::config::TRANSPORT_TYPES;
 
 /// Component types (router-embedded and container components).
 pub const COMPONENT_TYPES: &[&str] = &["class", "function", "exec"];

@@ -51,6 +51,16 @@ pub enum TransportConfig {
     },
 }
 
+/// The transport types this router implements (the `type` of a `transports` item).
+pub const TRANSPORT_TYPES: &[&str] = &[
+    "websocket",
+    "rawsocket",
+    "web",
+    "universal",
+    "mqtt",
+    "flashpolicy",
+];
+
 /// Transport types Crossbar.io accepts that we only recognize.
 pub const UNSUPPORTED_TRANSPORTS: &[&str] = &["websocket.testee", "stream.testee"];
 
@@ -137,14 +147,7 @@ impl<'de> Deserialize<'de> for TransportConfig {
                 id: v.get("id").and_then(|i| i.as_str()).map(str::to_owned),
             }),
             other => {
-                let mut all = vec![
-                    "websocket",
-                    "rawsocket",
-                    "web",
-                    "universal",
-                    "mqtt",
-                    "flashpolicy",
-                ];
+                let mut all = TRANSPORT_TYPES.to_vec();
                 all.extend_from_slice(UNSUPPORTED_TRANSPORTS);
                 Err(unknown_variant("type", other, &all))
             }
