@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use mgmt_api::vocabulary::{error, event, worker_prefix};
 use router_core::client::{CallError, PublishOptions, RegisterOptions, Session};
 use router_core::{Dict, Payload, Value as WampValue};
 use serde_json::{Value, json};
@@ -18,9 +19,8 @@ use worker_host::process_api::serve_process_api;
 use worker_host::router_api::RouterApi;
 use worker_host::router_worker::RouterWorker;
 use worker_host::supervisor::pipe;
-use worker_host::vocabulary::{error, event, worker_prefix};
 
-use crate::controller::config_ops::GET_LIVE_CONFIG;
+use mgmt_api::procedures::router::GET_LIVE_CONFIG;
 
 /// The native worker types a process can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -298,7 +298,7 @@ where
     let live = Arc::new(live);
     session
         .register(
-            &format!("{}.{GET_LIVE_CONFIG}", worker_prefix(worker_id)),
+            &GET_LIVE_CONFIG.uri(Some(worker_id)),
             RegisterOptions::default(),
             move |_inv| {
                 let live = live.clone();
@@ -315,6 +315,6 @@ where
             },
         )
         .await
-        .map_err(|e| format!("registering {GET_LIVE_CONFIG}: {e}"))?;
+        .map_err(|e| format!("registering {}: {e}", GET_LIVE_CONFIG.name))?;
     Ok(())
 }

@@ -54,7 +54,7 @@ fn crossbar_init_config() {
     };
     assert_eq!(r.id.as_deref(), Some("worker001"));
     assert_eq!(r.realms[0].name, "realm1");
-    assert_eq!(r.realms[0].id(), "realm001");
+    assert_eq!(r.realms[0].id.as_deref(), Some("realm001"));
     let role = &r.realms[0].roles[0];
     assert_eq!(
         (role.id.as_deref(), role.name.as_str()),
@@ -172,7 +172,7 @@ fn full_config_every_option() {
     assert!(o.expose_controller() && o.expose_shared == Some(false) && !o.disabled);
     assert_eq!(r.manhole.as_ref().unwrap().users[0].user, "ops");
 
-    let realm_ids: Vec<&str> = r.realms.iter().map(|x| x.id()).collect();
+    let realm_ids: Vec<&str> = r.realms.iter().filter_map(|x| x.id.as_deref()).collect();
     assert_eq!(realm_ids, ["realm001", "realm_two"]);
     let role_ids: Vec<&str> = r.realms[0]
         .roles
@@ -197,11 +197,8 @@ fn full_config_every_option() {
     );
     let ro = &r.realms[0].options;
     assert_eq!(ro.event_dispatching_chunk_size, Some(100));
-    assert_eq!(ro.uri_check, Some(UriCheck::Strict));
-    assert_eq!(
-        (ro.enable_meta_api, ro.bridge_meta_api),
-        (Some(true), Some(true))
-    );
+    assert_eq!(ro.uri_check, UriCheck::Strict);
+    assert_eq!((ro.enable_meta_api, ro.bridge_meta_api), (true, true));
     assert_eq!(
         r.realms[1].store,
         Some(json!({"type": "memory", "limit": 1000}))

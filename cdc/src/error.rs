@@ -106,6 +106,12 @@ impl CdcError {
     }
 }
 
+impl From<mgmt_api::ArgError> for CdcError {
+    fn from(e: mgmt_api::ArgError) -> Self {
+        CdcError::InvalidArgument(e.0)
+    }
+}
+
 // Database failures are internal: the caller did nothing wrong and gets no SQL details.
 impl From<rusqlite::Error> for CdcError {
     fn from(e: rusqlite::Error) -> Self {

@@ -8,7 +8,7 @@
 
 use router_core::value::{Dict, List, Value};
 
-use crate::roles::NODE_URI_PREFIX;
+use mgmt_api::vocabulary::{Kind, UPLINK_NODE_PREFIX, process_event};
 
 pub const ON_NODE_STATUS: &str = "cdc.remote.on_node_status@1";
 pub const ON_WORKER_STATUS: &str = "cdc.remote.on_worker_status@1";
@@ -54,7 +54,7 @@ pub struct NodeTopic<'a> {
 /// Parses `crossbarfabriccenter.node.<node>.[worker.<w>.]<event>`; `None` for other topics
 /// (the heartbeat topics have no node component and are handled apart).
 pub fn parse_topic(topic: &str) -> Option<NodeTopic<'_>> {
-    let rest = topic.strip_prefix(NODE_URI_PREFIX)?;
+    let rest = topic.strip_prefix(UPLINK_NODE_PREFIX)?;
     let (node_id, rest) = rest.split_once('.')?;
     if let Some(w) = rest.strip_prefix("worker.") {
         let (worker_id, event) = w.split_once('.')?;
@@ -88,35 +88,29 @@ pub struct CdcEvent {
 /// How a node's status event becomes a CDC event: the seed topic and how many IDs precede
 /// `old, new` in the node's arguments.
 struct StatusMap {
-    topic: &'static str,
+    topic: String,
     ids: usize,
 }
 
-/// Node-side event names (worker-level unless noted) and their seed topics. Aliases cover the
-/// naming of the management vocabulary (`web_service`, `limit`) and the seed's.
+/// The seed topic of a node's status event `on_<kind>_status` (worker-level for all kinds but
+/// workers), from the management vocabulary; and the node's `on_limit_set`, which announces
+/// the same change as `on_limit_status` (the realm backend publishes one of the two).
 fn status_map(worker_level: bool, event: &str) -> Option<StatusMap> {
-    let m = |topic, ids| Some(StatusMap { topic, ids });
-    if !worker_level {
-        return match event {
-            "on_worker_status" => m(ON_WORKER_STATUS, 1),
-            _ => None,
-        };
-    }
-    match event {
-        "on_realm_status" | "on_router_realm_status" => m(ON_REALM_STATUS, 1),
-        "on_role_status" | "on_router_realm_role_status" => m(ON_ROLE_STATUS, 2),
-        "on_grant_status" | "on_router_realm_role_grant_status" => m(ON_GRANT_STATUS, 3),
-        "on_transport_status" | "on_router_transport_status" => m(ON_TRANSPORT_STATUS, 1),
-        "on_web_service_status" | "on_web_resource_status" | "on_web_transport_service_status" => {
-            m(ON_WEB_RESOURCE_STATUS, 2)
-        }
-        "on_component_status" | "on_router_component_status" | "on_container_component_status" => {
-            m(ON_COMPONENT_STATUS, 1)
-        }
-        "on_profile_status" => m(ON_PROFILE_STATUS, 1),
-        "on_limit_status" | "on_limit_set" => m(ON_LIMIT_SET, 1),
-        _ => None,
-    }
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| k.worker_level() == worker_level && k.status_event() == event)
+        .or_else(|| {
+            (worker_level && event == process_event::ON_LIMIT_SET).then_some(Kind::Limit)
+        })?;
+    Some(StatusMap {
+        topic: seed_topic(kind),
+        ids: kind.ids(),
+    })
+}
+
+/// `cdc.remote.<seed event>@1` of a kind.
+fn seed_topic(kind: Kind) -> String {
+    format!("cdc.remote.{}@1", kind.seed_event())
 }
 
 /// Maps one node event to the CDC event(s) it stands for; `None` for events the seed has no
@@ -148,7 +142,7 @@ pub fn map_event(t: &NodeTopic<'_>, args: &List, kwargs: &Dict) -> Option<CdcEve
         out.push(Value::from(w));
     }
     let mut kw = Dict::new();
-    match map.topic {
+    match map.topic.as_str() {
         // The seed's tuple has no grant ID: (node, worker, realm, role, old, new). It is
         // added as a keyword argument so subscribers can tell grants apart.
         ON_GRANT_STATUS => {
@@ -170,7 +164,7 @@ pub fn map_event(t: &NodeTopic<'_>, args: &List, kwargs: &Dict) -> Option<CdcEve
         }
     }
     Some(CdcEvent {
-        topic: map.topic.to_owned(),
+        topic: map.topic,
         args: out,
         kwargs: kw,
     })
@@ -315,6 +309,13 @@ mod tests {
         }
         // Every seed event but on_node_status (the CDC's own) comes from a node event.
         assert_eq!(seen.len(), ALL.len() - 1);
+    }
+
+    #[test]
+    fn every_kind_has_a_seed_event() {
+        for k in Kind::ALL {
+            assert!(ALL.contains(&seed_topic(k).as_str()), "{}", seed_topic(k));
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Cdc {
                 .cloned()
                 .map(serde_json::Value::from)])
         } else {
-            crate::args::to_json(&a)
+            a.to_json()
         };
         let outcome = match &result {
             Ok(_) => "ok".to_owned(),

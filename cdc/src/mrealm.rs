@@ -198,7 +198,7 @@ pub async fn start(
 }
 
 fn events_topic() -> &'static str {
-    roles::NODE_URI_PREFIX
+    roles::UPLINK_NODE_PREFIX
 }
 
 /// What the pump receives.
@@ -371,7 +371,7 @@ impl RealmState {
         for node in self.tracker.online() {
             let session = session.clone();
             set.spawn(async move {
-                let uri = format!("{}get_status", roles::node_prefix(&node));
+                let uri = format!("{}get_status", roles::uplink_node_prefix(&node));
                 let opts = CallOptions {
                     timeout: Some(POLL_TIMEOUT),
                     ..Default::default()

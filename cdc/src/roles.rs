@@ -24,10 +24,11 @@ pub const OWNER: &str = "owner";
 /// The prefix of node roles (`node:<node_id>`).
 pub const NODE_ROLE_PREFIX: &str = "node:";
 
-/// Prefix of the procedures and topics a node offers on its management realm.
-pub const NODE_URI_PREFIX: &str = "crossbarfabriccenter.node.";
-pub const NODE_HEARTBEAT: &str = "crossbarfabriccenter.node.on_heartbeat";
-pub const WORKER_HEARTBEAT: &str = "crossbarfabriccenter.node.on_worker_heartbeat";
+/// Prefix of the procedures and topics a node offers on its management realm, and its
+/// heartbeats.
+pub use mgmt_api::vocabulary::{
+    NODE_HEARTBEAT, UPLINK_NODE_PREFIX, WORKER_HEARTBEAT, uplink_node_prefix,
+};
 pub const MREALM_GET_STATUS: &str = "crossbarfabriccenter.mrealm.get_status";
 
 /// The role of node `node_id`.
@@ -38,11 +39,6 @@ pub fn node_role(node_id: &str) -> String {
 /// The node ID of a node role, if `role` is one.
 pub fn node_of_role(role: &str) -> Option<&str> {
     role.strip_prefix(NODE_ROLE_PREFIX)
-}
-
-/// The URI prefix of node `node_id`: `crossbarfabriccenter.node.<node_id>.`.
-pub fn node_prefix(node_id: &str) -> String {
-    format!("{NODE_URI_PREFIX}{node_id}.")
 }
 
 #[derive(Clone, Copy, Default)]
@@ -189,7 +185,7 @@ pub fn node_role_config(node_id: &str) -> RoleConfig {
     role(
         &node_role(node_id),
         vec![
-            perm(&node_prefix(node_id), MatchPolicy::Prefix, all),
+            perm(&uplink_node_prefix(node_id), MatchPolicy::Prefix, all),
             perm(NODE_HEARTBEAT, MatchPolicy::Exact, publish),
             perm(WORKER_HEARTBEAT, MatchPolicy::Exact, publish),
             perm(MREALM_GET_STATUS, MatchPolicy::Exact, CALL),

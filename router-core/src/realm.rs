@@ -11,6 +11,7 @@ use crate::auth::{TransportInfo, TrustedAuthenticator};
 use crate::authorization::{Action, Authorization, Role, RoleConfig};
 use crate::broker::Broker;
 use crate::client::{JoinOptions, Session};
+use crate::config::ConfigError;
 use crate::dealer::Dealer;
 use crate::message::Id;
 use crate::router::{ConnectionInfo, Router, RouterError};
@@ -78,6 +79,89 @@ impl RealmConfig {
             store: None,
         }
     }
+
+    /// Checks what typing alone cannot, as Crossbar.io's checkconfig does (the realm name rule,
+    /// each role), with key paths relative to the realm item. The node checks a config's
+    /// realms with it at load, and a router worker each realm it starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !is_realm_name(&self.name) {
+            return Err(ConfigError::new(
+                "name",
+                format!(
+                    "invalid realm name \"{}\": must match ^[A-Za-z][A-Za-z0-9_\\-@.]{{2,254}}$ or be an Ethereum address (0x + 40 hex digits)",
+                    self.name
+                ),
+            ));
+        }
+        if self.options.event_dispatching_chunk_size == Some(0) {
+            return Err(ConfigError::new(
+                "options.event_dispatching_chunk_size",
+                "must be a positive integer",
+            ));
+        }
+        for (i, role) in self.roles.iter().enumerate() {
+            validate_role(role).map_err(|e| e.within(&format!("roles[{i}]")))?;
+        }
+        for (i, l) in self.rlinks.iter().enumerate() {
+            if !l.is_object() {
+                return Err(ConfigError::new(
+                    format!("rlinks[{i}]"),
+                    "an rlink must be an object",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A role as Crossbar.io's checkconfig sees it: static permissions or a dynamic authorizer,
+/// never both; permission URIs are loose URIs that may have empty components.
+fn validate_role(role: &RoleConfig) -> Result<(), ConfigError> {
+    if role.name.is_empty() {
+        return Err(ConfigError::new("name", "must not be empty"));
+    }
+    if let Some(a) = &role.authorizer {
+        if !role.permissions.is_empty() {
+            return Err(ConfigError::new(
+                "",
+                "can't specify both 'authorizer' and 'permissions'",
+            ));
+        }
+        if a.is_empty() || !is_loose_uri(a) {
+            return Err(ConfigError::new(
+                "authorizer",
+                format!("invalid authorizer URI \"{a}\""),
+            ));
+        }
+    }
+    for (i, p) in role.permissions.iter().enumerate() {
+        if !is_loose_uri(&p.uri) {
+            return Err(ConfigError::new(
+                format!("permissions[{i}].uri"),
+                format!("invalid URI \"{}\": no whitespace or '#' allowed", p.uri),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Crossbar.io's `_URI_PAT_LOOSE_EMPTY`: components separated by dots, possibly empty, without
+/// whitespace or `#`.
+fn is_loose_uri(uri: &str) -> bool {
+    !uri.chars().any(|c| c.is_whitespace() || c == '#')
+}
+
+/// Autobahn's realm name rule (`_URI_PAT_REALM_NAME` or an Ethereum address).
+pub fn is_realm_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let standalone = b.len() >= 3
+        && b.len() <= 255
+        && b[0].is_ascii_alphabetic()
+        && b[1..]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'@' | b'.'));
+    let eth = b.len() == 42 && name.starts_with("0x") && b[2..].iter().all(u8::is_ascii_hexdigit);
+    standalone || eth
 }
 
 /// A running realm.
@@ -322,5 +406,32 @@ impl Realm {
             s.close(reason, message);
         }
         sessions.iter().map(|s| s.id).collect()
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn realm_names() {
+        assert!(is_realm_name("realm1"));
+        assert!(is_realm_name("com.example.app-1@x"));
+        assert!(is_realm_name("0x66392a9F0A4420eFc9ca23464626559cDeFEEfA5"));
+        assert!(!is_realm_name("r1"));
+        assert!(!is_realm_name("1realm"));
+        assert!(!is_realm_name("realm 1"));
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let c: RealmConfig = crate::config::from_value(serde_json::json!({
+            "name": "realm1",
+            "roles": [{"name": "r", "permissions": [{"uri": "a b", "allow": {"call": true}}]}],
+        }))
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.path, "roles[0].permissions[0].uri");
+        assert!(RealmConfig::new("r1").validate().unwrap_err().path == "name");
     }
 }

@@ -15,4 +15,3 @@ pub mod profiler;
 pub mod router_api;
 pub mod router_worker;
 pub mod supervisor;
-pub mod vocabulary;

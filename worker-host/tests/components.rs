@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mgmt_api::vocabulary::{Status, error};
 use router_core::auth::{TransportInfo, TrustedAuthenticator};
 use router_core::client::{JoinOptions, Session, SubscribeOptions};
 use router_core::{ConnectionInfo, RealmConfig, Router, Value};
@@ -15,7 +16,6 @@ use worker_host::components::{
     ComponentHost, ComponentLogLine, ContainerPolicy, HostEvent, HostOptions,
 };
 use worker_host::router_worker::RouterWorker;
-use worker_host::vocabulary::{Status, error};
 
 const REALM: &str = "realm1";
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use mgmt_api::procedures::process::ALL as PROCEDURES;
 use router_core::auth::{TransportInfo, TrustedAuthenticator};
 use router_core::authorization::{Allow, Disclose, Permission, RoleConfig};
 use router_core::client::{CallError, CallOptions, Event, JoinOptions, Session, SubscribeOptions};
@@ -12,7 +13,7 @@ use router_core::uri::MatchPolicy;
 use router_core::value::{Dict, List, Value};
 use router_core::{ConnectionInfo, RealmConfig, Router};
 use tokio::sync::mpsc;
-use worker_host::process_api::{PROCEDURES, ProcessApi, serve_process_api};
+use worker_host::process_api::{ProcessApi, serve_process_api};
 
 const WAIT: Duration = Duration::from_secs(30);
 const WORKER: &str = "worker1";

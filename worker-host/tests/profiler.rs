@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use mgmt_api::vocabulary::Status;
 use pprof::protos::Message as _;
 use tokio::sync::mpsc;
 use worker_host::profiler::{ProfileError, ProfileEvent, Profiler};
-use worker_host::vocabulary::Status;
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -599,7 +599,7 @@ async fn lifecycle_applies_live_and_announces_every_change() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_calls_answer_crossbar_errors() {
-    use worker_host::vocabulary::error as e;
+    use mgmt_api::vocabulary::error as e;
     let s = setup("errors").await;
     let c = &s.client;
     fails(c, "get_router_realm", json!(["nope"]), e::NO_SUCH_OBJECT).await;
@@ -1091,7 +1091,7 @@ async fn boot_and_live_config_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boot_errors_name_the_key_path() {
-    use worker_host::vocabulary::error as e;
+    use mgmt_api::vocabulary::error as e;
     let s = setup("boot_errors").await;
     let err = s
         .api

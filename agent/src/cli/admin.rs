@@ -3,10 +3,11 @@
 
 use std::future::Future;
 
+use mgmt_api::procedures::controller;
+use mgmt_api::vocabulary::{event, worker_prefix};
 use router_core::client::{Session, SubscribeOptions};
 use router_core::{Dict, Value as WampValue};
 use serde_json::Value;
-use worker_host::vocabulary::{event, worker_prefix};
 
 use super::{CallArgs, DirArgs, LogsArgs, exit};
 use crate::controller::client;
@@ -59,13 +60,13 @@ async fn call(s: &Session, procedure: &str, args: Vec<Value>) -> Result<Value, S
 
 pub(super) fn workers(a: &DirArgs) -> u8 {
     with_session(a, |s| async move {
-        let ids = call(&s, "crossbar.get_workers", vec![]).await?;
+        let ids = call(&s, &controller::GET_WORKERS.uri(None), vec![]).await?;
         println!(
             "{:<20} {:<10} {:<9} {:>8} {:>8}",
             "ID", "TYPE", "STATUS", "PID", "RESTARTS"
         );
         for id in ids.as_array().into_iter().flatten() {
-            let w = call(&s, "crossbar.get_worker", vec![id.clone()]).await?;
+            let w = call(&s, &controller::GET_WORKER.uri(None), vec![id.clone()]).await?;
             let field = |k: &str| match &w[k] {
                 Value::String(s) => s.clone(),
                 Value::Null => "-".into(),
@@ -112,7 +113,7 @@ pub(super) fn logs(a: &LogsArgs) -> u8 {
         };
         let past = call(
             &s,
-            "crossbar.get_worker_log",
+            &controller::GET_WORKER_LOG.uri(None),
             vec![Value::from(worker.clone()), Value::from(limit)],
         )
         .await?;
@@ -183,7 +184,9 @@ pub(super) fn uplink_summary(cbdir: &std::path::Path) -> Option<String> {
     runtime.block_on(async {
         let ask = async {
             let s = client::connect(cbdir).await.ok()?;
-            let status = call(&s, "crossbar.get_status", vec![]).await.ok();
+            let status = call(&s, &controller::GET_STATUS.uri(None), vec![])
+                .await
+                .ok();
             let _ = s.leave("wamp.close.normal").await;
             status
         };

@@ -3,19 +3,20 @@
 //!
 //! A config tree goes through [`NodeConfig::from_value`]: version check, `${VAR}`
 //! substitution ([`env`]), typing (router-core's [`from_value`]), checks that typing cannot
-//! express (per module `validate`), then automatic ids ([`ids`]). Transport and component
-//! items stay JSON values checked by [`validate_transport`] / [`validate_component`] until
-//! their typed form is plugged in there.
+//! express (per module `validate`), then automatic ids ([`ids`]). Realms are router-core's
+//! [`RealmConfig`]; transport and component items stay JSON values (they travel to the worker
+//! as written) checked by the parsers the workers boot them with: router-core's transport
+//! config ([`validate_transport`]) and worker-host's component config
+//! ([`validate_component`]).
 //!
 //! Code map: [`controller`] (`controller`), [`worker`] (`workers[]` and their options),
-//! [`realm`] (`realms[]`), [`transport`] (transport/component/endpoint items), [`load`] (files,
-//! formats, the default config), [`write`] (atomic writes, `convert`).
+//! [`transport`] (transport/component/endpoint items), [`load`] (files, formats, the default
+//! config), [`write`] (atomic writes, `convert`).
 
 pub mod controller;
 pub mod env;
 pub mod ids;
 pub mod load;
-pub mod realm;
 pub mod transport;
 pub mod worker;
 pub mod write;
@@ -33,9 +34,9 @@ pub use controller::{
 pub use load::{
     ConfigFormat, ConfigSource, LoadError, LoadedConfig, default_config_value, find_config_file,
 };
-pub use realm::{RealmConfig, RealmOptions};
+pub use router_core::RealmConfig;
 pub use transport::{
-    COMPONENT_TYPES, TRANSPORT_TYPES, validate_component, validate_connecting_transport,
+    TRANSPORT_TYPES, validate_component, validate_connecting_transport,
     validate_listening_endpoint, validate_transport,
 };
 pub use worker::{

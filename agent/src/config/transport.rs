@@ -6,14 +6,13 @@ use serde_json::Value;
 
 use router_core::config::ConfigError;
 
+use worker_host::components::{ComponentConfig, Placement};
+
 use super::controller::expect_one_of;
 use super::path;
 
 /// Listening transport types of a router worker: router-core's list.
 pub use router_core::transport::config::TRANSPORT_TYPES;
-
-/// Component types (router-embedded and container components).
-pub const COMPONENT_TYPES: &[&str] = &["class", "function", "exec"];
 
 /// Connecting transport types (container components, the uplink).
 pub const CONNECTING_TRANSPORT_TYPES: &[&str] = &["websocket", "rawsocket"];
@@ -33,17 +32,17 @@ pub fn validate_transport(value: &Value, at: &str) -> Result<(), ConfigError> {
         .map_err(|e| e.within(at))
 }
 
-/// Checks one component item (router-embedded or container): an object with a string
-/// `type` in [`COMPONENT_TYPES`]; a container component's `transport` must be a connecting
-/// transport.
-pub fn validate_component(value: &Value, at: &str) -> Result<(), ConfigError> {
-    let kind = tagged_object(value, at, "a component")?;
-    expect_one_of(&path::key(at, "type"), kind, COMPONENT_TYPES)?;
-    check_id_type(value, at)?;
-    if let Some(t) = value.get("transport") {
-        validate_connecting_transport(t, &path::key(at, "transport"))?;
-    }
-    Ok(())
+/// Checks one component item of a router (`placement` Router) or container worker with the
+/// workers' own component parser, so `check` refuses what the worker would refuse at boot,
+/// with the item's key path.
+pub fn validate_component(
+    value: &Value,
+    at: &str,
+    placement: Placement,
+) -> Result<(), ConfigError> {
+    ComponentConfig::from_json(value, placement)
+        .map(|_| ())
+        .map_err(|e| e.within(at))
 }
 
 /// Checks a connecting transport (`{type: websocket|rawsocket, endpoint, url, …}`).

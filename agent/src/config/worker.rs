@@ -12,8 +12,9 @@ use router_core::config::{ConfigError, deserialize_tagged, from_value, unknown_v
 
 use super::controller::{ManholeConfig, strip_tag};
 use super::path;
-use super::realm::RealmConfig;
 use super::transport::{validate_component, validate_listening_endpoint, validate_transport};
+use router_core::RealmConfig;
+use worker_host::components::Placement;
 
 /// The worker types crossbar-edge runs.
 pub const WORKER_TYPES: &[&str] = &["router", "container", "guest"];
@@ -114,13 +115,15 @@ impl WorkerConfig {
                 w.options.validate(&path::key(at, "options"), false)?;
                 validate_manhole(&w.manhole, at)?;
                 for (i, realm) in w.realms.iter().enumerate() {
-                    realm.validate(&path::index(&path::key(at, "realms"), i))?;
+                    let at = path::index(&path::key(at, "realms"), i);
+                    realm.validate().map_err(|e| e.within(&at))?;
                 }
                 for (i, t) in w.transports.iter().enumerate() {
                     validate_transport(t, &path::index(&path::key(at, "transports"), i))?;
                 }
                 for (i, c) in w.components.iter().enumerate() {
-                    validate_component(c, &path::index(&path::key(at, "components"), i))?;
+                    let at = path::index(&path::key(at, "components"), i);
+                    validate_component(c, &at, Placement::Router)?;
                 }
                 validate_connections(&w.connections, at)
             }
@@ -128,7 +131,8 @@ impl WorkerConfig {
                 w.options.validate(&path::key(at, "options"), true)?;
                 validate_manhole(&w.manhole, at)?;
                 for (i, c) in w.components.iter().enumerate() {
-                    validate_component(c, &path::index(&path::key(at, "components"), i))?;
+                    let at = path::index(&path::key(at, "components"), i);
+                    validate_component(c, &at, Placement::Container)?;
                 }
                 validate_connections(&w.connections, at)
             }

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
+use mgmt_api::vocabulary::MANAGEMENT_REALM;
 use router_core::client::{ClientError, JoinOptions, Session};
 use router_core::codec::Codec;
 use router_core::transport::rawsocket;
 use tokio::net::UnixStream;
-use worker_host::vocabulary::MANAGEMENT_REALM;
 
 use super::node_sock;
 

@@ -4,31 +4,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mgmt_api::vocabulary::error;
 use router_core::Dict;
-use router_core::client::{CallOptions, ClientError, Session};
+use router_core::client::CallOptions;
 use serde_json::{Value, json};
-use worker_host::vocabulary::{error, worker_prefix};
 
 use super::Controller;
-use super::api::{ApiError, Args, register as reg};
+use super::api::{ApiError, Args};
 use crate::config::write::{save_json, to_json_text, write_atomic};
 use crate::config::{ConfigFormat, NodeConfig, WorkerKind};
+use mgmt_api::handler;
+use mgmt_api::procedures::controller as p;
 
-/// The router worker procedure that returns its live config item (everything started at
-/// runtime included). Registered by the worker process (`serve_router_worker`).
-pub const GET_LIVE_CONFIG: &str = "get_live_config";
 const LIVE_CONFIG_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(super) async fn register(ctl: &Arc<Controller>, s: &Session) -> Result<(), ClientError> {
-    reg(ctl, s, "save_config", |c, _| async move {
-        save_config(&c).await
-    })
-    .await?;
-    reg(ctl, s, "upload_config", upload_config).await?;
-    reg(ctl, s, "download_config", |c, _| async move {
-        download_config(&c)
-    })
-    .await
+pub(super) fn procedures() -> Vec<mgmt_api::Entry<Controller>> {
+    vec![
+        (p::SAVE_CONFIG, handler!(|c, _a| save_config(&c).await)),
+        (p::UPLOAD_CONFIG, handler!(|c, a| upload_config(c, a).await)),
+        (p::DOWNLOAD_CONFIG, handler!(|c, _a| download_config(&c))),
+    ]
 }
 
 /// Writes the live configuration: the config as written, with `workers` replaced by the
@@ -81,7 +76,7 @@ pub async fn save_config(c: &Arc<Controller>) -> Result<Value, ApiError> {
 
 /// A router or container worker's live item, if it answers `get_live_config` with a dict.
 async fn live_item(c: &Controller, worker_id: &str) -> Option<Value> {
-    let uri = format!("{}.{GET_LIVE_CONFIG}", worker_prefix(worker_id));
+    let uri = mgmt_api::procedures::router::GET_LIVE_CONFIG.uri(Some(worker_id));
     let opts = CallOptions {
         timeout: Some(LIVE_CONFIG_TIMEOUT),
         ..Default::default()
@@ -96,10 +91,7 @@ async fn live_item(c: &Controller, worker_id: &str) -> Option<Value> {
 }
 
 async fn upload_config(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
-    let config = a
-        .get(0, "config")
-        .cloned()
-        .ok_or_else(|| ApiError::invalid_argument("config is required"))?;
+    let config = a.json(0, &["config"])?;
     // The file's text as download_config returns it (JSON or YAML), or the tree itself:
     // download, edit, upload.
     let config = match config {

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use mgmt_api::vocabulary::{Kind, Status, event, worker_event, worker_prefix};
 use router_core::client::PublishOptions;
 use router_core::{Dict, List, Value as WampValue};
 use serde_json::{Value, json};
 use worker_host::log::LogRecord;
-use worker_host::vocabulary::{Kind, Status, event, worker_event, worker_prefix};
 
 use super::Controller;
 use super::workers::{Worker, utcstr};

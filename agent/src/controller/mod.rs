@@ -21,13 +21,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use mgmt_api::vocabulary::{MANAGEMENT_REALM, event};
 use router_core::client::{JoinOptions, Session, SubscribeOptions};
 use router_core::uri::MatchPolicy;
 use router_core::{Realm, Router};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use worker_host::log::DEFAULT_LOG_CAPACITY;
-use worker_host::vocabulary::{MANAGEMENT_REALM, event};
 
 use crate::config::{ConfigFormat, ConfigSource, NodeConfig, WorkerConfig};
 use crate::keys::NodeKey;
@@ -244,7 +244,7 @@ impl Controller {
         let worker = Arc::new(Worker::new(spec, seq, who, self.opts.log_capacity));
         if let Err(running) = self.workers.insert(worker.clone()) {
             return Err(ApiError::new(
-                worker_host::vocabulary::error::WORKER_ALREADY_RUNNING,
+                mgmt_api::vocabulary::error::WORKER_ALREADY_RUNNING,
                 format!(
                     "a worker with ID \"{}\" is already running (status {})",
                     running.id(),
@@ -256,7 +256,7 @@ impl Controller {
             self.workers.remove(&worker);
             worker.finished.cancel();
             return Err(ApiError::new(
-                worker_host::vocabulary::error::CANNOT_START,
+                mgmt_api::vocabulary::error::CANNOT_START,
                 format!("worker role: {e}"),
             ));
         }
@@ -264,7 +264,7 @@ impl Controller {
         tokio::spawn(supervise::supervise(self.clone(), worker.clone(), tx));
         rx.await.unwrap_or_else(|_| {
             Err(ApiError::new(
-                worker_host::vocabulary::error::CANNOT_START,
+                mgmt_api::vocabulary::error::CANNOT_START,
                 "the worker's supervisor ended unexpectedly",
             ))
         })

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use mgmt_api::vocabulary::{MANAGEMENT_REALM, worker_prefix, worker_role};
 use router_core::auth::{TransportInfo, TrustedAuthenticator};
 use router_core::authorization::{Allow, Disclose, Permission, RoleConfig};
 use router_core::router::ConnectionInfo;
 use router_core::uri::MatchPolicy;
 use router_core::{Realm, RealmConfig, Router};
-use worker_host::vocabulary::{MANAGEMENT_REALM, worker_prefix, worker_role};
 
 /// The role of every session that is trusted by how it connected.
 pub const TRUSTED_ROLE: &str = "trusted";

@@ -6,6 +6,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mgmt_api::vocabulary::{Status, error};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -15,7 +16,6 @@ use tokio::task::JoinHandle;
 use worker_host::log::LogRecord;
 use worker_host::supervisor::spawn::signal_group_of;
 use worker_host::supervisor::{Backoff, output, pipe, spawn, terminate};
-use worker_host::vocabulary::{Status, error};
 
 use super::launch::{Output, launch};
 use super::watch::DirWatch;

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use mgmt_api::vocabulary::Status;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use worker_host::log::{LogBuffer, LogRecord};
-use worker_host::vocabulary::Status;
 
 use crate::config::{RestartPolicy, WorkerConfig, WorkerKind};
 

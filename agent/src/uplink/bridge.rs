@@ -33,8 +33,6 @@ use tokio_util::sync::CancellationToken;
 pub const LOCAL_REALM: &str = "crossbar";
 /// The local namespace that is bridged.
 pub const LOCAL_PREFIX: &str = "crossbar.";
-/// The namespace of all nodes on the master.
-pub const REMOTE_NODE_PREFIX: &str = "crossbarfabriccenter.node.";
 
 /// Local events waiting to be republished; beyond this, events are dropped (and counted) so
 /// that a slow uplink never holds up the local router.
@@ -43,22 +41,19 @@ const EVENT_QUEUE: usize = 4096;
 /// registrations; mirroring is retried this often until the old session is dropped.
 const RETRY_TAKEN: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// `crossbarfabriccenter.node.<node_id>.`
-pub fn remote_prefix(node_id: &str) -> String {
-    format!("{REMOTE_NODE_PREFIX}{node_id}.")
-}
+use mgmt_api::vocabulary::uplink_node_prefix;
 
 /// The uplink URI of a local `crossbar.<suffix>` URI.
 pub fn to_remote(local: &str, node_id: &str) -> Option<String> {
     local
         .strip_prefix(LOCAL_PREFIX)
-        .map(|suffix| format!("{}{suffix}", remote_prefix(node_id)))
+        .map(|suffix| format!("{}{suffix}", uplink_node_prefix(node_id)))
 }
 
 /// The local URI of an uplink `crossbarfabriccenter.node.<node_id>.<suffix>` URI.
 pub fn to_local(remote: &str, node_id: &str) -> Option<String> {
     remote
-        .strip_prefix(&remote_prefix(node_id))
+        .strip_prefix(&uplink_node_prefix(node_id))
         .map(|suffix| format!("{LOCAL_PREFIX}{suffix}"))
 }
 

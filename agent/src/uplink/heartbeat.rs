@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mgmt_api::procedures::controller;
 use router_core::client::{CallOptions, PublishOptions, Session};
 use router_core::dict;
 use router_core::value::{Dict, List, Value};
@@ -18,8 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::target::HeartbeatSettings;
 
-pub const NODE_HEARTBEAT: &str = "crossbarfabriccenter.node.on_heartbeat";
-pub const WORKER_HEARTBEAT: &str = "crossbarfabriccenter.node.on_worker_heartbeat";
+use mgmt_api::vocabulary::{NODE_HEARTBEAT, WORKER_HEARTBEAT};
 
 /// A local call that takes longer than this is left out of the heartbeat.
 const LOCAL_CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -98,20 +98,25 @@ async fn local_call(local: &Session, procedure: &str, args: List) -> Option<Valu
 /// The node's workers by id with their type, from the local management API.
 async fn workers(local: &Session) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(Value::List(ids)) = local_call(local, "crossbar.get_workers", List::new()).await
+    let Some(Value::List(ids)) =
+        local_call(local, &controller::GET_WORKERS.uri(None), List::new()).await
     else {
         return out;
     };
     for id in ids.iter().filter_map(Value::as_str) {
-        let kind = local_call(local, "crossbar.get_worker", vec![Value::from(id)])
-            .await
-            .and_then(|w| {
-                w.as_dict()
-                    .and_then(|d| d.get("type"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| "unknown".into());
+        let kind = local_call(
+            local,
+            &controller::GET_WORKER.uri(None),
+            vec![Value::from(id)],
+        )
+        .await
+        .and_then(|w| {
+            w.as_dict()
+                .and_then(|d| d.get("type"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".into());
         out.insert(id.to_owned(), kind);
     }
     out
@@ -131,7 +136,7 @@ async fn beat(
         *by_type.entry(kind.as_str()).or_default() += 1;
     }
     let system = if settings.include_system_stats {
-        local_call(local, "crossbar.get_system_stats", List::new())
+        local_call(local, &controller::GET_SYSTEM_STATS.uri(None), List::new())
             .await
             .filter(|v| v.as_dict().is_some())
             .unwrap_or_else(|| Value::Dict(Dict::new()))

@@ -1,11 +1,12 @@
 //! The remote procedures with handlers of their own: the realm's status and nodes (answered
 //! from the registry), and those whose arguments the node takes in another shape.
 
+use mgmt_api::procedures::{container, controller, process, router, router_components};
 use router_core::message::Payload;
 use router_core::value::{Dict, List, Value};
 
 use super::{RResult, RemoteError, forward, payload, require_node};
-use crate::args::Args;
+use crate::args::{Args, SeedArgs};
 use crate::error::CdcError;
 use crate::mrealm::RealmState;
 use crate::registry::NodeStatus;
@@ -76,7 +77,7 @@ pub(crate) fn query_node(st: &RealmState, a: &Args) -> RResult<Value> {
 
 pub(crate) async fn stop_node(st: &RealmState, a: &Args) -> RResult<Payload> {
     let node_id = a.node_id(0)?;
-    match forward(st, &node_id, None, "shutdown", List::new()).await {
+    match forward(st, &node_id, None, controller::SHUTDOWN, List::new()).await {
         Ok(r) => Ok(payload(r)),
         // A node that exits before answering has done what was asked.
         Err(RemoteError::Cdc(CdcError::NodeOffline(m))) if m.contains("went away") => {
@@ -103,7 +104,7 @@ pub(crate) async fn start_worker(st: &RealmState, a: &Args) -> RResult<Payload> 
             st,
             &node_id,
             None,
-            "start_worker",
+            controller::START_WORKER,
             vec![
                 Value::from(worker_id),
                 Value::from(kind.as_str()),
@@ -146,7 +147,7 @@ pub(crate) async fn start_worker(st: &RealmState, a: &Args) -> RResult<Payload> 
         st,
         &node_id,
         None,
-        "start_worker",
+        controller::START_WORKER,
         vec![Value::from(worker_id), Value::from(kind), options],
     )
     .await?;
@@ -161,13 +162,13 @@ pub(crate) async fn start_profile(st: &RealmState, a: &Args) -> RResult<Payload>
     let worker_id = a.object_id(1, "worker_id")?;
     let profiler = a.opt_str(2, "profiler")?.unwrap_or("vmprof").to_owned();
     crate::names::check_object_id("profiler", &profiler)?;
-    let run_secs = a.opt_uint(3, "run_secs", 10, 3600)?;
-    let run_async = a.opt_bool(4, "run_async", true)?;
+    let run_secs = a.u64_in(3, "run_secs", 10, 3600)?;
+    let run_async = a.bool_or(4, "run_async", true)?;
     let r = forward(
         st,
         &node_id,
         Some(&worker_id),
-        "start_profiler",
+        process::START_PROFILER,
         vec![profiler.into(), run_secs.into(), run_async.into()],
     )
     .await?;
@@ -203,7 +204,7 @@ pub(crate) async fn query_profile(st: &RealmState, a: &Args) -> RResult<Payload>
         st,
         &node_id,
         Some(&worker_id),
-        "get_profile",
+        process::GET_PROFILE,
         vec![Value::from(profile_id)],
     )
     .await?;
@@ -222,7 +223,8 @@ async fn find_profile(st: &RealmState, profile_id: &str) -> Option<(String, Stri
         }
     }
     for node_id in st.tracker.online() {
-        let Ok(workers) = forward(st, &node_id, None, "get_workers", List::new()).await else {
+        let Ok(workers) = forward(st, &node_id, None, controller::GET_WORKERS, List::new()).await
+        else {
             continue;
         };
         let workers: Vec<String> = match workers.value() {
@@ -234,7 +236,7 @@ async fn find_profile(st: &RealmState, profile_id: &str) -> Option<(String, Stri
                 st,
                 &node_id,
                 Some(&worker_id),
-                "get_profiles",
+                process::GET_PROFILES,
                 vec![Value::Bool(false)],
             )
             .await
@@ -263,10 +265,10 @@ pub(crate) async fn stop_role(st: &RealmState, a: &Args) -> RResult<Payload> {
     let role_id = a.object_id(3, "role_id")?;
     let (proc_, mut args) = match a.get(4, "grant_id") {
         Some(_) => (
-            "stop_router_realm_role_grant",
+            router::STOP_ROUTER_REALM_ROLE_GRANT,
             vec![Value::from(a.object_id(4, "grant_id")?)],
         ),
-        None => ("stop_router_realm_role", vec![]),
+        None => (router::STOP_ROUTER_REALM_ROLE, vec![]),
     };
     args.insert(0, Value::from(role_id));
     args.insert(0, Value::from(realm_id));
@@ -290,7 +292,7 @@ pub(crate) async fn component(st: &RealmState, name: &str, a: &Args) -> RResult<
         st,
         &node_id,
         None,
-        "get_worker",
+        controller::GET_WORKER,
         vec![Value::from(worker_id.as_str())],
     )
     .await?;
@@ -302,14 +304,14 @@ pub(crate) async fn component(st: &RealmState, name: &str, a: &Args) -> RResult<
         .unwrap_or_default()
         .to_owned();
     let proc_ = match (kind.as_str(), name) {
-        ("router", "list_components") => "get_router_components",
-        ("router", "query_component") => "get_router_component",
-        ("router", "start_component") => "start_router_component",
-        ("router", "stop_component") => "stop_router_component",
-        ("container", "list_components") => "get_components",
-        ("container", "query_component") => "get_component",
-        ("container", "start_component") => "start_component",
-        ("container", "stop_component") => "stop_component",
+        ("router", "list_components") => router_components::GET_ROUTER_COMPONENTS,
+        ("router", "query_component") => router_components::GET_ROUTER_COMPONENT,
+        ("router", "start_component") => router_components::START_ROUTER_COMPONENT,
+        ("router", "stop_component") => router_components::STOP_ROUTER_COMPONENT,
+        ("container", "list_components") => container::GET_COMPONENTS,
+        ("container", "query_component") => container::GET_COMPONENT,
+        ("container", "start_component") => container::START_COMPONENT,
+        ("container", "stop_component") => container::STOP_COMPONENT,
         _ => {
             return Err(CdcError::invalid(format!(
                 "worker \"{worker_id}\" on node \"{node_id}\" is a {} worker: only router and container workers host components",
@@ -325,9 +327,10 @@ pub(crate) async fn component(st: &RealmState, name: &str, a: &Args) -> RResult<
         // node whose workers have no component API.
         Err(RemoteError::Cdc(CdcError::NoSuchWorker(_))) => Err(RemoteError::Node(
             router_core::client::CallError::with_message(
-                "crossbar.error.feature_unavailable",
+                mgmt_api::vocabulary::error::FEATURE_UNAVAILABLE,
                 format!(
-                    "worker \"{worker_id}\" on node \"{node_id}\" is a {kind} worker without {proc_}: this node offers no component API"
+                    "worker \"{worker_id}\" on node \"{node_id}\" is a {kind} worker without {}: this node offers no component API",
+                    proc_.name
                 ),
             ),
         )),

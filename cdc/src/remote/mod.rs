@@ -11,11 +11,12 @@
 
 use std::sync::Arc;
 
+use mgmt_api::Procedure;
 use router_core::client::{CallError, CallOptions, CallResult, Invocation};
 use router_core::message::Payload;
 use router_core::value::{Dict, List, Value};
 
-use crate::args::Args;
+use crate::args::{Args, SeedArgs};
 use crate::error::CdcError;
 use crate::events;
 use crate::mrealm::{RealmState, call_error};
@@ -46,6 +47,12 @@ impl From<CdcError> for RemoteError {
     }
 }
 
+impl From<mgmt_api::ArgError> for RemoteError {
+    fn from(e: mgmt_api::ArgError) -> Self {
+        RemoteError::Cdc(e.into())
+    }
+}
+
 impl RemoteError {
     fn into_call_error(self) -> CallError {
         match self {
@@ -69,7 +76,7 @@ pub fn procedures() -> Vec<String> {
     FORWARDS
         .iter()
         .map(|f| f.name)
-        .chain(SPECIAL.iter().copied())
+        .chain(SPECIAL.iter().map(|(n, _)| *n))
         .chain(table::ALIASES.iter().map(|(alias, _)| *alias))
         .map(|n| format!("{PREFIX}{n}{SUFFIX}"))
         .collect()
@@ -89,7 +96,7 @@ pub async fn handle(st: &Arc<RealmState>, inv: Invocation) -> Result<Payload, Ca
         .strip_prefix(PREFIX)
         .and_then(|n| n.strip_suffix(SUFFIX))
         .map(table::canonical)
-        .filter(|n| FORWARDS.iter().any(|f| f.name == *n) || SPECIAL.contains(n))
+        .filter(|n| FORWARDS.iter().any(|f| f.name == *n) || SPECIAL.iter().any(|(s, _)| s == n))
     else {
         return Err(CallError::with_message(
             "wamp.error.no_such_procedure",
@@ -105,14 +112,7 @@ pub async fn handle(st: &Arc<RealmState>, inv: Invocation) -> Result<Payload, Ca
             Ok(_) => "ok".to_owned(),
             Err(e) => e.summary(),
         };
-        let entry = AuditEntry::new(
-            &st.name,
-            &who,
-            &role,
-            &uri,
-            &crate::args::to_json(&args),
-            outcome,
-        );
+        let entry = AuditEntry::new(&st.name, &who, &role, &uri, &args.to_json(), outcome);
         if let Err(e) = st.registry.audit(&entry) {
             tracing::error!(error = %e, "cannot write the audit log");
         }
@@ -161,22 +161,25 @@ pub(crate) fn require_node(st: &RealmState, node_id: &str) -> RResult<crate::reg
     })
 }
 
-/// Calls `crossbarfabriccenter.node.<node_id>.[worker.<worker_id>.]<proc>(args)`.
+/// Calls `crossbarfabriccenter.node.<node_id>.[worker.<worker_id>.]<proc>(args)` (`worker_id`
+/// is required by, and only used for, worker-level procedures).
 pub async fn forward(
     st: &RealmState,
     node_id: &str,
     worker_id: Option<&str>,
-    proc_: &str,
+    procedure: Procedure,
     args: List,
 ) -> RResult<CallResult> {
+    let proc_ = procedure.name;
+    let worker_id = worker_id.filter(|_| procedure.api.worker_level());
     require_node(st, node_id)?;
     if !st.tracker.is_online(node_id) {
         return Err(CdcError::NodeOffline(format!("node \"{node_id}\" is offline")).into());
     }
     let session = st.session()?;
     let uri = match worker_id {
-        Some(w) => format!("{}worker.{w}.{proc_}", roles::node_prefix(node_id)),
-        None => format!("{}{proc_}", roles::node_prefix(node_id)),
+        Some(w) => format!("{}worker.{w}.{proc_}", roles::uplink_node_prefix(node_id)),
+        None => format!("{}{proc_}", roles::uplink_node_prefix(node_id)),
     };
     let opts = CallOptions {
         timeout: Some(st.nodes.call_timeout()),
@@ -280,7 +283,7 @@ mod tests {
         let mut names: Vec<&str> = FORWARDS
             .iter()
             .map(|f| f.name)
-            .chain(SPECIAL.iter().copied())
+            .chain(SPECIAL.iter().map(|(n, _)| *n))
             .collect();
         names.sort();
         let n = names.len();

@@ -1,11 +1,13 @@
 //! The remote procedures that forward their arguments to one node procedure unchanged, and how
 //! their parameters are checked.
 
+use mgmt_api::Procedure;
+use mgmt_api::procedures::{container, controller, process, router, router_components};
 use router_core::message::Payload;
 use router_core::value::{List, Value};
 
 use super::{RResult, forward, payload};
-use crate::args::Args;
+use crate::args::{Args, SeedArgs};
 use crate::error::CdcError;
 use crate::mrealm::RealmState;
 
@@ -32,27 +34,17 @@ pub(crate) enum P {
     Fixed(bool),
 }
 
-/// A procedure that forwards its arguments as they are.
+/// A procedure that forwards its arguments as they are to one node procedure (a worker's
+/// when the node procedure is worker-level: its `worker_id` follows `node_id`).
 pub(crate) struct Forward {
     pub(crate) name: &'static str,
-    worker_level: bool,
-    node_proc: &'static str,
+    pub(crate) node_proc: Procedure,
     params: &'static [P],
 }
 
-const fn node(name: &'static str, node_proc: &'static str, params: &'static [P]) -> Forward {
+const fn fwd(name: &'static str, node_proc: Procedure, params: &'static [P]) -> Forward {
     Forward {
         name,
-        worker_level: false,
-        node_proc,
-        params,
-    }
-}
-
-const fn worker(name: &'static str, node_proc: &'static str, params: &'static [P]) -> Forward {
-    Forward {
-        name,
-        worker_level: true,
         node_proc,
         params,
     }
@@ -60,70 +52,94 @@ const fn worker(name: &'static str, node_proc: &'static str, params: &'static [P
 
 /// The plain forwards: seed name (without `cdc.remote.` and `@1`) → node procedure.
 pub(crate) const FORWARDS: &[Forward] = &[
-    node("save_config", "save_config", &[]),
-    node(
+    fwd("save_config", controller::SAVE_CONFIG, &[]),
+    fwd(
         "upload_config",
-        "upload_config",
+        controller::UPLOAD_CONFIG,
         &[P::ConfigOrText("node_config")],
     ),
-    node("download_config", "download_config", &[]),
-    node("list_workers", "get_workers", &[]),
-    node("query_worker", "get_worker", &[P::Id("worker_id")]),
-    node("stop_worker", "stop_worker", &[P::Id("worker_id")]),
-    node(
+    fwd("download_config", controller::DOWNLOAD_CONFIG, &[]),
+    fwd("list_workers", controller::GET_WORKERS, &[]),
+    fwd(
+        "query_worker",
+        controller::GET_WORKER,
+        &[P::Id("worker_id")],
+    ),
+    fwd(
+        "stop_worker",
+        controller::STOP_WORKER,
+        &[P::Id("worker_id")],
+    ),
+    fwd(
         "query_worker_log",
-        "get_worker_log",
+        controller::GET_WORKER_LOG,
         &[P::Id("worker_id"), P::Uint("limit", 50, 100_000)],
     ),
-    worker("list_limits", "get_limits", &[]),
-    worker("get_limit", "get_limit", &[P::Id("limit_id")]),
-    worker(
+    fwd("list_limits", process::GET_LIMITS, &[]),
+    fwd("get_limit", process::GET_LIMIT, &[P::Id("limit_id")]),
+    fwd(
         "set_limit",
-        "set_limit",
+        process::SET_LIMIT,
         &[P::Id("limit_id"), P::Any("setting")],
     ),
-    worker(
+    fwd(
         "list_profiles",
-        "get_profiles",
+        process::GET_PROFILES,
         &[P::Bool("filter_running", false)],
     ),
-    worker("stop_profile", "stop_profiler", &[P::Token("profile_id")]),
-    worker("list_realms", "get_router_realms", &[]),
-    worker("query_realm", "get_router_realm", &[P::Id("realm_id")]),
-    worker(
+    fwd(
+        "stop_profile",
+        process::STOP_PROFILER,
+        &[P::Token("profile_id")],
+    ),
+    fwd("list_realms", router::GET_ROUTER_REALMS, &[]),
+    fwd(
+        "query_realm",
+        router::GET_ROUTER_REALM,
+        &[P::Id("realm_id")],
+    ),
+    fwd(
         "start_realm",
-        "start_router_realm",
+        router::START_ROUTER_REALM,
         &[P::Id("realm_id"), P::Config("realm_config")],
     ),
-    worker("stop_realm", "stop_router_realm", &[P::Id("realm_id")]),
-    worker("list_roles", "get_router_realm_roles", &[P::Id("realm_id")]),
-    worker(
+    fwd(
+        "stop_realm",
+        router::STOP_ROUTER_REALM,
+        &[P::Id("realm_id")],
+    ),
+    fwd(
+        "list_roles",
+        router::GET_ROUTER_REALM_ROLES,
+        &[P::Id("realm_id")],
+    ),
+    fwd(
         "query_role",
-        "get_router_realm_role",
+        router::GET_ROUTER_REALM_ROLE,
         &[P::Id("realm_id"), P::Id("role_id")],
     ),
-    worker(
+    fwd(
         "start_role",
-        "start_router_realm_role",
+        router::START_ROUTER_REALM_ROLE,
         &[
             P::Id("realm_id"),
             P::Id("role_id"),
             P::Config("role_config"),
         ],
     ),
-    worker(
+    fwd(
         "list_grants",
-        "get_router_realm_role_grants",
+        router::GET_ROUTER_REALM_ROLE_GRANTS,
         &[P::Id("realm_id"), P::Id("role_id")],
     ),
-    worker(
+    fwd(
         "query_grant",
-        "get_router_realm_role_grant",
+        router::GET_ROUTER_REALM_ROLE_GRANT,
         &[P::Id("realm_id"), P::Id("role_id"), P::Id("grant_id")],
     ),
-    worker(
+    fwd(
         "start_grant",
-        "start_router_realm_role_grant",
+        router::START_ROUTER_REALM_ROLE_GRANT,
         &[
             P::Id("realm_id"),
             P::Id("role_id"),
@@ -132,55 +148,55 @@ pub(crate) const FORWARDS: &[Forward] = &[
         ],
     ),
     // Beyond the seed (which stops grants with stop_role@1): the name one would look for.
-    worker(
+    fwd(
         "stop_grant",
-        "stop_router_realm_role_grant",
+        router::STOP_ROUTER_REALM_ROLE_GRANT,
         &[P::Id("realm_id"), P::Id("role_id"), P::Id("grant_id")],
     ),
-    worker("list_transports", "get_router_transports", &[]),
-    worker(
+    fwd("list_transports", router::GET_ROUTER_TRANSPORTS, &[]),
+    fwd(
         "query_transport",
-        "get_router_transport",
+        router::GET_ROUTER_TRANSPORT,
         &[P::Id("transport_id")],
     ),
     // `create_paths`: the seed's transport_config is the whole transport, Web paths included
     // (the node, as Crossbar.io, starts a Web transport's root only unless asked).
-    worker(
+    fwd(
         "start_transport",
-        "start_router_transport",
+        router::START_ROUTER_TRANSPORT,
         &[
             P::Id("transport_id"),
             P::Config("transport_config"),
             P::Fixed(true),
         ],
     ),
-    worker(
+    fwd(
         "stop_transport",
-        "stop_router_transport",
+        router::STOP_ROUTER_TRANSPORT,
         &[P::Id("transport_id")],
     ),
-    worker(
+    fwd(
         "list_web_resources",
-        "get_web_transport_services",
+        router::GET_WEB_TRANSPORT_SERVICES,
         &[P::Id("transport_id")],
     ),
-    worker(
+    fwd(
         "query_web_resource",
-        "get_web_transport_service",
+        router::GET_WEB_TRANSPORT_SERVICE,
         &[P::Id("transport_id"), P::Path("resource_id")],
     ),
-    worker(
+    fwd(
         "start_web_resource",
-        "start_web_transport_service",
+        router::START_WEB_TRANSPORT_SERVICE,
         &[
             P::Id("transport_id"),
             P::Path("resource_id"),
             P::Config("resource_config"),
         ],
     ),
-    worker(
+    fwd(
         "stop_web_resource",
-        "stop_web_transport_service",
+        router::STOP_WEB_TRANSPORT_SERVICE,
         &[P::Id("transport_id"), P::Path("resource_id")],
     ),
 ];
@@ -219,21 +235,92 @@ pub(crate) fn canonical(name: &str) -> &str {
         .map_or(name, |(_, seed)| seed)
 }
 
-/// Procedures with handlers of their own.
-pub(crate) const SPECIAL: &[&str] = &[
-    "status",
-    "list_nodes",
-    "query_node",
-    "stop_node",
-    "start_worker",
-    "map_worker_log_topic",
-    "start_profile",
-    "query_profile",
-    "stop_role",
-    "list_components",
-    "query_component",
-    "start_component",
-    "stop_component",
+/// Procedures with handlers of their own, and the node procedures each calls.
+pub(crate) const SPECIAL: &[(&str, &[Procedure])] = &[
+    ("status", &[]),
+    ("list_nodes", &[]),
+    ("query_node", &[]),
+    ("stop_node", &[controller::SHUTDOWN]),
+    ("start_worker", &[controller::START_WORKER]),
+    ("map_worker_log_topic", &[]),
+    ("start_profile", &[process::START_PROFILER]),
+    (
+        "query_profile",
+        &[
+            process::GET_PROFILE,
+            controller::GET_WORKERS,
+            process::GET_PROFILES,
+        ],
+    ),
+    (
+        "stop_role",
+        &[
+            router::STOP_ROUTER_REALM_ROLE,
+            router::STOP_ROUTER_REALM_ROLE_GRANT,
+        ],
+    ),
+    ("list_components", COMPONENT_PROCEDURES),
+    ("query_component", COMPONENT_PROCEDURES),
+    ("start_component", COMPONENT_PROCEDURES),
+    ("stop_component", COMPONENT_PROCEDURES),
+];
+
+/// What the component handlers call: the worker's type, then its component procedure.
+const COMPONENT_PROCEDURES: &[Procedure] = &[
+    controller::GET_WORKER,
+    router_components::GET_ROUTER_COMPONENTS,
+    router_components::GET_ROUTER_COMPONENT,
+    router_components::START_ROUTER_COMPONENT,
+    router_components::STOP_ROUTER_COMPONENT,
+    container::GET_COMPONENTS,
+    container::GET_COMPONENT,
+    container::START_COMPONENT,
+    container::STOP_COMPONENT,
+];
+
+/// Node procedures the seed API does not offer, and why (the completeness test reads it).
+#[cfg(test)]
+pub(crate) const NODE_LOCAL: &[(Procedure, &str)] = &[
+    (
+        controller::GET_STATUS,
+        "the node's status reaches the CDC by heartbeat",
+    ),
+    (
+        controller::GET_SYSTEM_STATS,
+        "the node's system stats reach the CDC by heartbeat",
+    ),
+    (
+        controller::GET_PUBLIC_KEY,
+        "the CDC knows the node's key from pairing",
+    ),
+    (
+        process::GET_CPU_AFFINITY,
+        "the seed reads it as the limit cpu_affinity (get_limit@1)",
+    ),
+    (
+        process::SET_CPU_AFFINITY,
+        "the seed sets it as the limit cpu_affinity (set_limit@1)",
+    ),
+    (
+        process::GET_PROFILERS,
+        "the seed has one profiler argument, checked by the node",
+    ),
+    (
+        process::GET_PROCESS_INFO,
+        "the seed has no process information procedure",
+    ),
+    (
+        router::GET_LIVE_CONFIG,
+        "the controller's save_config@1 and download_config@1 use it",
+    ),
+    (
+        container::RESTART_COMPONENT,
+        "the seed restarts a component by stop and start",
+    ),
+    (
+        container::SHUTDOWN,
+        "the seed stops a container with stop_worker@1",
+    ),
 ];
 
 /// Reads the parameters of `f` starting at argument `first`.
@@ -255,8 +342,8 @@ pub(crate) fn read_params(a: &Args, first: usize, params: &[P]) -> Result<List, 
                 .cloned()
                 .ok_or_else(|| CdcError::invalid(format!("missing argument {n}")))?,
             P::Token(n) => Value::from(a.token_id(i, n)?),
-            P::Uint(n, default, max) => Value::from(a.opt_uint(i, n, default, max)?),
-            P::Bool(n, default) => Value::from(a.opt_bool(i, n, default)?),
+            P::Uint(n, default, max) => Value::from(a.u64_in(i, n, default, max)?),
+            P::Bool(n, default) => Value::from(a.bool_or(i, n, default)?),
         });
     }
     Ok(out)
@@ -264,7 +351,7 @@ pub(crate) fn read_params(a: &Args, first: usize, params: &[P]) -> Result<List, 
 
 pub(crate) async fn forward_simple(st: &RealmState, f: &Forward, a: &Args) -> RResult<Payload> {
     let node_id = a.node_id(0)?;
-    let (worker_id, first) = if f.worker_level {
+    let (worker_id, first) = if f.node_proc.api.worker_level() {
         (Some(a.object_id(1, "worker_id")?), 2)
     } else {
         (None, 1)
@@ -295,4 +382,41 @@ pub(crate) fn ids_only(mut p: Payload) -> Payload {
         }
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every node procedure is reached by a remote procedure, or said to be node-local; a
+    /// procedure added to the node without either fails here.
+    #[test]
+    fn every_node_procedure_is_mapped_or_node_local() {
+        for p in mgmt_api::procedures::all() {
+            let forwarded = FORWARDS.iter().any(|f| f.node_proc == *p)
+                || SPECIAL.iter().any(|(_, uses)| uses.contains(p));
+            let local = NODE_LOCAL.iter().any(|(q, _)| q == p);
+            assert!(
+                forwarded != local,
+                "{:?} {}: forwarded {forwarded}, node-local {local}",
+                p.api,
+                p.name
+            );
+        }
+    }
+
+    /// A forward passes no more arguments than the node procedure has parameters.
+    #[test]
+    fn forwards_fit_the_node_parameters() {
+        for f in FORWARDS {
+            assert!(
+                f.params.len() <= f.node_proc.params.len(),
+                "{} passes {} arguments to {} ({:?})",
+                f.name,
+                f.params.len(),
+                f.node_proc.name,
+                f.node_proc.params
+            );
+        }
+    }
 }

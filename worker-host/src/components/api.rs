@@ -7,42 +7,21 @@
 //! on the management session. The same task notices the container's shutdown policy firing.
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use router_core::client::{
-    CallError, ClientError, Invocation, PublishOptions, RegisterOptions, Registration, Session,
-};
-use router_core::{Dict, List, Payload, Value};
+use mgmt_api::handler;
+use mgmt_api::procedures::{container, router_components};
+use router_core::client::{ClientError, PublishOptions, Registration, Session};
+use router_core::{Dict, List, Value};
 use serde_json::{Value as Json, json};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::host::{ComponentHost, ComponentInfo, EventSink, HostEvent};
 use super::{ComponentError, Placement};
 use crate::router_api::{ApiError, Args};
-use crate::vocabulary::{Kind, NEW_OBJECT_STATUS, Status, error, worker_prefix};
-
-/// Procedures of a router worker's components.
-pub mod router_procedure {
-    pub const GET_ROUTER_COMPONENTS: &str = "get_router_components";
-    pub const GET_ROUTER_COMPONENT: &str = "get_router_component";
-    pub const START_ROUTER_COMPONENT: &str = "start_router_component";
-    pub const STOP_ROUTER_COMPONENT: &str = "stop_router_component";
-}
-
-/// Procedures of a container worker.
-pub mod container_procedure {
-    pub const GET_COMPONENTS: &str = "get_components";
-    pub const GET_COMPONENT: &str = "get_component";
-    pub const START_COMPONENT: &str = "start_component";
-    pub const STOP_COMPONENT: &str = "stop_component";
-    pub const RESTART_COMPONENT: &str = "restart_component";
-    /// Stops every component, then the container (Crossbar.io's `shutdown`).
-    pub const SHUTDOWN: &str = "shutdown";
-}
+use mgmt_api::vocabulary::{Kind, NEW_OBJECT_STATUS, Status, error, worker_prefix};
 
 /// Crossbar.io's container-only events.
 pub mod container_event {
@@ -70,19 +49,10 @@ pub fn event_channel() -> (EventSink, ComponentEvents) {
 }
 
 type ApiResult = Result<Json, ApiError>;
-type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
-type Handler = fn(Arc<ComponentApi>, Args, Caller) -> HandlerFuture;
-
-/// Who called (Crossbar.io returns it from `stop_component`).
-#[derive(Clone, Debug, Default)]
-struct Caller {
-    authid: Option<String>,
-    authrole: Option<String>,
-}
+type Entry = mgmt_api::Entry<ComponentApi>;
 
 /// The component API of one worker, served on a session of the management realm.
 pub struct ComponentApi {
-    worker_id: String,
     host: Arc<ComponentHost>,
     registrations: std::sync::Mutex<Vec<Registration>>,
     shutdown: watch::Receiver<Option<String>>,
@@ -105,7 +75,6 @@ impl ComponentApi {
     ) -> Result<Arc<ComponentApi>, ClientError> {
         let (shutdown_tx, shutdown) = watch::channel(None);
         let api = Arc::new(ComponentApi {
-            worker_id: worker_id.to_owned(),
             host: host.clone(),
             registrations: std::sync::Mutex::new(Vec::new()),
             shutdown,
@@ -119,75 +88,15 @@ impl ComponentApi {
             events.0,
             shutdown_tx,
         ));
-        let procedures: Vec<(&'static str, Handler)> = match host.placement() {
-            Placement::Router => {
-                use router_procedure::*;
-                vec![
-                    (GET_ROUTER_COMPONENTS, |a, _, _| {
-                        Box::pin(async move { Ok(a.list_json().await) })
-                    }),
-                    (GET_ROUTER_COMPONENT, |a, args, _| {
-                        Box::pin(async move { a.get_json(&args).await })
-                    }),
-                    (START_ROUTER_COMPONENT, |a, args, _| {
-                        Box::pin(async move { a.start_json(&args).await })
-                    }),
-                    (STOP_ROUTER_COMPONENT, |a, args, _| {
-                        Box::pin(async move {
-                            let id = args.string(0, "component_id")?;
-                            a.host.stop(&id).await.map_err(component_error)?;
-                            Ok(Json::Null)
-                        })
-                    }),
-                ]
-            }
-            Placement::Container => {
-                use container_procedure::*;
-                vec![
-                    (GET_COMPONENTS, |a, _, _| {
-                        Box::pin(async move {
-                            let ids: Vec<String> =
-                                a.host.list().await.into_iter().map(|c| c.id).collect();
-                            Ok(json!(ids))
-                        })
-                    }),
-                    (GET_COMPONENT, |a, args, _| {
-                        Box::pin(async move { a.get_json(&args).await })
-                    }),
-                    (START_COMPONENT, |a, args, _| {
-                        Box::pin(async move { a.start_json(&args).await })
-                    }),
-                    (STOP_COMPONENT, |a, args, caller| {
-                        Box::pin(async move { a.stop_container(&args, caller).await })
-                    }),
-                    (RESTART_COMPONENT, |a, args, caller| {
-                        Box::pin(async move { a.restart_container(&args, caller).await })
-                    }),
-                    (SHUTDOWN, |a, _, _| {
-                        Box::pin(async move {
-                            let stopped = a.host.shutdown().await;
-                            a.request_shutdown("shutdown was called".into());
-                            Ok(json!(stopped))
-                        })
-                    }),
-                ]
-            }
-        };
-        let prefix = worker_prefix(worker_id);
-        for (name, handler) in procedures {
-            let weak = Arc::downgrade(&api);
-            let reg = session
-                .register(
-                    &format!("{prefix}.{name}"),
-                    RegisterOptions::default(),
-                    move |inv| invoke(weak.clone(), name, handler, inv),
-                )
-                .await?;
-            api.registrations
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(reg);
-        }
+        let registrations = mgmt_api::serve(
+            &session,
+            &worker_prefix(worker_id),
+            &api,
+            &procedures(host.placement()),
+            error::NOT_RUNNING,
+        )
+        .await?;
+        *api.registrations.lock().unwrap_or_else(|e| e.into_inner()) = registrations;
         Ok(api)
     }
 
@@ -306,7 +215,7 @@ impl ComponentApi {
 
     async fn start_json(&self, args: &Args) -> ApiResult {
         let id = args.string(0, "component_id")?;
-        let config = args.required(1, &["config"])?.clone();
+        let config = args.json(1, &["config"])?;
         if !config.is_object() {
             return Err(ApiError::new(
                 error::INVALID_CONFIGURATION,
@@ -321,7 +230,13 @@ impl ComponentApi {
         Ok(info.to_json())
     }
 
-    async fn stop_container(&self, args: &Args, caller: Caller) -> ApiResult {
+    async fn stop_router(&self, args: &Args) -> ApiResult {
+        let id = args.string(0, "component_id")?;
+        self.host.stop(&id).await.map_err(component_error)?;
+        Ok(Json::Null)
+    }
+
+    async fn stop_container(&self, args: &Args) -> ApiResult {
         let id = args.string(0, "component_id")?;
         let info = self.host.stop(&id).await.map_err(component_error)?;
         Ok(json!({
@@ -329,13 +244,13 @@ impl ComponentApi {
             "uptime": info.uptime.map(|u| u.as_secs_f64()),
             "caller": {
                 "session": args.caller,
-                "authid": caller.authid,
-                "authrole": caller.authrole,
+                "authid": args.caller_authid,
+                "authrole": args.caller_authrole,
             },
         }))
     }
 
-    async fn restart_container(&self, args: &Args, caller: Caller) -> ApiResult {
+    async fn restart_container(&self, args: &Args) -> ApiResult {
         let id = args.string(0, "component_id")?;
         let config = self
             .host
@@ -343,7 +258,7 @@ impl ComponentApi {
             .await
             .ok_or_else(|| component_error(ComponentError::NoSuchComponent(id.clone())))?
             .config;
-        let stopped = self.stop_container(args, caller).await?;
+        let stopped = self.stop_container(args).await?;
         let started = self
             .host
             .start(&id, &config)
@@ -353,26 +268,63 @@ impl ComponentApi {
     }
 }
 
-async fn invoke(
-    api: Weak<ComponentApi>,
-    name: &'static str,
-    handler: Handler,
-    inv: Invocation,
-) -> Result<Payload, CallError> {
-    let api = api.upgrade().ok_or_else(|| {
-        CallError::with_message(error::NOT_RUNNING, "the component API has stopped")
-    })?;
-    let args = Args::from_invocation(&inv);
-    let caller = Caller {
-        authid: inv.caller_authid().map(str::to_owned),
-        authrole: inv.caller_authrole().map(str::to_owned),
-    };
-    debug!(worker = %api.worker_id, procedure = name, "management call");
-    match handler(api, args, caller).await {
-        Ok(v) => Ok(Payload::args(vec![Value::from(v)])),
-        Err(e) => {
-            debug!(procedure = name, error = %e, "management call failed");
-            Err(e.into())
+/// The component procedures of a worker of `placement`, with their handlers.
+fn procedures(placement: Placement) -> Vec<Entry> {
+    match placement {
+        Placement::Router => {
+            use router_components::*;
+            vec![
+                (
+                    GET_ROUTER_COMPONENTS,
+                    handler!(|a, _args| Ok::<_, ApiError>(a.list_json().await)),
+                ),
+                (
+                    GET_ROUTER_COMPONENT,
+                    handler!(|a, args| a.get_json(&args).await),
+                ),
+                (
+                    START_ROUTER_COMPONENT,
+                    handler!(|a, args| a.start_json(&args).await),
+                ),
+                (
+                    STOP_ROUTER_COMPONENT,
+                    handler!(|a, args| a.stop_router(&args).await),
+                ),
+            ]
+        }
+        Placement::Container => {
+            use container::*;
+            vec![
+                (
+                    GET_COMPONENTS,
+                    handler!(|a, _args| {
+                        let ids: Vec<String> =
+                            a.host.list().await.into_iter().map(|c| c.id).collect();
+                        Ok::<_, ApiError>(json!(ids))
+                    }),
+                ),
+                (GET_COMPONENT, handler!(|a, args| a.get_json(&args).await)),
+                (
+                    START_COMPONENT,
+                    handler!(|a, args| a.start_json(&args).await),
+                ),
+                (
+                    STOP_COMPONENT,
+                    handler!(|a, args| a.stop_container(&args).await),
+                ),
+                (
+                    RESTART_COMPONENT,
+                    handler!(|a, args| a.restart_container(&args).await),
+                ),
+                (
+                    SHUTDOWN,
+                    handler!(|a, _args| {
+                        let stopped = a.host.shutdown().await;
+                        a.request_shutdown("shutdown was called".into());
+                        Ok::<_, ApiError>(json!(stopped))
+                    }),
+                ),
+            ]
         }
     }
 }
@@ -465,6 +417,25 @@ async fn publish_events(
                 }
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_component_procedure_has_a_handler() {
+        for (placement, all) in [
+            (Placement::Router, router_components::ALL),
+            (Placement::Container, container::ALL),
+        ] {
+            let (extra, missing) = mgmt_api::serve::table_mismatch(&procedures(placement), all);
+            assert!(
+                extra.is_empty() && missing.is_empty(),
+                "{extra:?} {missing:?}"
+            );
         }
     }
 }

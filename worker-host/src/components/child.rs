@@ -266,7 +266,7 @@ fn parse_marker(json: &str) -> Option<BootstrapSignal> {
             uri: v
                 .get("uri")
                 .and_then(serde_json::Value::as_str)
-                .unwrap_or(crate::vocabulary::error::CANNOT_START)
+                .unwrap_or(mgmt_api::vocabulary::error::CANNOT_START)
                 .to_owned(),
             message: v
                 .get("message")

@@ -21,7 +21,7 @@ use super::config::{ComponentConfig, ComponentKind, ExecLink, Placement};
 use super::exec;
 use super::policy::{ContainerPolicy, PolicyDecision};
 use super::session_link::{self, ComponentAuthenticator, PrivateSocket};
-use crate::vocabulary::Status;
+use mgmt_api::vocabulary::Status;
 
 /// A status change of a component, or the container's shutdown policy firing.
 #[derive(Clone, Debug, PartialEq)]

@@ -25,7 +25,7 @@ pub use policy::{ContainerPolicy, PolicyDecision, RestartPolicy, ShutdownPolicy}
 
 use router_core::config::ConfigError;
 
-use crate::vocabulary::{Status, error};
+use mgmt_api::vocabulary::{Status, error};
 
 /// Why a component could not be started or stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

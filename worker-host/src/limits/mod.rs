@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use rustix::process::Pid;
 use serde_json::{Map, Value, json};
 
-use crate::vocabulary::error;
+use mgmt_api::vocabulary::error;
 
 pub use memory::{MemoryLimit, MemoryMechanism};
 pub use setting::{parse_bytes, parse_cpu_list, parse_cpus_setting};

@@ -7,17 +7,14 @@
 //! `get_profile`, `get_process_info`); the limits and the profile listing are ours.
 //! Limit and procfs work runs on the blocking pool, profiles on a thread of their own.
 
-mod args;
 mod info;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use router_core::Payload;
-use router_core::client::{
-    CallError, ClientError, Invocation, PublishOptions, RegisterOptions, Registration, Session,
-    WeakSession,
-};
+use mgmt_api::procedures::process as p;
+use mgmt_api::{ApiError, Args, handler};
+use router_core::client::{ClientError, PublishOptions, Registration, Session, WeakSession};
 use router_core::value::{Dict, List, Value};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -25,24 +22,9 @@ use tracing::{debug, info, warn};
 
 use crate::limits::{self, LimitChange, LimitError, ProcessLimits};
 use crate::profiler::{self, ProfileError, ProfileEvent, ProfileInfo, Profiler};
-use crate::vocabulary::{Kind, Status, error, process_event, worker_prefix};
+use mgmt_api::vocabulary::{Kind, Status, error, process_event, worker_prefix};
 
 pub use info::process_info;
-
-/// The procedures [`serve_process_api`] registers (after `crossbar.worker.<id>.`).
-pub const PROCEDURES: [&str; 11] = [
-    "get_cpu_affinity",
-    "set_cpu_affinity",
-    "get_limits",
-    "get_limit",
-    "set_limit",
-    "get_profilers",
-    "start_profiler",
-    "stop_profiler",
-    "get_profiles",
-    "get_profile",
-    "get_process_info",
-];
 
 /// The process API of this worker process, serving on one session.
 pub struct ProcessApi {
@@ -90,22 +72,14 @@ pub async fn serve_process_api(
     });
     tokio::spawn(publish_profile_events(Arc::downgrade(&inner), rx));
 
-    let mut registrations = Vec::with_capacity(PROCEDURES.len());
-    for name in PROCEDURES {
-        let uri = format!("{}.{name}", inner.prefix);
-        let handler_inner = inner.clone();
-        let reg = session
-            .register(&uri, RegisterOptions::default(), move |inv| {
-                let inner = handler_inner.clone();
-                async move {
-                    dispatch(&inner, name, inv)
-                        .await
-                        .map(|v| Payload::args(vec![v]))
-                }
-            })
-            .await?;
-        registrations.push(reg);
-    }
+    let registrations = mgmt_api::serve(
+        &session,
+        &inner.prefix,
+        &inner,
+        &procedures(),
+        error::NOT_RUNNING,
+    )
+    .await?;
     info!(worker = worker_id, "process API registered");
     Ok(ProcessApi {
         inner,
@@ -133,84 +107,120 @@ impl ProcessApi {
         &self,
         limit_id: &str,
         setting: serde_json::Value,
-    ) -> Result<serde_json::Value, CallError> {
+    ) -> Result<serde_json::Value, ApiError> {
         let change = apply_limit(&self.inner, limit_id, setting, None).await?;
         Ok(change.new)
     }
 }
 
-async fn dispatch(inner: &Arc<Inner>, name: &str, inv: Invocation) -> Result<Value, CallError> {
-    match name {
-        "get_cpu_affinity" => {
-            let limits = inner.limits()?;
-            blocking(move || limits.cpu_affinity().map(|c| json!(c))).await
-        }
-        "set_cpu_affinity" => set_cpu_affinity(inner, &inv).await,
-        "get_limits" => {
-            let limits = inner.limits()?;
-            blocking(move || limits.get_limits().map(serde_json::Value::Object)).await
-        }
-        "get_limit" => {
-            let limits = inner.limits()?;
-            let id = args::string(&inv, 0, "limit_id")?;
-            blocking(move || limits.get_limit(&id)).await
-        }
-        "set_limit" => {
-            let id = args::string(&inv, 0, "limit_id")?;
-            if args::arg(&inv, 1, "setting").is_none() {
-                return Err(args::invalid(
-                    "missing argument setting (null removes the limit)",
-                ));
-            }
-            let setting = args::json(&inv, 1, "setting");
-            let change = apply_limit(inner, &id, setting, inv.caller()).await?;
-            Ok(change.new.into())
-        }
-        "get_profilers" => Ok(json!(inner.profiler.profilers()).into()),
-        "start_profiler" => start_profiler(inner, &inv).await,
-        "stop_profiler" => {
-            let id = args::string(&inv, 0, "profile_id")?;
-            inner.profiler.stop(&id).map_err(profile_error)?;
-            // Returns once the profile has ended (as stop_worker does): what the caller
-            // lists next no longer shows it running.
-            let info = inner.profiler.wait(&id).await.map_err(profile_error)?;
-            Ok(info.to_json().into())
-        }
-        "get_profiles" => {
-            let only_running = args::boolean(&inv, 0, "filter_running", false)?;
-            let list: List = inner
-                .profiler
-                .list(only_running)
-                .into_iter()
-                .map(|p| Value::List(vec![p.id.into(), p.status.as_str().into(), p.ended.into()]))
-                .collect();
-            Ok(Value::List(list))
-        }
-        "get_profile" => {
-            let id = args::string(&inv, 0, "profile_id")?;
-            profile_value(&inner.profiler, &id)
-        }
-        "get_process_info" => {
-            let pid = std::process::id();
-            let info = tokio::task::spawn_blocking(move || process_info(pid))
-                .await
-                .map_err(|e| runtime_error(format!("process info task failed: {e}")))?
-                .map_err(|e| runtime_error(format!("cannot read process info: {e}")))?;
-            Ok(info.into())
-        }
-        other => Err(CallError::with_message(
-            "wamp.error.no_such_procedure",
-            format!("no procedure {other}"),
-        )),
-    }
+type Entry = mgmt_api::Entry<Inner>;
+
+/// Every procedure of the process API with its handler.
+fn procedures() -> Vec<Entry> {
+    vec![
+        (
+            p::GET_CPU_AFFINITY,
+            handler!(|inner, _a| {
+                let limits = inner.limits()?;
+                blocking(move || limits.cpu_affinity().map(|c| json!(c))).await
+            }),
+        ),
+        (
+            p::SET_CPU_AFFINITY,
+            handler!(|inner, a| set_cpu_affinity(&inner, &a).await),
+        ),
+        (
+            p::GET_LIMITS,
+            handler!(|inner, _a| {
+                let limits = inner.limits()?;
+                blocking(move || limits.get_limits().map(serde_json::Value::Object)).await
+            }),
+        ),
+        (
+            p::GET_LIMIT,
+            handler!(|inner, a| {
+                let limits = inner.limits()?;
+                let id = a.string(0, "limit_id")?;
+                blocking(move || limits.get_limit(&id)).await
+            }),
+        ),
+        (
+            p::SET_LIMIT,
+            handler!(|inner, a| {
+                let id = a.string(0, "limit_id")?;
+                let Some(setting) = a.get_raw(1, "setting") else {
+                    return Err(ApiError::invalid_argument(
+                        "missing argument setting (null removes the limit)",
+                    ));
+                };
+                let setting = serde_json::Value::from(setting.clone());
+                let change = apply_limit(&inner, &id, setting, a.caller).await?;
+                Ok::<_, ApiError>(change.new)
+            }),
+        ),
+        (
+            p::GET_PROFILERS,
+            handler!(|inner, _a| Ok::<_, ApiError>(json!(inner.profiler.profilers()))),
+        ),
+        (
+            p::START_PROFILER,
+            handler!(|inner, a| start_profiler(&inner, &a).await),
+        ),
+        (
+            p::STOP_PROFILER,
+            handler!(|inner, a| {
+                let id = a.string(0, "profile_id")?;
+                inner.profiler.stop(&id).map_err(profile_error)?;
+                // Returns once the profile has ended (as stop_worker does): what the caller
+                // lists next no longer shows it running.
+                let info = inner.profiler.wait(&id).await.map_err(profile_error)?;
+                Ok::<_, ApiError>(info.to_json())
+            }),
+        ),
+        (
+            p::GET_PROFILES,
+            handler!(|inner, a| {
+                let only_running = a.bool_or(0, "filter_running", false)?;
+                let list: List = inner
+                    .profiler
+                    .list(only_running)
+                    .into_iter()
+                    .map(|p| {
+                        Value::List(vec![p.id.into(), p.status.as_str().into(), p.ended.into()])
+                    })
+                    .collect();
+                Ok::<_, ApiError>(Value::List(list))
+            }),
+        ),
+        (
+            p::GET_PROFILE,
+            handler!(|inner, a| {
+                let id = a.string(0, "profile_id")?;
+                profile_value(&inner.profiler, &id)
+            }),
+        ),
+        (
+            p::GET_PROCESS_INFO,
+            handler!(|_inner, _a| {
+                let pid = std::process::id();
+                tokio::task::spawn_blocking(move || process_info(pid))
+                    .await
+                    .map_err(|e| ApiError::runtime(format!("process info task failed: {e}")))?
+                    .map_err(|e| ApiError::runtime(format!("cannot read process info: {e}")))
+            }),
+        ),
+    ]
 }
 
-async fn set_cpu_affinity(inner: &Arc<Inner>, inv: &Invocation) -> Result<Value, CallError> {
-    let cpus = args::json(inv, 0, "cpus");
+async fn set_cpu_affinity(inner: &Arc<Inner>, a: &Args) -> Result<Value, ApiError> {
+    let cpus = a
+        .get(0, "cpus")
+        .map(|v| serde_json::Value::from(v.clone()))
+        .unwrap_or_default();
     let list = limits::parse_cpu_list(&cpus).map_err(limit_error)?;
-    let relative = args::boolean(inv, 1, "relative", true)?;
+    let relative = a.bool_or(1, "relative", true)?;
     let setting = json!({"cpus": list, "relative": relative});
-    let change = apply_limit(inner, limits::CPU_AFFINITY, setting, inv.caller()).await?;
+    let change = apply_limit(inner, limits::CPU_AFFINITY, setting, a.caller).await?;
     Ok(change.new.into())
 }
 
@@ -221,13 +231,13 @@ async fn apply_limit(
     limit_id: &str,
     setting: serde_json::Value,
     who: Option<u64>,
-) -> Result<LimitChange, CallError> {
+) -> Result<LimitChange, ApiError> {
     let limits = inner.limits()?;
     let id = limit_id.to_owned();
     let requested = setting.clone();
     let change = tokio::task::spawn_blocking(move || limits.set_limit(&id, &setting))
         .await
-        .map_err(|e| runtime_error(format!("limit task failed: {e}")))?
+        .map_err(|e| ApiError::runtime(format!("limit task failed: {e}")))?
         .map_err(limit_error)?;
     info!(limit = %change.limit_id, old = %change.old, new = %change.new, "limit set");
     let Some(session) = inner.session.upgrade() else {
@@ -255,16 +265,16 @@ async fn apply_limit(
     Ok(change)
 }
 
-async fn start_profiler(inner: &Arc<Inner>, inv: &Invocation) -> Result<Value, CallError> {
-    let name = args::string_or(inv, 0, "profiler", "vmprof")?;
-    let runtime = args::number(inv, 1, "runtime", 10.0)?;
+async fn start_profiler(inner: &Arc<Inner>, a: &Args) -> Result<Value, ApiError> {
+    let name = a.opt_str(0, "profiler")?.unwrap_or("vmprof").to_owned();
+    let runtime = a.f64_or(1, "runtime", 10.0)?;
     // Crossbar.io's keyword is `start_async`; its docs say `async`.
-    let start_async = match args::arg(inv, 2, "start_async") {
-        Some(_) => args::boolean(inv, 2, "start_async", true)?,
-        None => args::boolean(inv, usize::MAX, "async", true)?,
+    let start_async = match a.get_raw(2, "start_async") {
+        Some(_) => a.bool_or(2, "start_async", true)?,
+        None => a.bool_or(usize::MAX, "async", true)?,
     };
     let runtime = profiler::check_runtime(runtime).map_err(profile_error)?;
-    let who = inv.caller();
+    let who = a.caller;
     let info = {
         let mut requests = inner.requests.lock().unwrap_or_else(|p| p.into_inner());
         let info = inner
@@ -283,10 +293,10 @@ async fn start_profiler(inner: &Arc<Inner>, inv: &Invocation) -> Result<Value, C
 
 /// `get_profile`: the profile and, once stopped, its data (`folded`, `flamegraph`, `pprof`);
 /// the data keys are null while it runs or if it failed.
-fn profile_value(profiler: &Profiler, id: &str) -> Result<Value, CallError> {
+fn profile_value(profiler: &Profiler, id: &str) -> Result<Value, ApiError> {
     let (info, output) = profiler.get(id).map_err(profile_error)?;
     let Value::Dict(mut d) = Value::from(info.to_json()) else {
-        return Err(runtime_error("profile is not a dict"));
+        return Err(ApiError::runtime("profile is not a dict"));
     };
     let (folded, flamegraph, pprof) = match output {
         Some(o) => (
@@ -373,9 +383,9 @@ fn exclude(who: Option<u64>) -> PublishOptions {
 }
 
 impl Inner {
-    fn limits(&self) -> Result<Arc<ProcessLimits>, CallError> {
+    fn limits(&self) -> Result<Arc<ProcessLimits>, ApiError> {
         self.limits.clone().map_err(|e| {
-            CallError::with_message(
+            ApiError::new(
                 error::FEATURE_UNAVAILABLE,
                 format!("process limits are unavailable: {e}"),
             )
@@ -384,25 +394,33 @@ impl Inner {
 }
 
 /// Runs a limit read on the blocking pool.
-async fn blocking<F>(f: F) -> Result<Value, CallError>
+async fn blocking<F>(f: F) -> Result<Value, ApiError>
 where
     F: FnOnce() -> Result<serde_json::Value, LimitError> + Send + 'static,
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| runtime_error(format!("limit task failed: {e}")))?
+        .map_err(|e| ApiError::runtime(format!("limit task failed: {e}")))?
         .map(Value::from)
         .map_err(limit_error)
 }
 
-fn limit_error(e: LimitError) -> CallError {
-    CallError::with_message(e.error_uri(), e.to_string())
+fn limit_error(e: LimitError) -> ApiError {
+    ApiError::new(e.error_uri(), e.to_string())
 }
 
-fn profile_error(e: ProfileError) -> CallError {
-    CallError::with_message(e.error_uri(), e.to_string())
+fn profile_error(e: ProfileError) -> ApiError {
+    ApiError::new(e.error_uri(), e.to_string())
 }
 
-fn runtime_error(msg: impl Into<String>) -> CallError {
-    CallError::with_message(error::RUNTIME_ERROR, msg)
+#[cfg(test)]
+mod procedure_table_tests {
+    #[test]
+    fn every_process_procedure_has_a_handler() {
+        let (extra, missing) = mgmt_api::serve::table_mismatch(&super::procedures(), super::p::ALL);
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{extra:?} {missing:?}"
+        );
+    }
 }

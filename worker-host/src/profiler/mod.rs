@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc as tokio_mpsc, watch};
 use tracing::{info, warn};
 
-use crate::vocabulary::{Status, error};
+use mgmt_api::vocabulary::{Status, error};
 
 pub use sampler::{FREQUENCY_HZ, ProfileOutput};
 

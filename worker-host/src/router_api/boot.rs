@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value as Json, json};
 
-use super::args::object;
+use super::object;
 use super::realms::to_json;
 use super::{ApiError, RouterApi};
-use crate::vocabulary::error;
+use mgmt_api::vocabulary::error;
 
 /// Crossbar.io's order (`node.py:boot_from_config`): realms, their roles, transports with
 /// their root service, then each other Web path in sorted order.

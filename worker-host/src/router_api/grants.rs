@@ -10,15 +10,15 @@
 use router_core::authorization::{Permission, RoleConfig};
 use serde_json::{Value as Json, json};
 
-use super::args::object;
+use super::object;
 use super::realms::to_json;
 use super::roles::role_error;
-use super::{ApiError, ApiResult, Args, Handler, RouterApi, handler};
+use super::{ApiError, ApiResult, Args, Entry, RouterApi, handler};
 use crate::router_worker::RouterWorkerError;
-use crate::vocabulary::router_procedure as p;
-use crate::vocabulary::{Kind, Status, error};
+use mgmt_api::procedures::router as p;
+use mgmt_api::vocabulary::{Kind, Status, error};
 
-pub(super) fn procedures() -> Vec<(&'static str, Handler)> {
+pub(super) fn procedures() -> Vec<Entry> {
     vec![
         (
             p::GET_ROUTER_REALM_ROLE_GRANTS,
@@ -103,7 +103,7 @@ impl RouterApi {
 
     async fn start_router_realm_role_grant(&self, a: &Args) -> ApiResult {
         let g = GrantIds::read(a)?;
-        let config = a.required(3, &["grant_config", "config"])?.clone();
+        let config = a.json(3, &["grant_config", "config"])?;
         self.start_grant(&g, config).await
     }
 

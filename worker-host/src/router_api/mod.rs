@@ -9,7 +9,6 @@
 //! Booting a config item goes through the same operations, so a booted worker and one built
 //! call by call look (and announce themselves) the same.
 
-mod args;
 mod boot;
 mod function_auth;
 mod grants;
@@ -20,53 +19,19 @@ mod transports;
 mod web_services;
 mod wsgi;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex};
 
-use router_core::client::{
-    CallError, ClientError, Invocation, RegisterOptions, Registration, Session,
-};
+use router_core::Dict;
+use router_core::client::{ClientError, Registration, Session};
 use router_core::transport::TransportError;
-use router_core::{Dict, Payload, Value};
-use serde_json::Value as Json;
-use tokio::sync::Mutex;
-use tracing::debug;
+use serde_json::{Map, Value as Json};
+use tokio::sync::Mutex as AsyncMutex;
 
 use crate::components::ComponentApi;
 use crate::router_worker::{RouterWorker, RouterWorkerError};
-use crate::vocabulary::{error, worker_prefix};
+use mgmt_api::vocabulary::{error, worker_prefix};
 
-pub use args::Args;
-
-/// A management error: a `crossbar.error.*` URI and a readable message.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{uri}: {message}")]
-pub struct ApiError {
-    pub uri: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(uri: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            uri,
-            message: message.into(),
-        }
-    }
-
-    /// The same error with `location` (a key path in a worker item) in front of the message.
-    pub fn at(mut self, location: &str) -> Self {
-        self.message = format!("{location}: {}", self.message);
-        self
-    }
-}
-
-impl From<ApiError> for CallError {
-    fn from(e: ApiError) -> CallError {
-        CallError::with_message(e.uri, e.message)
-    }
-}
+pub use mgmt_api::{ApiError, Args};
 
 /// The default reading of a runtime error; procedures whose Crossbar.io counterpart answers
 /// differently (`not_running` for stopping an unknown transport, …) map it themselves.
@@ -96,9 +61,8 @@ impl From<RouterWorkerError> for ApiError {
 }
 
 type ApiResult = Result<Json, ApiError>;
-type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
-/// One procedure: its name under the worker prefix and what answers it.
-type Handler = fn(Arc<RouterApi>, Args) -> HandlerFuture;
+/// One procedure of this API and its handler.
+type Entry = mgmt_api::Entry<RouterApi>;
 
 /// The management API of one router worker, served on a session of the management realm.
 pub struct RouterApi {
@@ -109,8 +73,8 @@ pub struct RouterApi {
     worker: Arc<RouterWorker>,
     statuses: status::Statuses,
     /// Serializes changes (see the module docs).
-    ops: Mutex<()>,
-    registrations: std::sync::Mutex<Vec<Registration>>,
+    ops: AsyncMutex<()>,
+    registrations: Mutex<Vec<Registration>>,
     /// The worker's components, once attached (booted between roles and transports).
     components: std::sync::OnceLock<Arc<ComponentApi>>,
     /// The Python children of `wsgi` services, by transport.
@@ -133,30 +97,20 @@ impl RouterApi {
             prefix: worker_prefix(worker_id),
             worker,
             statuses: status::Statuses::default(),
-            ops: Mutex::new(()),
-            registrations: std::sync::Mutex::new(Vec::new()),
+            ops: AsyncMutex::new(()),
+            registrations: Mutex::new(Vec::new()),
             components: std::sync::OnceLock::new(),
             wsgi: wsgi::WsgiHosts::default(),
         });
-        let mut procedures: Vec<(&'static str, Handler)> = Vec::new();
-        procedures.extend(realms::procedures());
-        procedures.extend(roles::procedures());
-        procedures.extend(grants::procedures());
-        procedures.extend(transports::procedures());
-        procedures.extend(web_services::procedures());
-        for (name, handler) in procedures {
-            let weak = Arc::downgrade(&api);
-            let uri = format!("{}.{name}", api.prefix);
-            let reg = session
-                .register(&uri, RegisterOptions::default(), move |inv| {
-                    invoke(weak.clone(), name, handler, inv)
-                })
-                .await?;
-            api.registrations
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(reg);
-        }
+        let registrations = mgmt_api::serve(
+            &session,
+            &api.prefix,
+            &api,
+            &procedures(),
+            error::NOT_RUNNING,
+        )
+        .await?;
+        *api.registrations.lock().unwrap_or_else(|e| e.into_inner()) = registrations;
         Ok(api)
     }
 
@@ -206,40 +160,56 @@ impl RouterApi {
     }
 }
 
-async fn invoke(
-    api: Weak<RouterApi>,
-    name: &'static str,
-    handler: Handler,
-    inv: Invocation,
-) -> Result<Payload, CallError> {
-    let api = api.upgrade().ok_or_else(|| {
-        CallError::with_message(error::NOT_RUNNING, "the router worker API has stopped")
-    })?;
-    let args = Args::from_invocation(&inv);
-    debug!(worker = %api.worker_id, procedure = name, "management call");
-    match handler(api, args).await {
-        Ok(v) => Ok(Payload::args(vec![Value::from(v)])),
-        Err(e) => {
-            debug!(procedure = name, error = %e, "management call failed");
-            Err(e.into())
-        }
-    }
+/// Every procedure of a router worker (its components' aside) with its handler.
+fn procedures() -> Vec<Entry> {
+    let mut procedures = Vec::new();
+    procedures.extend(realms::procedures());
+    procedures.extend(roles::procedures());
+    procedures.extend(grants::procedures());
+    procedures.extend(transports::procedures());
+    procedures.extend(web_services::procedures());
+    procedures
 }
 
-/// Boxes an API method as a [`Handler`].
+/// A handler that calls the API method of that name with the call's arguments.
 macro_rules! handler {
     ($method:ident) => {
-        (|api: std::sync::Arc<$crate::router_api::RouterApi>, args: $crate::router_api::Args| {
-            Box::pin(async move { api.$method(&args).await })
-                as std::pin::Pin<
-                    Box<dyn std::future::Future<Output = $crate::router_api::ApiResult> + Send>,
-                >
-        }) as $crate::router_api::Handler
+        mgmt_api::handler!(|api, args| api.$method(&args).await)
     };
 }
 pub(crate) use handler;
 
+/// Requires a JSON object (a config), else `invalid_configuration` naming `what`.
+fn object<'j>(value: &'j Json, what: &str) -> Result<&'j Map<String, Json>, ApiError> {
+    value.as_object().ok_or_else(|| {
+        ApiError::new(
+            error::INVALID_CONFIGURATION,
+            format!("{what} must be an object, got {value}"),
+        )
+    })
+}
+
 /// An empty keyword dict (publishing helpers).
 fn no_kwargs() -> Dict {
     Dict::new()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_router_procedure_has_a_handler() {
+        let (extra, missing) = mgmt_api::serve::table_mismatch(
+            &super::procedures(),
+            // The live config is served by the worker process beside this API.
+            &mgmt_api::procedures::router::ALL
+                .iter()
+                .copied()
+                .filter(|p| *p != mgmt_api::procedures::router::GET_LIVE_CONFIG)
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{extra:?} {missing:?}"
+        );
+    }
 }

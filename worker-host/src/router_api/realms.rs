@@ -5,13 +5,13 @@ use router_core::authorization::RoleConfig;
 use router_core::{Id, RealmConfig};
 use serde_json::{Value as Json, json};
 
-use super::args::object;
-use super::{ApiError, ApiResult, Args, Handler, RouterApi, handler};
+use super::object;
+use super::{ApiError, ApiResult, Args, Entry, RouterApi, handler};
 use crate::router_worker::RouterWorkerError;
-use crate::vocabulary::router_procedure as p;
-use crate::vocabulary::{Kind, Status, error};
+use mgmt_api::procedures::router as p;
+use mgmt_api::vocabulary::{Kind, Status, error};
 
-pub(super) fn procedures() -> Vec<(&'static str, Handler)> {
+pub(super) fn procedures() -> Vec<Entry> {
     vec![
         (p::GET_ROUTER_REALMS, handler!(get_router_realms)),
         (p::GET_ROUTER_REALM, handler!(get_router_realm)),
@@ -55,7 +55,7 @@ impl RouterApi {
 
     async fn start_router_realm(&self, a: &Args) -> ApiResult {
         let realm_id = a.string(0, "realm_id")?;
-        let config = a.required(1, &["realm_config", "config"])?.clone();
+        let config = a.json(1, &["realm_config", "config"])?;
         self.start_realm(&realm_id, config, a.caller).await
     }
 
@@ -112,12 +112,14 @@ impl RouterApi {
             ));
         }
         object(&config, "the realm configuration")?;
-        let parsed: RealmConfig = router_core::config::from_value(config).map_err(|e| {
-            ApiError::new(
-                error::INVALID_CONFIGURATION,
-                format!("Invalid router realm configuration: {e}"),
-            )
-        })?;
+        let parsed: RealmConfig = router_core::config::from_value(config)
+            .and_then(|c: RealmConfig| c.validate().map(|()| c))
+            .map_err(|e| {
+                ApiError::new(
+                    error::INVALID_CONFIGURATION,
+                    format!("Invalid router realm configuration: {e}"),
+                )
+            })?;
         self.set_status(Kind::Realm, &[realm_id], Status::Starting)
             .await;
         if let Err(e) = self.worker.start_realm(realm_id, parsed).await {

@@ -9,14 +9,14 @@ use router_core::Id;
 use router_core::authorization::RoleConfig;
 use serde_json::{Value as Json, json};
 
-use super::args::object;
+use super::object;
 use super::realms::{no_realm, realm_error, to_json};
-use super::{ApiError, ApiResult, Args, Handler, RouterApi, handler};
+use super::{ApiError, ApiResult, Args, Entry, RouterApi, handler};
 use crate::router_worker::RouterWorkerError;
-use crate::vocabulary::router_procedure as p;
-use crate::vocabulary::{Kind, Status, error};
+use mgmt_api::procedures::router as p;
+use mgmt_api::vocabulary::{Kind, Status, error};
 
-pub(super) fn procedures() -> Vec<(&'static str, Handler)> {
+pub(super) fn procedures() -> Vec<Entry> {
     vec![
         (p::GET_ROUTER_REALM_ROLES, handler!(get_router_realm_roles)),
         (p::GET_ROUTER_REALM_ROLE, handler!(get_router_realm_role)),
@@ -70,7 +70,7 @@ impl RouterApi {
     async fn start_router_realm_role(&self, a: &Args) -> ApiResult {
         let realm_id = a.string(0, "realm_id")?;
         let role_id = a.string(1, "role_id")?;
-        let config = a.required(2, &["role_config", "config"])?.clone();
+        let config = a.json(2, &["role_config", "config"])?;
         self.start_role(&realm_id, &role_id, config, a.caller).await
     }
 

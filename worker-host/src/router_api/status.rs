@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use tracing::warn;
 
 use super::{RouterApi, no_kwargs};
-use crate::vocabulary::{Kind, NEW_OBJECT_STATUS, Status};
+use mgmt_api::vocabulary::{Kind, NEW_OBJECT_STATUS, Status};
 
 /// Objects in a transition (`starting`, `stopping`) or running (`started`); an object that
 /// stopped or failed is forgotten, as it no longer exists.

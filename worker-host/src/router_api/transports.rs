@@ -6,13 +6,13 @@ use router_core::Id;
 use router_core::transport::TransportConfig;
 use serde_json::{Value as Json, json};
 
-use super::args::object;
-use super::{ApiError, ApiResult, Args, Handler, RouterApi, handler};
+use super::object;
+use super::{ApiError, ApiResult, Args, Entry, RouterApi, handler};
 use crate::router_worker::{RouterWorkerError, TransportInfo};
-use crate::vocabulary::router_procedure as p;
-use crate::vocabulary::{Kind, Status, error};
+use mgmt_api::procedures::router as p;
+use mgmt_api::vocabulary::{Kind, Status, error};
 
-pub(super) fn procedures() -> Vec<(&'static str, Handler)> {
+pub(super) fn procedures() -> Vec<Entry> {
     vec![
         (p::GET_ROUTER_TRANSPORTS, handler!(get_router_transports)),
         (p::GET_ROUTER_TRANSPORT, handler!(get_router_transport)),
@@ -46,8 +46,8 @@ impl RouterApi {
 
     async fn start_router_transport(&self, a: &Args) -> ApiResult {
         let transport_id = a.string(0, "transport_id")?;
-        let config = a.required(1, &["config", "transport_config"])?.clone();
-        let create_paths = a.flag(2, "create_paths", false)?;
+        let config = a.json(1, &["config", "transport_config"])?;
+        let create_paths = a.bool_or(2, "create_paths", false)?;
         self.start_transport(&transport_id, config, create_paths, a.caller)
             .await
     }

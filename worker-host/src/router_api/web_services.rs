@@ -10,11 +10,11 @@ use router_core::Id;
 use router_core::transport::config::{WebService, valid_path_key};
 use serde_json::{Value as Json, json};
 
-use super::{ApiError, ApiResult, Args, Handler, RouterApi, handler};
-use crate::vocabulary::router_procedure as p;
-use crate::vocabulary::{Kind, Status, error};
+use super::{ApiError, ApiResult, Args, Entry, RouterApi, handler};
+use mgmt_api::procedures::router as p;
+use mgmt_api::vocabulary::{Kind, Status, error};
 
-pub(super) fn procedures() -> Vec<(&'static str, Handler)> {
+pub(super) fn procedures() -> Vec<Entry> {
     vec![
         (
             p::GET_WEB_TRANSPORT_SERVICES,
@@ -76,7 +76,7 @@ impl RouterApi {
     async fn start_web_transport_service(&self, a: &Args) -> ApiResult {
         let transport_id = a.string(0, "transport_id")?;
         let path = a.string(1, "path")?;
-        let config = a.required(2, &["config", "resource_config"])?.clone();
+        let config = a.json(2, &["config", "resource_config"])?;
         self.start_web_service(&transport_id, &path, config, a.caller)
             .await
     }

@@ -19,7 +19,7 @@ use router_core::transport::rawsocket::{self, HandshakeError};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::vocabulary::{MANAGEMENT_REALM, worker_role};
+use mgmt_api::vocabulary::{MANAGEMENT_REALM, worker_role};
 
 /// Largest WAMP message on the pipe (RawSocket's maximum).
 pub const MAX_MESSAGE: usize = rawsocket::MAX_LENGTH;

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use router_core::client::{ClientError, Session};
+use mgmt_api::handler;
+use mgmt_api::procedures::controller as p;
+use mgmt_api::vocabulary::{Status, event};
 use serde_json::{Value, json};
-use worker_host::vocabulary::{Status, event};
 
-use super::{ApiError, Args, register as reg};
+use super::{ApiError, Args, Entry};
 use crate::controller::Controller;
 use crate::controller::workers::utcstr;
 
@@ -16,27 +17,26 @@ use crate::controller::workers::utcstr;
 /// the `on_shutdown` event get out first.
 const SHUTDOWN_DELAY: Duration = Duration::from_millis(200);
 
-pub(super) async fn register(ctl: &Arc<Controller>, s: &Session) -> Result<(), ClientError> {
-    reg(
-        ctl,
-        s,
-        "get_status",
-        |c, _| async move { Ok(get_status(&c)) },
-    )
-    .await?;
-    reg(ctl, s, "get_system_stats", |_, _| async move {
-        tokio::task::spawn_blocking(super::stats::system_stats)
-            .await
-            .map_err(|e| {
-                ApiError::new(worker_host::vocabulary::error::RUNTIME_ERROR, e.to_string())
-            })
-    })
-    .await?;
-    reg(ctl, s, "shutdown", shutdown).await?;
-    reg(ctl, s, "get_public_key", |c, _| async move {
-        Ok(Value::String(c.key.public_key_hex()))
-    })
-    .await
+pub(super) fn procedures() -> Vec<Entry> {
+    vec![
+        (
+            p::GET_STATUS,
+            handler!(|c, _a| Ok::<_, ApiError>(get_status(&c))),
+        ),
+        (
+            p::GET_SYSTEM_STATS,
+            handler!(|_c, _a| {
+                tokio::task::spawn_blocking(super::stats::system_stats)
+                    .await
+                    .map_err(|e| ApiError::runtime(e.to_string()))
+            }),
+        ),
+        (p::SHUTDOWN, handler!(|c, a| shutdown(c, a).await)),
+        (
+            p::GET_PUBLIC_KEY,
+            handler!(|c, _a| Ok::<_, ApiError>(Value::String(c.key.public_key_hex()))),
+        ),
+    ]
 }
 
 fn get_status(c: &Controller) -> Value {
@@ -88,7 +88,7 @@ fn node_id(c: &Controller) -> Value {
 
 async fn shutdown(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
     let restart = a.bool_or(0, "restart", false)?;
-    let mode = a.get(1, "mode").cloned();
+    let mode = a.get(1, "mode").map(|v| Value::from(v.clone()));
     let info = json!({
         "node_id": node_id(&c),
         "restart": restart,

@@ -3,22 +3,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use router_core::client::{ClientError, Session};
+use mgmt_api::handler;
+use mgmt_api::procedures::controller as p;
+use mgmt_api::vocabulary::{error, event};
 use serde_json::{Value, json};
-use worker_host::vocabulary::{error, event};
 
-use super::{ApiError, Args, register as reg};
+use super::{ApiError, Args, Entry};
 use crate::config::NodeConfig;
 use crate::config::worker::WORKER_TYPES;
 use crate::controller::workers::utcstr;
 use crate::controller::{Controller, spec_from_config};
 
-pub(super) async fn register(ctl: &Arc<Controller>, s: &Session) -> Result<(), ClientError> {
-    reg(ctl, s, "get_workers", get_workers).await?;
-    reg(ctl, s, "get_worker", get_worker).await?;
-    reg(ctl, s, "start_worker", start_worker).await?;
-    reg(ctl, s, "stop_worker", stop_worker).await?;
-    reg(ctl, s, "get_worker_log", get_worker_log).await
+pub(super) fn procedures() -> Vec<Entry> {
+    vec![
+        (p::GET_WORKERS, handler!(|c, a| get_workers(c, a).await)),
+        (p::GET_WORKER, handler!(|c, a| get_worker(c, a).await)),
+        (p::START_WORKER, handler!(|c, a| start_worker(c, a).await)),
+        (p::STOP_WORKER, handler!(|c, a| stop_worker(c, a).await)),
+        (
+            p::GET_WORKER_LOG,
+            handler!(|c, a| get_worker_log(c, a).await),
+        ),
+    ]
 }
 
 fn no_such_worker(id: &str) -> ApiError {
@@ -28,7 +34,7 @@ fn no_such_worker(id: &str) -> ApiError {
 async fn get_workers(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
     let filter: Vec<String> = match a.get(0, "filter_types") {
         None => Vec::new(),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+        Some(v) => serde_json::from_value(Value::from(v.clone())).map_err(|_| {
             ApiError::invalid_argument("filter_types must be a list of worker types")
         })?,
     };
@@ -79,7 +85,7 @@ async fn start_worker(c: Arc<Controller>, a: Args) -> Result<Value, ApiError> {
             ),
         ));
     }
-    let options = a.get(2, "worker_options").cloned();
+    let options = a.get(2, "worker_options").map(|v| Value::from(v.clone()));
     let raw = worker_item(&id, &kind, options)?;
     let cfg =
         NodeConfig::from_value(json!({"version": 2, "workers": [raw.clone()]})).map_err(|e| {

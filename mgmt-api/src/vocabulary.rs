@@ -85,6 +85,31 @@ impl Kind {
         format!("on_{}_status", self.as_str())
     }
 
+    /// How many object IDs precede `old, new` in this kind's status event (a grant is named
+    /// by its realm, role and grant IDs).
+    pub fn ids(self) -> usize {
+        match self {
+            Kind::Role | Kind::WebService => 2,
+            Kind::Grant => 3,
+            _ => 1,
+        }
+    }
+
+    /// Is the status event published under the worker's prefix (all but workers')?
+    pub fn worker_level(self) -> bool {
+        self != Kind::Worker
+    }
+
+    /// The CDC seed's name of this kind's status event, `on_<name>_status@1` (the seed calls
+    /// Web services resources and has `on_limit_set@1` for limits).
+    pub fn seed_event(self) -> String {
+        match self {
+            Kind::WebService => "on_web_resource_status".into(),
+            Kind::Limit => "on_limit_set".into(),
+            k => k.status_event(),
+        }
+    }
+
     /// Crossbar.io's event for a status change of this kind, if it has one. Crossbar.io has no
     /// `stopping`/`failed` events for most kinds and no worker-stopped event at all.
     pub fn crossbar_event(self, status: Status, worker_type: Option<&str>) -> Option<String> {
@@ -121,6 +146,20 @@ pub fn worker_prefix(worker_id: &str) -> String {
     format!("crossbar.worker.{worker_id}")
 }
 
+/// Prefix of every node's procedures and events on a management center's realm (the uplink
+/// mirrors the node's `crossbar.<suffix>` as `crossbarfabriccenter.node.<node_id>.<suffix>`).
+pub const UPLINK_NODE_PREFIX: &str = "crossbarfabriccenter.node.";
+
+/// `crossbarfabriccenter.node.<node_id>.`
+pub fn uplink_node_prefix(node_id: &str) -> String {
+    format!("{UPLINK_NODE_PREFIX}{node_id}.")
+}
+
+/// The uplink's heartbeat topics: `(node_id, {timestamp, period, mrealm_id, seq, workers, …})`
+/// and `(node_id, worker_id, {…})`.
+pub const NODE_HEARTBEAT: &str = "crossbarfabriccenter.node.on_heartbeat";
+pub const WORKER_HEARTBEAT: &str = "crossbarfabriccenter.node.on_worker_heartbeat";
+
 /// The role a worker's session gets on the management realm.
 pub fn worker_role(worker_id: &str) -> String {
     format!("crossbar.worker.{worker_id}")
@@ -128,54 +167,6 @@ pub fn worker_role(worker_id: &str) -> String {
 
 /// The `old` status of a status event for an object that did not exist before.
 pub const NEW_OBJECT_STATUS: Status = Status::Stopped;
-
-/// Procedures of a router worker, registered as `crossbar.worker.<id>.<name>`.
-pub mod router_procedure {
-    pub const GET_ROUTER_REALMS: &str = "get_router_realms";
-    pub const GET_ROUTER_REALM: &str = "get_router_realm";
-    pub const START_ROUTER_REALM: &str = "start_router_realm";
-    pub const STOP_ROUTER_REALM: &str = "stop_router_realm";
-    pub const GET_ROUTER_REALM_ROLES: &str = "get_router_realm_roles";
-    pub const GET_ROUTER_REALM_ROLE: &str = "get_router_realm_role";
-    pub const START_ROUTER_REALM_ROLE: &str = "start_router_realm_role";
-    pub const STOP_ROUTER_REALM_ROLE: &str = "stop_router_realm_role";
-    pub const GET_ROUTER_REALM_ROLE_GRANTS: &str = "get_router_realm_role_grants";
-    pub const GET_ROUTER_REALM_ROLE_GRANT: &str = "get_router_realm_role_grant";
-    pub const START_ROUTER_REALM_ROLE_GRANT: &str = "start_router_realm_role_grant";
-    pub const STOP_ROUTER_REALM_ROLE_GRANT: &str = "stop_router_realm_role_grant";
-    pub const GET_ROUTER_TRANSPORTS: &str = "get_router_transports";
-    pub const GET_ROUTER_TRANSPORT: &str = "get_router_transport";
-    pub const START_ROUTER_TRANSPORT: &str = "start_router_transport";
-    pub const STOP_ROUTER_TRANSPORT: &str = "stop_router_transport";
-    pub const GET_WEB_TRANSPORT_SERVICES: &str = "get_web_transport_services";
-    pub const GET_WEB_TRANSPORT_SERVICE: &str = "get_web_transport_service";
-    pub const START_WEB_TRANSPORT_SERVICE: &str = "start_web_transport_service";
-    pub const STOP_WEB_TRANSPORT_SERVICE: &str = "stop_web_transport_service";
-
-    /// Every router worker procedure above.
-    pub const ALL: &[&str] = &[
-        GET_ROUTER_REALMS,
-        GET_ROUTER_REALM,
-        START_ROUTER_REALM,
-        STOP_ROUTER_REALM,
-        GET_ROUTER_REALM_ROLES,
-        GET_ROUTER_REALM_ROLE,
-        START_ROUTER_REALM_ROLE,
-        STOP_ROUTER_REALM_ROLE,
-        GET_ROUTER_REALM_ROLE_GRANTS,
-        GET_ROUTER_REALM_ROLE_GRANT,
-        START_ROUTER_REALM_ROLE_GRANT,
-        STOP_ROUTER_REALM_ROLE_GRANT,
-        GET_ROUTER_TRANSPORTS,
-        GET_ROUTER_TRANSPORT,
-        START_ROUTER_TRANSPORT,
-        STOP_ROUTER_TRANSPORT,
-        GET_WEB_TRANSPORT_SERVICES,
-        GET_WEB_TRANSPORT_SERVICE,
-        START_WEB_TRANSPORT_SERVICE,
-        STOP_WEB_TRANSPORT_SERVICE,
-    ];
-}
 
 /// Events of a worker's process API (`crossbar.worker.<id>.<event>`) beside the status events.
 pub mod process_event {
@@ -267,15 +258,6 @@ mod tests {
             let e = k.status_event();
             assert!(e.starts_with("on_") && e.ends_with("_status"), "{e}");
             assert!(seen.insert(e));
-        }
-    }
-
-    #[test]
-    fn router_procedures_are_unique_and_lowercase() {
-        let mut seen = std::collections::HashSet::new();
-        for p in router_procedure::ALL {
-            assert!(p.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{p}");
-            assert!(seen.insert(*p), "{p}");
         }
     }
 
