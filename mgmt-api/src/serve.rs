@@ -97,3 +97,23 @@ pub fn table_mismatch<S>(
         .collect();
     (extra, missing)
 }
+
+/// The registrations of an API served after its state was built (the handlers need the
+/// state's `Arc`): set once, kept alive with the state, listed by URI.
+#[derive(Default)]
+pub struct Registrations(std::sync::OnceLock<Vec<Registration>>);
+
+impl Registrations {
+    /// Keeps `registrations` (only the first call counts: an API is served once).
+    pub fn set(&self, registrations: Vec<Registration>) {
+        let _ = self.0.set(registrations);
+    }
+
+    /// The registered procedure URIs.
+    pub fn uris(&self) -> Vec<String> {
+        self.0
+            .get()
+            .map(|r| r.iter().map(|r| r.procedure.clone()).collect())
+            .unwrap_or_default()
+    }
+}

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -117,6 +118,7 @@ pub fn out_queue(capacity: usize) -> (OutSender, OutReceiver) {
     let q = Arc::new(OutQueue {
         state: Mutex::new(QueueState {
             items: VecDeque::new(),
+            overflow_since: None,
             spare: VecDeque::new(),
             closed: false,
             reader: None,
@@ -136,6 +138,9 @@ struct OutQueue {
 
 struct QueueState {
     items: VecDeque<Outgoing>,
+    /// Since when the queue has held more than its capacity (see [`OutSender::overflow`]);
+    /// cleared once the receiver is back under it.
+    overflow_since: Option<Instant>,
     /// A drained batch's allocation, for `items` to go on with (see [`OutReceiver::recycle`]).
     spare: VecDeque<Outgoing>,
     closed: bool,
@@ -181,6 +186,47 @@ impl OutSender {
             }
             room.await;
         }
+    }
+
+    /// Waits until the queue has room, at most `within`; whether it has. The receiver makes
+    /// room only by taking messages, so `false` means it took nothing meanwhile.
+    pub async fn room_within(&self, within: Duration) -> bool {
+        let room = self.0.room.notified();
+        let mut room = std::pin::pin!(room);
+        room.as_mut().enable();
+        {
+            let st = self.0.state.lock();
+            if st.closed || st.items.len() < self.0.capacity {
+                return true;
+            }
+        }
+        tokio::time::timeout(within, room).await.is_ok()
+    }
+
+    /// Is the queue past its capacity, i.e. has its receiver been found stalled and not yet
+    /// caught up? Senders then queue without waiting for it ([`Self::overflow`]).
+    pub fn is_overflowing(&self) -> bool {
+        self.0.state.lock().overflow_since.is_some()
+    }
+
+    /// Queues `out` beyond the capacity, for a receiver that stopped taking messages while
+    /// others should go on being served: at most `limit` messages past the capacity, and for
+    /// at most `max_age` since the queue first overflowed. Gives `out` back when either is
+    /// exceeded (the receiver is then too slow to keep) or the queue is closed.
+    pub fn overflow(&self, out: Outgoing, limit: usize, max_age: Duration) -> Result<(), Outgoing> {
+        let waker = {
+            let mut st = self.0.state.lock();
+            let since = *st.overflow_since.get_or_insert_with(Instant::now);
+            if st.closed || st.items.len() >= self.0.capacity + limit || since.elapsed() > max_age {
+                return Err(out);
+            }
+            st.items.push_back(out);
+            st.reader.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
     }
 
     /// Ends the queue: what is queued is still delivered, nothing new is accepted.
@@ -274,6 +320,9 @@ impl OutReceiver {
         }
         let was_full = st.items.len() >= self.0.capacity;
         let taken = take(&mut st);
+        if st.overflow_since.is_some() && st.items.len() < self.0.capacity {
+            st.overflow_since = None;
+        }
         drop(st);
         if was_full {
             self.0.room.notify_waiters();
@@ -292,6 +341,29 @@ impl Drop for OutReceiver {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_stalled_queue_overflows_within_its_bounds() {
+        let (tx, mut rx) = out_queue(2);
+        tx.try_send(msg(1)).unwrap();
+        tx.try_send(msg(2)).unwrap();
+        assert!(!tx.room_within(Duration::from_millis(20)).await);
+        assert!(!tx.is_overflowing());
+        let age = Duration::from_secs(60);
+        tx.overflow(msg(3), 1, age).unwrap();
+        assert!(tx.is_overflowing());
+        assert!(tx.overflow(msg(4), 1, age).is_err(), "past the limit");
+        // Taking messages gets the queue back under its capacity: no longer overflowing.
+        assert!(rx.recv().await.is_some());
+        assert!(rx.recv().await.is_some());
+        assert!(!tx.is_overflowing());
+        assert!(tx.room_within(Duration::from_millis(20)).await);
+        // Too long past the capacity: refused whatever the count.
+        tx.try_send(msg(5)).unwrap();
+        tx.overflow(msg(6), 10, Duration::ZERO).unwrap_or(());
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(tx.overflow(msg(7), 10, Duration::ZERO).is_err());
+    }
 
     fn msg(n: u64) -> Outgoing {
         Outgoing::from(Message::Goodbye {

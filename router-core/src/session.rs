@@ -3,9 +3,12 @@
 //! A connection runs [`serve_wire`] (or [`connect_local`] for in-process peers). The session
 //! task reads messages in order and routes each one synchronously under short realm locks;
 //! messages for other sessions go into their bounded queues with `try_send`. A message that
-//! finds a full queue is kept in the step's `Deferred` list and awaited (with a timeout) before
-//! this session reads its next message: a slow receiver slows its senders down instead of
-//! growing memory, and one that stays stuck is closed (see [`SLOW_CONSUMER_TIMEOUT`]).
+//! finds a full queue is kept in the step's `Deferred` list and awaited before this session
+//! reads its next message: a receiver that is slow but keeps taking messages slows its senders
+//! down instead of growing memory. One that takes nothing for [`STALL_WINDOW`] is *stalled*:
+//! its senders stop waiting for it and queue past its capacity (at most [`OVERFLOW_LIMIT`]
+//! more messages, for at most [`SLOW_CONSUMER_TIMEOUT`]), so the other receivers of the same
+//! publisher go on being served; a stalled receiver that exceeds either is closed.
 
 use crate::util::{HashMap, HashSet};
 use std::future::Future;
@@ -35,8 +38,14 @@ use crate::{broker, dealer, dict, meta};
 /// Capacity of every session's outgoing queue, in messages. The queue's buffer grows with
 /// what is queued and shrinks again once drained, so an idle session pays nothing for it.
 pub const QUEUE_CAPACITY: usize = 8192;
-/// How long a sender waits for room in a full queue before the receiver is closed.
+/// How long a receiver may stay stalled (queue past its capacity) before it is closed, and
+/// the longest a sender waits for room for one message.
 pub const SLOW_CONSUMER_TIMEOUT: Duration = Duration::from_secs(20);
+/// A receiver whose full queue had no message taken for this long is stalled: senders stop
+/// waiting for it (see the module docs).
+pub const STALL_WINDOW: Duration = Duration::from_millis(250);
+/// How many messages a stalled receiver's queue may hold past its capacity.
+pub const OVERFLOW_LIMIT: usize = QUEUE_CAPACITY;
 /// Time allowed between connection and HELLO, and between CHALLENGE and AUTHENTICATE.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the session ends, how long the writer may take to flush what is queued.
@@ -179,8 +188,24 @@ impl SessionHandle {
         }
         match self.tx.try_send(out) {
             Ok(()) => {}
+            // A stalled receiver holds nobody up.
+            Err(TrySendError::Full(out)) if self.tx.is_overflowing() => self.overflow(out),
             Err(TrySendError::Full(out)) => deferred.push(self.clone(), out),
             Err(TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Queues `out` past the capacity of this stalled session's queue, or closes the session
+    /// if it has been stalled too long or holds too much.
+    fn overflow(&self, out: Outgoing) {
+        if self
+            .tx
+            .overflow(out, OVERFLOW_LIMIT, SLOW_CONSUMER_TIMEOUT)
+            .is_err()
+            && !self.is_closing()
+        {
+            warn!(session = self.id, authid = %self.identity.authid, "slow consumer: stalled with its outgoing queue full, closing session");
+            self.close("wamp.close.killed", "slow consumer: outgoing queue full");
         }
     }
 
@@ -221,17 +246,26 @@ impl Deferred {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    /// Waits for room in each full queue; a receiver that stays full is closed.
+    /// Waits for room in each full queue while its receiver keeps taking messages; a
+    /// receiver that takes nothing for [`STALL_WINDOW`] gets the message past its capacity
+    /// (or is closed, see [`SessionHandle::overflow`]) instead of holding this sender up.
     pub(crate) async fn flush(&mut self) {
-        for (s, out) in self.0.drain(..) {
-            if s.is_closing() {
-                continue;
-            }
-            match tokio::time::timeout(SLOW_CONSUMER_TIMEOUT, s.tx.send(out)).await {
-                Ok(_) => {}
-                Err(_) => {
-                    warn!(session = s.id, authid = %s.identity.authid, "slow consumer: outgoing queue stayed full, closing session");
-                    s.close("wamp.close.killed", "slow consumer: outgoing queue full");
+        for (s, mut out) in self.0.drain(..) {
+            let started = tokio::time::Instant::now();
+            loop {
+                if s.is_closing() {
+                    break;
+                }
+                match s.tx.try_send(out) {
+                    Ok(()) | Err(TrySendError::Closed(_)) => break,
+                    Err(TrySendError::Full(o)) => out = o,
+                }
+                if s.tx.is_overflowing()
+                    || started.elapsed() >= SLOW_CONSUMER_TIMEOUT
+                    || !s.tx.room_within(STALL_WINDOW).await
+                {
+                    s.overflow(out);
+                    break;
                 }
             }
         }

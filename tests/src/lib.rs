@@ -186,13 +186,23 @@ impl Node {
         self.log = log;
     }
 
-    /// Waits until the node accepts connections on every port in `ports`.
+    /// Waits until the node accepts connections on every port in `ports` and has booted every
+    /// worker of its config ("node started"): a Web transport listens before its paths are
+    /// all installed, as in Crossbar.io.
     pub fn wait_ready(&mut self, ports: &[u16]) {
         for &p in ports {
             if !wait_port(p, Duration::from_secs(20)) {
                 let _ = self.child.kill();
                 panic!("node did not listen on {p}; log:\n{}", self.log_text());
             }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.log_text().contains("node started") {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("node did not finish booting; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(25));
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use mgmt_api::handler;
 use mgmt_api::procedures::{container, router_components};
-use router_core::client::{ClientError, PublishOptions, Registration, Session};
+use router_core::client::{ClientError, PublishOptions, Session};
 use router_core::{Dict, List, Value};
 use serde_json::{Value as Json, json};
 use tokio::sync::{mpsc, watch};
@@ -54,7 +54,7 @@ type Entry = mgmt_api::Entry<ComponentApi>;
 /// The component API of one worker, served on a session of the management realm.
 pub struct ComponentApi {
     host: Arc<ComponentHost>,
-    registrations: std::sync::Mutex<Vec<Registration>>,
+    registrations: mgmt_api::serve::Registrations,
     shutdown: watch::Receiver<Option<String>>,
     shutdown_tx: watch::Sender<Option<String>>,
 }
@@ -76,7 +76,7 @@ impl ComponentApi {
         let (shutdown_tx, shutdown) = watch::channel(None);
         let api = Arc::new(ComponentApi {
             host: host.clone(),
-            registrations: std::sync::Mutex::new(Vec::new()),
+            registrations: Default::default(),
             shutdown,
             shutdown_tx: shutdown_tx.clone(),
         });
@@ -96,7 +96,7 @@ impl ComponentApi {
             error::NOT_RUNNING,
         )
         .await?;
-        *api.registrations.lock().unwrap_or_else(|e| e.into_inner()) = registrations;
+        api.registrations.set(registrations);
         Ok(api)
     }
 
@@ -106,12 +106,7 @@ impl ComponentApi {
 
     /// The procedures this API registered (full URIs).
     pub fn procedures(&self) -> Vec<String> {
-        self.registrations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|r| r.procedure.clone())
-            .collect()
+        self.registrations.uris()
     }
 
     /// Starts the `components` of a worker item in order (ids missing in the items become

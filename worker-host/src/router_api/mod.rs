@@ -19,10 +19,10 @@ mod transports;
 mod web_services;
 mod wsgi;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use router_core::Dict;
-use router_core::client::{ClientError, Registration, Session};
+use router_core::client::{ClientError, Session};
 use router_core::transport::TransportError;
 use serde_json::{Map, Value as Json};
 use tokio::sync::Mutex as AsyncMutex;
@@ -74,7 +74,7 @@ pub struct RouterApi {
     statuses: status::Statuses,
     /// Serializes changes (see the module docs).
     ops: AsyncMutex<()>,
-    registrations: Mutex<Vec<Registration>>,
+    registrations: mgmt_api::serve::Registrations,
     /// The worker's components, once attached (booted between roles and transports).
     components: std::sync::OnceLock<Arc<ComponentApi>>,
     /// The Python children of `wsgi` services, by transport.
@@ -98,7 +98,7 @@ impl RouterApi {
             worker,
             statuses: status::Statuses::default(),
             ops: AsyncMutex::new(()),
-            registrations: Mutex::new(Vec::new()),
+            registrations: Default::default(),
             components: std::sync::OnceLock::new(),
             wsgi: wsgi::WsgiHosts::default(),
         });
@@ -110,7 +110,7 @@ impl RouterApi {
             error::NOT_RUNNING,
         )
         .await?;
-        *api.registrations.lock().unwrap_or_else(|e| e.into_inner()) = registrations;
+        api.registrations.set(registrations);
         Ok(api)
     }
 
@@ -136,12 +136,7 @@ impl RouterApi {
 
     /// The procedures this API registered (full URIs).
     pub fn procedures(&self) -> Vec<String> {
-        self.registrations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|r| r.procedure.clone())
-            .collect()
+        self.registrations.uris()
     }
 
     /// Boots a router worker item (JSON, as in the config file) in Crossbar.io's order:
