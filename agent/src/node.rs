@@ -46,6 +46,15 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<(), R
         "node starting"
     );
     raise_open_files_limit();
+    if let ConfigSource::File(p) = &config.config.source {
+        let n = crate::config::write::remove_stale_temps(p);
+        if n > 0 {
+            tracing::warn!(
+                count = n,
+                "removed temp files of an interrupted config write"
+            );
+        }
+    }
     let _watchdog = crate::notify::spawn_watchdog(shutdown.clone());
     let (key, cbdir, node) = (
         config.key.clone(),

@@ -519,6 +519,76 @@ fn log_violation(transport: &TransportInfo, session: Option<Id>, reason: &str) {
     }
 }
 
+/// The checks autobahn's `Hello.parse` makes (so a HELLO that Crossbar.io refuses is refused
+/// here too): `roles` a non-empty dict of the four client roles, each a dict with an optional
+/// `features` dict; `authmethods` a list of strings; `authid`/`authrole` strings; `authextra`
+/// a dict; `resumable` a boolean.
+fn check_hello_details(details: &Dict) -> Result<(), String> {
+    let roles = match details.get("roles") {
+        None => return Err("HELLO: missing mandatory roles attribute in details".into()),
+        Some(Value::Dict(r)) => r,
+        Some(v) => {
+            return Err(format!(
+                "HELLO: roles must be a dict, not {}",
+                v.type_name()
+            ));
+        }
+    };
+    if roles.is_empty() {
+        return Err("HELLO: empty roles in details".into());
+    }
+    for (role, v) in roles {
+        if !matches!(
+            role.as_str(),
+            "subscriber" | "publisher" | "caller" | "callee"
+        ) {
+            return Err(format!("HELLO: invalid role \"{role}\" in roles"));
+        }
+        match v {
+            Value::Dict(d) => {
+                if let Some(f) = d.get("features")
+                    && !matches!(f, Value::Dict(_))
+                {
+                    return Err(format!("HELLO: features of role \"{role}\" must be a dict"));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "HELLO: role \"{role}\" must be a dict, not {}",
+                    other.type_name()
+                ));
+            }
+        }
+    }
+    for key in ["authid", "authrole"] {
+        if let Some(v) = details.get(key)
+            && !matches!(v, Value::String(_))
+        {
+            return Err(format!(
+                "HELLO: {key} must be a string, not {}",
+                v.type_name()
+            ));
+        }
+    }
+    if let Some(v) = details.get("authextra")
+        && !matches!(v, Value::Dict(_) | Value::Null)
+    {
+        return Err(format!(
+            "HELLO: authextra must be a dict, not {}",
+            v.type_name()
+        ));
+    }
+    if let Some(v) = details.get("resumable")
+        && !matches!(v, Value::Bool(_))
+    {
+        return Err(format!(
+            "HELLO: resumable must be a boolean, not {}",
+            v.type_name()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs HELLO → (CHALLENGE → AUTHENTICATE) → WELCOME. `None` if the session did not open.
 async fn handshake<S: MessageSource>(
     router: &Arc<Router>,
@@ -546,6 +616,11 @@ async fn handshake<S: MessageSource>(
             return None;
         }
     };
+    if let Err(text) = check_hello_details(&details) {
+        log_violation(&conn.transport, None, &text);
+        send_direct(tx, Message::abort("wamp.error.protocol_violation", text)).await;
+        return None;
+    }
     let str_of = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_owned);
     let authmethods = match details.get("authmethods") {
         None | Some(Value::Null) => vec!["anonymous".to_owned()],

@@ -93,6 +93,30 @@ fn read_frame(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&payload).into_owned()
 }
 
+/// A TCP connection to `/ws` on `port` after a WebSocket upgrade (`wamp.2.json`).
+fn websocket_upgraded(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s
+}
+
 /// Reads frames until the router closes the connection; returns their payloads as text.
 fn read_until_closed(s: &mut TcpStream) -> String {
     let mut all = Vec::new();
@@ -122,12 +146,19 @@ fn malformed_input_closes_only_that_connection() {
     let _ = read_until_closed(&mut s);
 
     // Malformed WAMP after a good handshake: ABORT with protocol_violation, then close.
-    let bad: [&[u8]; 5] = [
+    // HELLOs that autobahn's (and so Crossbar.io's) parser refuses are refused too.
+    let bad: [&[u8]; 11] = [
         b"[1, \"realm1\"]",
         b"{\"not\": \"a list\"}",
         b"[1, \"realm1\", {\"roles\": {\"caller\": {}}}",
         &[0xff, 0xfe, 0x00, 0x80],
         b"[48, 1, {}, \"com.x\"]",
+        b"[1, \"realm1\", {}]",
+        b"[1, \"realm1\", {\"roles\": \"caller\"}]",
+        b"[1, \"realm1\", {\"roles\": {}}]",
+        b"[1, \"realm1\", {\"roles\": {\"dealer\": {}}}]",
+        b"[1, \"realm1\", {\"roles\": {\"caller\": []}}]",
+        b"[1, \"realm1\", {\"roles\": {\"caller\": {}}, \"authid\": 5}]",
     ];
     for payload in bad {
         let mut s = rawsocket_json(raw);
@@ -164,6 +195,20 @@ fn malformed_input_closes_only_that_connection() {
     let mut s = rawsocket_json(raw);
     s.write_all(&[0, 0x20, 0, 0]).unwrap();
     let _ = read_until_closed(&mut s);
+
+    // WebSocket frame headers that break RFC 6455 close the connection when the header
+    // arrives, though the payload they announce never does: reserved bits, no mask.
+    for header in [[0x82u8 | 0x40, 0xfe, 0xff, 0xff], [0x82, 0x7e, 0xff, 0xff]] {
+        let mut s = websocket_upgraded(web);
+        let started = std::time::Instant::now();
+        s.write_all(&header).unwrap();
+        let _ = read_until_closed(&mut s);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{header:x?}: closed after {:?}",
+            started.elapsed()
+        );
+    }
 
     // Garbage on the web port is an HTTP error, not a crash.
     let mut s = TcpStream::connect(("127.0.0.1", web)).unwrap();

@@ -19,6 +19,33 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_atomic_with(path, |w| w.write_all(contents))
 }
 
+/// Removes the temp files that [`write_atomic`] leaves beside `path` when the process is
+/// killed between creating and renaming one (`.<name>.<random>.tmp`); returns how many. Run
+/// at node start, when nothing else writes the file.
+pub fn remove_stale_temps(path: &Path) -> usize {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return 0;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// Like [`write_atomic`], with the contents produced by `fill`; if `fill` fails, nothing
 /// changes on disk.
 pub fn write_atomic_with(
@@ -134,6 +161,18 @@ pub fn save_json<T: Serialize + ?Sized>(path: &Path, config: &T) -> io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_temps_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        fs::write(&path, "{}").unwrap();
+        fs::write(dir.path().join(".config.json.abc123.tmp"), "partial").unwrap();
+        fs::write(dir.path().join(".other.json.x.tmp"), "keep").unwrap();
+        assert_eq!(remove_stale_temps(&path), 1);
+        assert!(path.exists() && dir.path().join(".other.json.x.tmp").exists());
+        assert_eq!(remove_stale_temps(&path), 0);
+    }
 
     #[test]
     fn failed_write_keeps_old_file() {

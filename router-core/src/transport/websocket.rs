@@ -25,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
+
+use super::ws_guard::{FrameGuard, Start};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig as TungConfig};
@@ -272,7 +274,10 @@ pub struct WsConnection<S> {
 }
 
 /// Accepts a WebSocket upgrade on any path of a raw stream (the `websocket` transport).
-pub async fn accept<S>(stream: S, settings: &WsSettings) -> Result<WsConnection<S>, WsAcceptError>
+pub async fn accept<S>(
+    stream: S,
+    settings: &WsSettings,
+) -> Result<WsConnection<FrameGuard<S>>, WsAcceptError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -299,7 +304,7 @@ where
         }
     };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
+        FrameGuard::new(stream, Start::HttpRequest),
         callback,
         Some(settings.tungstenite_config()),
     );
@@ -325,13 +330,16 @@ pub async fn from_upgraded<S>(
     io: S,
     negotiated: Negotiated,
     settings: &WsSettings,
-) -> (WsReader<S>, WsWriter<S>)
+) -> (WsReader<FrameGuard<S>>, WsWriter<FrameGuard<S>>)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let ws =
-        WebSocketStream::from_raw_socket(io, Role::Server, Some(settings.tungstenite_config()))
-            .await;
+    let ws = WebSocketStream::from_raw_socket(
+        FrameGuard::new(io, Start::Frames),
+        Role::Server,
+        Some(settings.tungstenite_config()),
+    )
+    .await;
     split(ws, negotiated, settings)
 }
 
