@@ -243,20 +243,27 @@ fn check_wsgi(port: u16, who: &str) {
         .http_status_as_error(false)
         .build()
         .into();
-    let get = |path: &str| -> Value {
+    let try_get = |path: &str| -> (u16, String) {
         let mut r = agent
             .get(format!("http://127.0.0.1:{port}{path}"))
             .call()
             .unwrap_or_else(|e| panic!("{who}: GET {path}: {e}"));
-        assert_eq!(r.status(), 200, "{who}: GET {path}");
-        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let get = |path: &str| -> Value {
+        let (status, body) = try_get(path);
+        assert_eq!(status, 200, "{who}: GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
     };
     // The transport listens before its paths' services have all started (each is started
-    // through the management API, as Crossbar.io does): wait (bounded) for the app.
+    // through the management API, as Crossbar.io does): wait (bounded) until both apps answer.
+    let serving = |path: &str| {
+        let (status, body) = try_get(path);
+        status == 200
+            && serde_json::from_str::<Value>(&body).is_ok_and(|v| v.get("script_name").is_some())
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while get("/app/").get("script_name").is_none()
-        || get("/nested/inner/").get("script_name").is_none()
-    {
+    while !serving("/app/") || !serving("/nested/inner/") {
         assert!(
             std::time::Instant::now() < deadline,
             "{who}: the WSGI apps did not start"

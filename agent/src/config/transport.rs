@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use router_core::config::ConfigError;
 
+use worker_host::components::config::{ConnectingTransport, UrlRule};
 use worker_host::components::{ComponentConfig, Placement};
 
 use super::controller::expect_one_of;
@@ -13,9 +14,6 @@ use super::path;
 
 /// Listening transport types of a router worker: router-core's list.
 pub use router_core::transport::config::TRANSPORT_TYPES;
-
-/// Connecting transport types (container components, the uplink).
-pub const CONNECTING_TRANSPORT_TYPES: &[&str] = &["websocket", "rawsocket"];
 
 /// Listening endpoint types.
 pub const LISTENING_ENDPOINT_TYPES: &[&str] = &["tcp", "unix", "twisted", "onion"];
@@ -45,10 +43,12 @@ pub fn validate_component(
         .map_err(|e| e.within(at))
 }
 
-/// Checks a connecting transport (`{type: websocket|rawsocket, endpoint, url, …}`).
+/// Checks the uplink's connecting transport with the parser every connecting transport goes
+/// through (its URL may be derived from the endpoint).
 pub fn validate_connecting_transport(value: &Value, at: &str) -> Result<(), ConfigError> {
-    let kind = tagged_object(value, at, "a transport")?;
-    expect_one_of(&path::key(at, "type"), kind, CONNECTING_TRANSPORT_TYPES)
+    ConnectingTransport::from_json_with(value, UrlRule::FromEndpoint)
+        .map(|_| ())
+        .map_err(|e| e.within(at))
 }
 
 /// Checks a listening endpoint (`{type: tcp, port, …}`).

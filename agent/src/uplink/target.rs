@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use worker_host::components::config::{
+    ConnectingEndpoint, ConnectingTransport, TransportKind, UrlRule,
+};
+
 use crate::config::{FabricConfig, HeartbeatConfig, NodeConfig};
 use crate::keys::tagfile;
 
@@ -173,7 +177,7 @@ pub fn resolve(
     if target.ca_file.is_none()
         && let Some(t) = fabric.and_then(|f| f.transport.as_ref())
     {
-        target.ca_file = ca_file_of(t, cbdir)?;
+        target.ca_file = ca_file_of(&parse_fabric_transport(t)?, cbdir)?;
     }
     target.heartbeat = heartbeat;
     Ok(Some(target))
@@ -219,85 +223,57 @@ fn check_url(url: &str, at: &str) -> Result<(), TargetError> {
     Ok(())
 }
 
-/// A connecting transport of the config: `{type: websocket, url, endpoint: {type: tcp, host,
-/// port, timeout, tls: {hostname, ca_certificates}}}`.
-fn from_transport(t: &Value, cbdir: &Path) -> Result<UplinkTarget, TargetError> {
-    const AT: &str = "controller.fabric.transport";
-    let bad = |at: &str, message: String| TargetError::Invalid {
-        at: at.to_owned(),
-        message,
-    };
-    match t.get("type").and_then(Value::as_str) {
-        Some("websocket") => {}
-        Some(other) => {
-            return Err(bad(
-                &format!("{AT}.type"),
-                format!("the uplink needs a websocket transport, not \"{other}\""),
-            ));
+const FABRIC_TRANSPORT: &str = "controller.fabric.transport";
+
+/// The config's `controller.fabric.transport`, read as every connecting transport is
+/// ([`ConnectingTransport`]; the URL derived from the endpoint when absent).
+fn parse_fabric_transport(t: &Value) -> Result<ConnectingTransport, TargetError> {
+    let parsed = ConnectingTransport::from_json_with(t, UrlRule::FromEndpoint).map_err(|e| {
+        let e = e.within(FABRIC_TRANSPORT);
+        TargetError::Invalid {
+            at: e.path.clone(),
+            message: e.message,
         }
-        None => return Err(bad(AT, "missing field `type`".into())),
+    })?;
+    if parsed.kind != TransportKind::WebSocket {
+        return Err(TargetError::Invalid {
+            at: format!("{FABRIC_TRANSPORT}.type"),
+            message: "the uplink needs a websocket transport, not \"rawsocket\"".into(),
+        });
     }
-    let endpoint = t.get("endpoint");
-    let tls = endpoint
-        .and_then(|e| e.get("tls"))
-        .is_some_and(|v| !v.is_null());
-    let url =
-        match t.get("url") {
-            Some(Value::String(u)) => u.clone(),
-            Some(_) => return Err(bad(&format!("{AT}.url"), "must be a string".into())),
-            None => {
-                let e = endpoint.ok_or_else(|| bad(AT, "needs a url or an endpoint".into()))?;
-                let host = e.get("host").and_then(Value::as_str).ok_or_else(|| {
-                    bad(&format!("{AT}.endpoint.host"), "missing (a string)".into())
-                })?;
-                let port = e.get("port").and_then(Value::as_u64).ok_or_else(|| {
-                    bad(&format!("{AT}.endpoint.port"), "missing (a number)".into())
-                })?;
-                format!("{}://{host}:{port}/ws", if tls { "wss" } else { "ws" })
-            }
-        };
-    check_url(&url, &format!("{AT}.url"))?;
+    Ok(parsed)
+}
+
+/// A target from the config's connecting transport: `{type: websocket, url, endpoint: {type:
+/// tcp, host, port, timeout, tls: {hostname, ca_certificates}}}`.
+fn from_transport(t: &Value, cbdir: &Path) -> Result<UplinkTarget, TargetError> {
+    let parsed = parse_fabric_transport(t)?;
+    let url = parsed.url.clone().unwrap_or_default();
+    check_url(&url, &format!("{FABRIC_TRANSPORT}.url"))?;
     let mut target = UplinkTarget::new(url, TargetSource::Config);
-    if let Some(secs) = endpoint
-        .and_then(|e| e.get("timeout"))
-        .and_then(Value::as_f64)
-        && secs.is_finite()
-        && secs > 0.0
+    if let ConnectingEndpoint::Tcp {
+        timeout: Some(secs),
+        ..
+    } = parsed.endpoint
+        && secs > 0
     {
-        target.connect_timeout = Duration::from_secs_f64(secs);
+        target.connect_timeout = Duration::from_secs(secs);
     }
-    target.ca_file = ca_file_of(t, cbdir)?;
+    target.ca_file = ca_file_of(&parsed, cbdir)?;
     Ok(target)
 }
 
-/// `endpoint.tls.ca_certificates` (Crossbar.io's key: a list of PEM paths, relative to the
-/// node directory). One file is supported: put several certificates into one PEM file.
-fn ca_file_of(t: &Value, cbdir: &Path) -> Result<Option<PathBuf>, TargetError> {
-    const AT: &str = "controller.fabric.transport.endpoint.tls.ca_certificates";
-    let Some(v) = t.pointer("/endpoint/tls/ca_certificates") else {
-        return Ok(None);
-    };
-    let one = match v {
-        Value::Null => return Ok(None),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => match items.as_slice() {
-            [] => return Ok(None),
-            [Value::String(s)] => s.clone(),
-            _ => {
-                return Err(TargetError::Invalid {
-                    at: AT.into(),
-                    message: "give one PEM file path (it may hold several certificates)".into(),
-                });
-            }
-        },
-        _ => {
-            return Err(TargetError::Invalid {
-                at: AT.into(),
-                message: "must be a PEM file path or a list with one".into(),
-            });
-        }
-    };
-    Ok(Some(cbdir.join(one)))
+/// `endpoint.tls.ca_certificates` (a list of PEM paths, relative to the node directory). One
+/// file is supported: put several certificates into one PEM file.
+fn ca_file_of(t: &ConnectingTransport, cbdir: &Path) -> Result<Option<PathBuf>, TargetError> {
+    match t.tls.as_ref().map(|tls| tls.ca_certificates.as_slice()) {
+        None | Some([]) => Ok(None),
+        Some([one]) => Ok(Some(cbdir.join(one))),
+        Some(_) => Err(TargetError::Invalid {
+            at: format!("{FABRIC_TRANSPORT}.endpoint.tls.ca_certificates"),
+            message: "give one PEM file path (it may hold several certificates)".into(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -69,15 +69,38 @@ pub enum ExecLink {
     Url,
 }
 
-/// A connecting transport (Crossbar.io's container `transport`).
+/// A connecting transport: Crossbar.io's container component `transport` and the node's
+/// management uplink (`controller.fabric.transport`), parsed by one reading.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectingTransport {
     pub kind: TransportKind,
     pub endpoint: ConnectingEndpoint,
-    /// WebSocket: the URL of the upgrade request (required, as in Crossbar.io).
+    /// WebSocket: the URL of the upgrade request (see [`UrlRule`]).
     pub url: Option<String>,
     /// Serializers in order of preference (RawSocket: exactly one).
     pub serializers: Vec<String>,
+    /// `endpoint.tls`: connect with TLS.
+    pub tls: Option<ClientTls>,
+}
+
+/// A connecting endpoint's `tls` (Crossbar.io's keys).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientTls {
+    /// PEM files of CA certificates trusted besides the public roots (relative to the node
+    /// directory).
+    pub ca_certificates: Vec<PathBuf>,
+    /// The server name to verify, when not the endpoint's host.
+    pub hostname: Option<String>,
+}
+
+/// Whether a WebSocket transport must name its `url`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlRule {
+    /// Required, as Crossbar.io's checkconfig requires it (components).
+    Required,
+    /// Derived from a TCP endpoint when absent: `ws://host:port/ws`, `wss://` with `tls`
+    /// (the uplink, as Crossbar.io's node derives its management URL).
+    FromEndpoint,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,6 +314,12 @@ impl ComponentConfig {
                     .ok_or_else(|| ConfigError::new("transport", "missing required key"))?;
                 let transport =
                     ConnectingTransport::from_json(&t).map_err(|e| e.within("transport"))?;
+                if transport.tls.is_some() {
+                    return Err(ConfigError::new(
+                        "transport.endpoint.tls",
+                        "TLS on component transports is not supported yet",
+                    ));
+                }
                 let auth = match raw.auth {
                     None | Some(Value::Null) => None,
                     Some(a) => Some(ClientAuth::from_json(&a).map_err(|e| e.within("auth"))?),
@@ -375,10 +404,31 @@ struct RawEndpoint {
     tls: Option<Value>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default)]
+    ca_certificates: Vec<PathBuf>,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    certificate: Option<Value>,
+    #[serde(default)]
+    key: Option<Value>,
+}
+
 const SERIALIZERS: &[&str] = &["json", "msgpack", "cbor"];
 
 impl ConnectingTransport {
+    /// Checks a connecting transport with Crossbar.io's rules ([`UrlRule::Required`]).
     pub fn from_json(value: &Value) -> Result<ConnectingTransport, ConfigError> {
+        Self::from_json_with(value, UrlRule::Required)
+    }
+
+    pub fn from_json_with(
+        value: &Value,
+        url_rule: UrlRule,
+    ) -> Result<ConnectingTransport, ConfigError> {
         let raw: RawTransport = from_value(value.clone())?;
         let kind = match raw.r#type.as_str() {
             "websocket" => TransportKind::WebSocket,
@@ -386,12 +436,22 @@ impl ConnectingTransport {
             other => return Err(unknown_variant("type", other, &["websocket", "rawsocket"])),
         };
         let ep: RawEndpoint = from_value(raw.endpoint).map_err(|e| e.within("endpoint"))?;
-        if ep.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            return Err(ConfigError::new(
-                "endpoint.tls",
-                "TLS on component transports is not supported yet",
-            ));
-        }
+        let tls = match ep.tls {
+            None | Some(Value::Null) => None,
+            Some(t) => {
+                let t: RawTls = from_value(t).map_err(|e| e.within("endpoint.tls"))?;
+                if t.certificate.is_some() || t.key.is_some() {
+                    return Err(ConfigError::new(
+                        "endpoint.tls",
+                        "client certificates (certificate, key) are not supported yet",
+                    ));
+                }
+                Some(ClientTls {
+                    ca_certificates: t.ca_certificates,
+                    hostname: t.hostname,
+                })
+            }
+        };
         let endpoint = match ep.r#type.as_str() {
             "tcp" => {
                 if ep.path.is_some() {
@@ -434,7 +494,7 @@ impl ConnectingTransport {
             }
             other => return Err(unknown_variant("endpoint.type", other, &["tcp", "unix"])),
         };
-        let serializers = match kind {
+        let (serializers, url) = match kind {
             TransportKind::WebSocket => {
                 if raw.serializer.is_some() {
                     return Err(ConfigError::new(
@@ -442,9 +502,16 @@ impl ConnectingTransport {
                         "a WebSocket transport takes `serializers` (a list)",
                     ));
                 }
+                let derived = match (&raw.url, url_rule, &endpoint) {
+                    (None, UrlRule::FromEndpoint, ConnectingEndpoint::Tcp { host, port, .. }) => {
+                        let scheme = if tls.is_some() { "wss" } else { "ws" };
+                        Some(format!("{scheme}://{host}:{port}/ws"))
+                    }
+                    _ => None,
+                };
                 let url = raw
                     .url
-                    .as_deref()
+                    .or(derived)
                     .ok_or_else(|| ConfigError::new("url", "missing required key"))?;
                 if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                     return Err(ConfigError::new(
@@ -452,7 +519,7 @@ impl ConnectingTransport {
                         format!("\"{url}\" is not a ws:// or wss:// URL"),
                     ));
                 }
-                raw.serializers.unwrap_or_default()
+                (raw.serializers.unwrap_or_default(), Some(url))
             }
             TransportKind::RawSocket => {
                 if raw.serializers.is_some() {
@@ -461,10 +528,10 @@ impl ConnectingTransport {
                         "a RawSocket transport takes one `serializer`",
                     ));
                 }
-                vec![
-                    raw.serializer
-                        .ok_or_else(|| ConfigError::new("serializer", "missing required key"))?,
-                ]
+                let serializer = raw
+                    .serializer
+                    .ok_or_else(|| ConfigError::new("serializer", "missing required key"))?;
+                (vec![serializer], raw.url)
             }
         };
         for (i, s) in serializers.iter().enumerate() {
@@ -479,8 +546,9 @@ impl ConnectingTransport {
         Ok(ConnectingTransport {
             kind,
             endpoint,
-            url: raw.url,
+            url,
             serializers,
+            tls,
         })
     }
 }
