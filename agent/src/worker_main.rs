@@ -192,8 +192,7 @@ pub async fn serve_container_worker(
     cbdir: &Path,
 ) -> Result<Arc<ComponentApi>, String> {
     let options = item.get("options").cloned().unwrap_or_else(|| json!({}));
-    let policy = ContainerPolicy::from_options(&container_policy_options(&options))
-        .map_err(|e| format!("options.{e}"))?;
+    let policy = ContainerPolicy::from_options(&options).map_err(|e| format!("options.{e}"))?;
     let mut opts = component_options(HostOptions::container(cbdir), worker_id, item);
     opts.policy = Some(policy);
     let api = serve_components(session, worker_id, opts).await?;
@@ -221,22 +220,6 @@ pub async fn serve_container_worker(
 
 /// The node config names the worker restart policy `always|on-failure|never` (Crossbar.io's
 /// `restart-*` are aliases); the container reads the same key for its components.
-fn container_policy_options(options: &Value) -> Value {
-    let mut o = options.clone();
-    if let Some(r) = o.get_mut("restart") {
-        let mapped = match r.as_str() {
-            Some("always") => Some("restart-always"),
-            Some("on-failure") => Some("restart-on-failed"),
-            Some("never") => Some("restart-never"),
-            _ => None,
-        };
-        if let Some(m) = mapped {
-            *r = json!(m);
-        }
-    }
-    o
-}
-
 /// Python settings from the worker's `options.python` / `options.pythonpath`, and component
 /// output into this worker's log (tracing on stderr, which the controller keeps per worker).
 fn component_options(mut opts: HostOptions, worker_id: &str, item: &Value) -> HostOptions {

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use agent::config::load::{self, ConfigFormat};
 use agent::config::{
-    ContainerShutdown, EnvInherit, GuestOutput, GuestStdin, KeyringConfig, NodeConfig, ProcessEnv,
-    RestartPolicy, ShutdownMode, WorkerConfig, WorkerKind, write,
+    EnvInherit, GuestOutput, GuestStdin, KeyringConfig, NodeConfig, ProcessEnv, ShutdownMode,
+    WorkerConfig, WorkerKind, write,
 };
 use router_core::uri::{MatchPolicy, UriCheck};
 use serde_json::{Value, json};
+use worker_host::components::{RestartPolicy, ShutdownPolicy};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -219,7 +220,7 @@ fn full_config_every_option() {
     let WorkerConfig::Container(c1) = &cfg.workers[1] else {
         panic!()
     };
-    assert_eq!(c1.options.shutdown, Some(ContainerShutdown::Manual));
+    assert_eq!(c1.options.shutdown, Some(ShutdownPolicy::Manual));
     assert_eq!(
         c1.options.restart,
         Some(RestartPolicy::OnFailure),

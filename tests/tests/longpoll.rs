@@ -42,7 +42,7 @@ fn long_poll_protocol_edges() {
         let mut r = agent
             .post(&format!("http://127.0.0.1:{port}/{path}"))
             .send(body.as_bytes())
-            .unwrap();
+            .unwrap_or_else(|e| panic!("POST /{path}: {e}; node log:\n{}", node.log_text()));
         let text = r.body_mut().read_to_string().unwrap();
         (r.status().as_u16(), text)
     };

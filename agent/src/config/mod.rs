@@ -40,9 +40,8 @@ pub use transport::{
     validate_listening_endpoint, validate_transport,
 };
 pub use worker::{
-    ContainerShutdown, ContainerWorkerConfig, EnvInherit, GuestOptions, GuestOutput, GuestStdin,
-    GuestWatch, GuestWorkerConfig, ProcessEnv, RestartPolicy, RouterWorkerConfig, WorkerConfig,
-    WorkerKind, WorkerOptions,
+    ContainerWorkerConfig, EnvInherit, GuestOptions, GuestOutput, GuestStdin, GuestWatch,
+    GuestWorkerConfig, ProcessEnv, RouterWorkerConfig, WorkerConfig, WorkerKind, WorkerOptions,
 };
 
 /// The config version this node reads.

@@ -14,7 +14,7 @@ use super::controller::{ManholeConfig, strip_tag};
 use super::path;
 use super::transport::{validate_component, validate_listening_endpoint, validate_transport};
 use router_core::RealmConfig;
-use worker_host::components::Placement;
+use worker_host::components::{ContainerPolicy, Placement, RestartPolicy, ShutdownPolicy};
 
 /// The worker types crossbar-edge runs.
 pub const WORKER_TYPES: &[&str] = &["router", "container", "guest"];
@@ -268,7 +268,7 @@ pub struct WorkerOptions {
     pub restart: Option<RestartPolicy>,
     /// Container workers only (Crossbar.io): when the container stops itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shutdown: Option<ContainerShutdown>,
+    pub shutdown: Option<ShutdownPolicy>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -291,79 +291,17 @@ impl WorkerOptions {
                 "only container workers have this option",
             ));
         }
-        if let (Some(r), Some(s)) = (self.restart, self.shutdown) {
-            use ContainerShutdown::*;
-            let impossible = matches!(
-                (r, s),
-                (
-                    RestartPolicy::Always,
-                    OnAnyComponentStopped | OnAnyComponentFailed | OnLastComponentStopped
-                ) | (RestartPolicy::OnFailure, OnAnyComponentFailed)
-            );
-            if impossible {
-                return Err(ConfigError::new(
-                    path::key(at, "restart"),
-                    format!(
-                        "\"{}\" won't work with shutdown \"{}\"",
-                        r.as_str(),
-                        s.as_str()
-                    ),
-                ));
-            }
+        if container {
+            ContainerPolicy::new(
+                self.restart.unwrap_or_default(),
+                self.shutdown.unwrap_or_default(),
+            )
+            .map_err(|e| e.within(at))?;
         }
         if let Some(env) = &self.env {
             env.validate(&path::key(at, "env"))?;
         }
         Ok(())
-    }
-}
-
-/// What the supervisor does when a worker process exits. Crossbar.io never restarts a worker
-/// (and shuts the node down instead); here the default is `on-failure` for router and
-/// container workers and `never` for guests (see [`WorkerConfig::restart`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RestartPolicy {
-    /// Restart whenever the process exits (unless the node or the management API stopped it).
-    #[serde(rename = "always", alias = "restart-always")]
-    Always,
-    /// Restart when the process exits with an error or a signal.
-    #[serde(rename = "on-failure", alias = "restart-on-failed")]
-    OnFailure,
-    #[serde(rename = "never", alias = "restart-never")]
-    Never,
-}
-
-impl RestartPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RestartPolicy::Always => "always",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::Never => "never",
-        }
-    }
-}
-
-/// `options.shutdown` of a container worker (Crossbar.io).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ContainerShutdown {
-    #[serde(rename = "shutdown-manual")]
-    Manual,
-    #[serde(rename = "shutdown-on-last-component-stopped")]
-    OnLastComponentStopped,
-    #[serde(rename = "shutdown-on-any-component-failed")]
-    OnAnyComponentFailed,
-    #[serde(rename = "shutdown-on-any-component-stopped")]
-    OnAnyComponentStopped,
-}
-
-impl ContainerShutdown {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContainerShutdown::Manual => "shutdown-manual",
-            ContainerShutdown::OnLastComponentStopped => "shutdown-on-last-component-stopped",
-            ContainerShutdown::OnAnyComponentFailed => "shutdown-on-any-component-failed",
-            ContainerShutdown::OnAnyComponentStopped => "shutdown-on-any-component-stopped",
-        }
     }
 }
 

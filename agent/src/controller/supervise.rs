@@ -21,7 +21,7 @@ use super::launch::{Output, launch};
 use super::watch::DirWatch;
 use super::workers::Worker;
 use super::{ApiError, Controller, events, realm};
-use crate::config::RestartPolicy;
+use worker_host::components::RestartPolicy;
 
 /// Records waiting to be published live per worker process; beyond that they are only kept
 /// in the log buffer (a worker logging faster than the management realm delivers must not

@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use worker_host::log::{LogBuffer, LogRecord};
 
-use crate::config::{RestartPolicy, WorkerConfig, WorkerKind};
+use crate::config::{WorkerConfig, WorkerKind};
+use worker_host::components::RestartPolicy;
 
 /// What a worker is, fixed when it is started.
 #[derive(Clone, Debug)]

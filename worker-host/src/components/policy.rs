@@ -1,26 +1,62 @@
 //! A container's `options.restart` and `options.shutdown`: what happens when one of its
 //! components ends, as Crossbar.io's container decides it (`worker/container.py`).
 
-use router_core::config::{ConfigError, unknown_variant};
+use router_core::config::{ConfigError, from_value};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// When something that ended is started again: a worker process (the node's supervisor) or a
+/// container's component (Crossbar.io's `options.restart`). Both spellings are accepted:
+/// Crossbar.io's `restart-always|restart-on-failed|restart-never` and `always|on-failure|never`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RestartPolicy {
+    /// Whenever it ends (unless it was stopped on request).
+    #[serde(rename = "always", alias = "restart-always")]
     Always,
-    OnFailed,
+    /// When it ends with an error (a failed component, a worker exiting non-zero or on a
+    /// signal).
+    #[serde(rename = "on-failure", alias = "restart-on-failed")]
+    OnFailure,
     /// Crossbar.io's default.
     #[default]
+    #[serde(rename = "never", alias = "restart-never")]
     Never,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+impl RestartPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::Never => "never",
+        }
+    }
+}
+
+/// A container's `options.shutdown`: when it stops itself (Crossbar.io's names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ShutdownPolicy {
     /// Crossbar.io's default: the container keeps running.
     #[default]
+    #[serde(rename = "shutdown-manual")]
     Manual,
+    #[serde(rename = "shutdown-on-last-component-stopped")]
     OnLastComponentStopped,
+    #[serde(rename = "shutdown-on-any-component-failed")]
     OnAnyComponentFailed,
+    #[serde(rename = "shutdown-on-any-component-stopped")]
     OnAnyComponentStopped,
+}
+
+impl ShutdownPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownPolicy::Manual => "shutdown-manual",
+            ShutdownPolicy::OnLastComponentStopped => "shutdown-on-last-component-stopped",
+            ShutdownPolicy::OnAnyComponentFailed => "shutdown-on-any-component-failed",
+            ShutdownPolicy::OnAnyComponentStopped => "shutdown-on-any-component-stopped",
+        }
+    }
 }
 
 /// The container's policies.
@@ -40,62 +76,43 @@ pub enum PolicyDecision {
     Nothing,
 }
 
-const RESTART: &[&str] = &["restart-always", "restart-on-failed", "restart-never"];
-const SHUTDOWN: &[&str] = &[
-    "shutdown-manual",
-    "shutdown-on-last-component-stopped",
-    "shutdown-on-any-component-failed",
-    "shutdown-on-any-component-stopped",
-];
-
 impl ContainerPolicy {
-    /// Reads `restart` and `shutdown` from a container's `options` (other keys are ignored),
-    /// refusing the combinations Crossbar.io refuses.
-    pub fn from_options(options: &Value) -> Result<ContainerPolicy, ConfigError> {
-        let get = |key: &str| -> Result<Option<&str>, ConfigError> {
-            match options.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s)),
-                Some(_) => Err(ConfigError::new(key, "must be a string")),
-            }
-        };
-        let restart = match get("restart")? {
-            None | Some("restart-never") => RestartPolicy::Never,
-            Some("restart-always") => RestartPolicy::Always,
-            Some("restart-on-failed") => RestartPolicy::OnFailed,
-            Some(other) => return Err(unknown_variant("restart", other, RESTART)),
-        };
-        let shutdown = match get("shutdown")? {
-            None | Some("shutdown-manual") => ShutdownPolicy::Manual,
-            Some("shutdown-on-last-component-stopped") => ShutdownPolicy::OnLastComponentStopped,
-            Some("shutdown-on-any-component-failed") => ShutdownPolicy::OnAnyComponentFailed,
-            Some("shutdown-on-any-component-stopped") => ShutdownPolicy::OnAnyComponentStopped,
-            Some(other) => return Err(unknown_variant("shutdown", other, SHUTDOWN)),
-        };
+    /// The policies, refusing the combinations Crossbar.io refuses (a container that restarts
+    /// every component can never see the condition it is to shut down on).
+    pub fn new(restart: RestartPolicy, shutdown: ShutdownPolicy) -> Result<Self, ConfigError> {
+        use ShutdownPolicy::*;
         let impossible = matches!(
             (restart, shutdown),
-            (RestartPolicy::Always, ShutdownPolicy::OnAnyComponentStopped)
-                | (RestartPolicy::Always, ShutdownPolicy::OnAnyComponentFailed)
-                | (
-                    RestartPolicy::Always,
-                    ShutdownPolicy::OnLastComponentStopped
-                )
-                | (
-                    RestartPolicy::OnFailed,
-                    ShutdownPolicy::OnAnyComponentFailed
-                )
+            (
+                RestartPolicy::Always,
+                OnAnyComponentStopped | OnAnyComponentFailed | OnLastComponentStopped
+            ) | (RestartPolicy::OnFailure, OnAnyComponentFailed)
         );
         if impossible {
             return Err(ConfigError::new(
                 "restart",
                 format!(
-                    "\"{}\" cannot work with shutdown \"{}\"",
-                    get("restart")?.unwrap_or_default(),
-                    get("shutdown")?.unwrap_or_default()
+                    "\"{}\" won't work with shutdown \"{}\"",
+                    restart.as_str(),
+                    shutdown.as_str()
                 ),
             ));
         }
         Ok(ContainerPolicy { restart, shutdown })
+    }
+
+    /// Reads `restart` and `shutdown` from a container's `options` (other keys are ignored).
+    pub fn from_options(options: &Value) -> Result<ContainerPolicy, ConfigError> {
+        fn get<T: serde::de::DeserializeOwned + Default>(
+            o: &Value,
+            key: &str,
+        ) -> Result<T, ConfigError> {
+            match o.get(key) {
+                None | Some(Value::Null) => Ok(T::default()),
+                Some(v) => from_value(v.clone()).map_err(|e| e.within(key)),
+            }
+        }
+        ContainerPolicy::new(get(options, "restart")?, get(options, "shutdown")?)
     }
 
     /// The decision after a component ended: `failed` (it crashed or left uncleanly),
@@ -122,7 +139,7 @@ impl ContainerPolicy {
         }
         match self.restart {
             RestartPolicy::Always => PolicyDecision::Restart,
-            RestartPolicy::OnFailed if failed => PolicyDecision::Restart,
+            RestartPolicy::OnFailure if failed => PolicyDecision::Restart,
             _ => PolicyDecision::Nothing,
         }
     }
@@ -196,6 +213,6 @@ mod tests {
             &json!({"restart": "restart-always", "shutdown": "shutdown-on-any-component-failed"}),
         )
         .unwrap_err();
-        assert!(e.message.contains("cannot work"), "{e}");
+        assert!(e.message.contains("won't work"), "{e}");
     }
 }
