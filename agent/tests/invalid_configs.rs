@@ -142,7 +142,7 @@ fn each_error_names_its_key_path() {
         ("transport id type", set(base(), "/workers/0/transports/0/id", Some(json!(1))), "workers[0].transports[0].id", "expected a string"),
         ("duplicate transport id", set(set(base(), "/workers/0/transports/0/id", Some(json!("web1"))), "/workers/0/transports/1/id", Some(json!("web1"))), "workers[0].transports[1].id", "duplicate transport id"),
         ("unset $PORT", set(base(), "/workers/0/transports/1/endpoint/port", Some(json!("$NOT_SET_PORT"))), "workers[0].transports[1].endpoint.port", "'$NOT_SET_PORT' not set"),
-        ("component type", set(base(), "/workers/0/components/0/type", Some(json!("module"))), "workers[0].components[0].type", "expected one of: class, exec"),
+        ("component type", set(base(), "/workers/0/components/0/type", Some(json!("module"))), "workers[0].components[0].type", "expected one of: class, function, exec"),
         ("component without classname", set(base(), "/workers/0/components/0/classname", None), "workers[0].components[0].classname", "missing required key"),
         ("component without realm", set(base(), "/workers/0/components/0/realm", None), "workers[0].components[0]", "missing field `realm`"),
         ("router component with a transport", set(base(), "/workers/0/components/0/transport", Some(json!({"type": "websocket"}))), "workers[0].components[0].transport", "attaches to the router's realm directly"),

@@ -86,7 +86,10 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
             {"type": "class", "classname": "edge_twisted.Mul2", "realm": "realm1", "role": "app"},
             {"type": "class", "classname": "edge_app.FailsOnJoin", "realm": "realm1", "role": "app"},
             {"type": "class", "classname": "edge_app.Add2", "realm": "realm1", "role": "app",
-             "extra": {"prefix": "com.asyncio"}}
+             "extra": {"prefix": "com.asyncio"}},
+            // Crossbar.io's `function` component: callables called on the session's events.
+            {"type": "function", "realm": "realm1", "role": "app", "extra": {"tag": "t1"},
+             "callbacks": {"join": "edge_functions.on_join", "leave": "edge_functions.on_leave"}}
         ],
         "transports": [{"type": "rawsocket", "serializers": ["msgpack", "json"],
                         "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"}}]
@@ -106,6 +109,22 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
             "log:\n{}",
             node.log_text()
         );
+        // The join callback registers once the component is up (bounded wait).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match py_call(port, "com.function.muladd", json!([6, 7])).await {
+                Ok(v) => {
+                    assert_eq!(v, json!([43, 1, "t1"]), "log:\n{}", node.log_text());
+                    break;
+                }
+                Err(e) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "{e}; log:\n{}",
+                    node.log_text()
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let s = connect(&node.cbdir()).await;
         let list = call_ok(&s, "crossbar.worker.router1.get_router_components", vec![]).await;
         let ids: Vec<&str> = list
@@ -114,7 +133,11 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
             .iter()
             .filter_map(|c| c["id"].as_str())
             .collect();
-        assert_eq!(ids, ["component001", "component003"], "{list}");
+        assert_eq!(
+            ids,
+            ["component001", "component003", "component004"],
+            "{list}"
+        );
     });
     let log = node.log_text();
     assert!(

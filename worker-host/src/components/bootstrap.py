@@ -94,6 +94,40 @@ def function_authenticator_class(framework):
     return FunctionAuthenticator
 
 
+# The worker's built-in class for Crossbar.io's "function" router components.
+FUNCTION_COMPONENT = "crossbar_edge_builtin.FunctionComponent"
+
+
+def function_component_class(framework, callbacks):
+    """A session whose `join`, `leave`, `connect` and `disconnect` events call the configured
+    functions (`fn(session, details)`), as Crossbar.io's function components do."""
+    functions = {}
+    for event, ref in (callbacks or {}).items():
+        module_name, _, name = ref.rpartition(".")
+        try:
+            functions[event] = getattr(importlib.import_module(module_name), name)
+        except Exception:
+            fail(
+                "crossbar.error.class_import_failed",
+                "Failed to import package '{}' (for '{}')\n{}\nPython module search path: {}".format(
+                    module_name, ref, traceback.format_exc(), sys.path
+                ),
+            )
+
+    if framework == "twisted":
+        from autobahn.twisted.wamp import ApplicationSession
+    else:
+        from autobahn.asyncio.wamp import ApplicationSession
+
+    class FunctionComponent(ApplicationSession):
+        def __init__(self, config=None):
+            ApplicationSession.__init__(self, config)
+            for event, fn in functions.items():
+                self.on(event, fn)
+
+    return FunctionComponent
+
+
 def pick_serializers(names):
     from autobahn.wamp import serializer as s
 
@@ -373,6 +407,10 @@ def main():
             "autobahn-python cannot be imported by {}: {}".format(sys.executable, e),
         )
     other = "asyncio" if framework == "twisted" else "twisted"
+    if cfg["classname"] == FUNCTION_COMPONENT:
+        klass = function_component_class(framework, cfg.get("callbacks"))
+        (run_twisted if framework == "twisted" else run_asyncio)(klass, cfg)
+        return
     if cfg["classname"] == FUNCTION_AUTHENTICATOR:
         try:
             importlib.import_module(cfg["extra"]["create"].rpartition(".")[0])

@@ -14,7 +14,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::process::{ChildStdin, Command};
 
 use super::config::{
-    ClientAuth, ComponentConfig, ConnectingEndpoint, ConnectingTransport, TransportKind,
+    ClientAuth, ComponentConfig, ComponentKind, ConnectingEndpoint, ConnectingTransport,
+    TransportKind,
 };
 
 /// The bootstrap run with `python -u -c`.
@@ -117,10 +118,12 @@ pub enum ClassLink<'a> {
     },
 }
 
+/// The bootstrap's built-in class that runs a `function` component.
+pub const FUNCTION_COMPONENT: &str = "crossbar_edge_builtin.FunctionComponent";
+
 /// The JSON the bootstrap reads from stdin.
 pub fn bootstrap_config(
     component_id: &str,
-    classname: &str,
     config: &ComponentConfig,
     settings: &PythonSettings,
     base_dir: &Path,
@@ -171,9 +174,16 @@ pub fn bootstrap_config(
             (l, a)
         }
     };
+    // A `function` component runs as the bootstrap's built-in session class.
+    let (classname, callbacks) = match &config.kind {
+        ComponentKind::Class { classname } => (classname.as_str(), Value::Null),
+        ComponentKind::Function { callbacks } => (FUNCTION_COMPONENT, json!(callbacks)),
+        ComponentKind::Exec(_) => ("", Value::Null),
+    };
     json!({
         "component_id": component_id,
         "classname": classname,
+        "callbacks": callbacks,
         "realm": config.realm,
         "extra": extra,
         "pythonpath": settings.resolved_pythonpath(base_dir),

@@ -45,8 +45,17 @@ pub enum ComponentKind {
     Class {
         classname: String,
     },
+    /// Crossbar.io's `function` component: a session (a router component joins with its
+    /// `role`) whose `join`, `leave`, `connect` and `disconnect` events call these Python
+    /// callables (`package.module.function`), each as `fn(session, details)`.
+    Function {
+        callbacks: BTreeMap<String, String>,
+    },
     Exec(ExecSpec),
 }
+
+/// The events a `function` component may have callbacks for (Crossbar.io's list).
+pub const FUNCTION_CALLBACKS: &[&str] = &["join", "leave", "connect", "disconnect"];
 
 /// A native executable and how it is started.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,6 +209,8 @@ struct RawComponent {
     #[serde(default)]
     classname: Option<String>,
     #[serde(default)]
+    callbacks: Option<BTreeMap<String, String>>,
+    #[serde(default)]
     extra: Option<Value>,
     /// Crossbar.io accepts it (router links); nothing reads it.
     #[serde(default)]
@@ -222,6 +233,7 @@ struct RawComponent {
 }
 
 const CLASS_ONLY: &[&str] = &["classname"];
+const FUNCTION_ONLY: &[&str] = &["callbacks"];
 const EXEC_ONLY: &[&str] = &["executable", "arguments", "env", "workdir", "link"];
 
 impl ComponentConfig {
@@ -245,18 +257,48 @@ impl ComponentConfig {
                 if let Some(k) = EXEC_ONLY.iter().find(|k| present(k)) {
                     return Err(ConfigError::new(*k, "only for components of type \"exec\""));
                 }
+                if let Some(k) = FUNCTION_ONLY.iter().find(|k| present(k)) {
+                    return Err(ConfigError::new(
+                        *k,
+                        "only for components of type \"function\"",
+                    ));
+                }
                 let classname = raw
                     .classname
                     .ok_or_else(|| ConfigError::new("classname", "missing required key"))?;
                 check_classname(&classname)?;
                 ComponentKind::Class { classname }
             }
-            "exec" => {
-                if let Some(k) = CLASS_ONLY.iter().find(|k| present(k)) {
+            "function" => {
+                if let Some(k) = EXEC_ONLY.iter().chain(CLASS_ONLY).find(|k| present(k)) {
                     return Err(ConfigError::new(
                         *k,
-                        "only for components of type \"class\"",
+                        "not for components of type \"function\"",
                     ));
+                }
+                let callbacks = raw.callbacks.unwrap_or_default();
+                for (event, callable) in &callbacks {
+                    if !FUNCTION_CALLBACKS.contains(&event.as_str()) {
+                        return Err(unknown_variant(
+                            &format!("callbacks.{event}"),
+                            event,
+                            FUNCTION_CALLBACKS,
+                        ));
+                    }
+                    check_classname(callable).map_err(|_| {
+                        ConfigError::new(
+                            format!("callbacks.{event}"),
+                            format!(
+                                "\"{callable}\" is not a Python function path like \"package.module.function\""
+                            ),
+                        )
+                    })?;
+                }
+                ComponentKind::Function { callbacks }
+            }
+            "exec" => {
+                if let Some(k) = CLASS_ONLY.iter().chain(FUNCTION_ONLY).find(|k| present(k)) {
+                    return Err(ConfigError::new(*k, "not for components of type \"exec\""));
                 }
                 let executable = raw
                     .executable
@@ -283,7 +325,13 @@ impl ComponentConfig {
                     link,
                 })
             }
-            other => return Err(unknown_variant("type", other, &["class", "exec"])),
+            other => {
+                return Err(unknown_variant(
+                    "type",
+                    other,
+                    &["class", "function", "exec"],
+                ));
+            }
         };
         let extra = match raw.extra {
             None | Some(Value::Null) => serde_json::Map::new(),
@@ -338,10 +386,11 @@ impl ComponentConfig {
         })
     }
 
-    /// `class` or `exec`.
+    /// `class`, `function` or `exec`.
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             ComponentKind::Class { .. } => "class",
+            ComponentKind::Function { .. } => "function",
             ComponentKind::Exec(_) => "exec",
         }
     }
@@ -687,9 +736,49 @@ mod tests {
             .path,
             "classname"
         );
+        assert_eq!(err(json!({"type": "module", "realm": "r"}), r).path, "type");
+        // `function` components: Crossbar.io's callback names, router workers only.
+        let f = ComponentConfig::from_json(
+            &json!({"type": "function", "realm": "r", "callbacks": {"join": "m.on_join"}}),
+            r,
+        )
+        .unwrap();
+        assert!(
+            matches!(f.kind, ComponentKind::Function { ref callbacks } if callbacks["join"] == "m.on_join")
+        );
         assert_eq!(
-            err(json!({"type": "function", "realm": "r"}), r).path,
-            "type"
+            err(
+                json!({"type": "function", "realm": "r", "callbacks": {"ready": "m.f"}}),
+                r
+            )
+            .path,
+            "callbacks.ready"
+        );
+        assert_eq!(
+            err(
+                json!({"type": "function", "realm": "r", "callbacks": {"join": "nodots"}}),
+                r
+            )
+            .path,
+            "callbacks.join"
+        );
+        assert_eq!(
+            err(
+                json!({"type": "function", "realm": "r", "classname": "a.B"}),
+                r
+            )
+            .path,
+            "classname"
+        );
+        // In a container too, with its transport.
+        let t = json!({"type": "rawsocket", "serializer": "json",
+                       "endpoint": {"type": "tcp", "host": "h", "port": 1}});
+        assert!(
+            ComponentConfig::from_json(
+                &json!({"type": "function", "realm": "r", "transport": t}),
+                Placement::Container
+            )
+            .is_ok()
         );
         assert_eq!(
             err(

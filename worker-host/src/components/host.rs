@@ -324,7 +324,7 @@ impl ComponentHost {
         let link_stop = CancellationToken::new();
         let sink = self.opts.log_sink.clone();
         let (child, socket, auth, wait_marker) = match &cfg.kind {
-            ComponentKind::Class { classname } => {
+            ComponentKind::Class { .. } | ComponentKind::Function { .. } => {
                 class::check_python(&self.opts.python, base_dir)
                     .await
                     .map_err(ComponentError::InvalidConfiguration)?;
@@ -348,8 +348,7 @@ impl ComponentHost {
                         auth: cfg.auth.as_ref(),
                     },
                 };
-                let boot =
-                    class::bootstrap_config(id, classname, cfg, &self.opts.python, base_dir, link);
+                let boot = class::bootstrap_config(id, cfg, &self.opts.python, base_dir, link);
                 let cmd = class::command(&self.opts.python, base_dir);
                 let (child, pipes) = child::spawn(cmd, id, sink, true, false)
                     .map_err(|e| cannot(format!("cannot run Python: {e}")))?;
