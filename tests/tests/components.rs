@@ -86,10 +86,7 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
             {"type": "class", "classname": "edge_twisted.Mul2", "realm": "realm1", "role": "app"},
             {"type": "class", "classname": "edge_app.FailsOnJoin", "realm": "realm1", "role": "app"},
             {"type": "class", "classname": "edge_app.Add2", "realm": "realm1", "role": "app",
-             "extra": {"prefix": "com.asyncio"}},
-            // Crossbar.io's `function` component: callables called on the session's events.
-            {"type": "function", "realm": "realm1", "role": "app", "extra": {"tag": "t1"},
-             "callbacks": {"join": "edge_functions.on_join", "leave": "edge_functions.on_leave"}}
+             "extra": {"prefix": "com.asyncio"}}
         ],
         "transports": [{"type": "rawsocket", "serializers": ["msgpack", "json"],
                         "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"}}]
@@ -109,22 +106,6 @@ fn twisted_and_asyncio_components_with_loggers_made_at_import() {
             "log:\n{}",
             node.log_text()
         );
-        // The join callback registers once the component is up (bounded wait).
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            match py_call(port, "com.function.muladd", json!([6, 7])).await {
-                Ok(v) => {
-                    assert_eq!(v, json!([43, 1, "t1"]), "log:\n{}", node.log_text());
-                    break;
-                }
-                Err(e) => assert!(
-                    std::time::Instant::now() < deadline,
-                    "{e}; log:\n{}",
-                    node.log_text()
-                ),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let s = connect(&node.cbdir()).await;
         let list = call_ok(&s, "crossbar.worker.router1.get_router_components", vec![]).await;
         let ids: Vec<&str> = list
@@ -570,4 +551,57 @@ fn container_restart_policy_restarts_a_crashing_component() {
         }
     });
     assert_eq!(node.terminate(), Some(0), "log:\n{}", node.log_text());
+}
+
+/// The config of a router with one `function` component (and the port it listens on).
+fn function_component_config(port: u16, options: Value) -> Value {
+    json!({"version": 2, "workers": [{
+        "type": "router", "options": options,
+        "realms": [realm1()],
+        "components": [
+            {"type": "function", "realm": "realm1", "role": "app", "extra": {"tag": "t1"},
+             "callbacks": {"join": "edge_functions.on_join", "leave": "edge_functions.on_leave"}}
+        ],
+        "transports": [{"type": "rawsocket", "serializers": ["msgpack", "json"],
+                        "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"}}]
+    }]})
+}
+
+/// Calls the procedure the join callback registers, waiting (bounded) for it.
+async fn call_function_component(port: u16, who: &str, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match py_call(port, "com.function.muladd", json!([6, 7])).await {
+            Ok(v) => {
+                assert_eq!(v, json!([43, 1, "t1"]), "{who}; log:\n{}", log());
+                return;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "{who}: {e}; log:\n{}", log()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn function_components_answer_as_on_crossbar_io() {
+    let Some(bin) = tests::crossbar::crossbar_bin() else {
+        return;
+    };
+    let rt = runtime();
+    let port = free_port();
+    // Crossbar.io runs its router with its own Python; the module comes from PYTHONPATH.
+    let config = function_component_config(port, json!({"pythonpath": [py_dir()]}));
+    let cb = tests::crossbar::Crossbar::start(&bin, &config.to_string(), &[port]);
+    rt.block_on(call_function_component(port, "Crossbar.io", || {
+        cb.log_text()
+    }));
+    drop(cb);
+
+    let port = free_port();
+    let config = function_component_config(port, native_options());
+    let mut node = Node::start(&config.to_string(), &[]);
+    node.wait_ready(&[port]);
+    rt.block_on(call_function_component(port, "crossbar-edge", || {
+        node.log_text()
+    }));
 }
