@@ -181,6 +181,13 @@ fn malformed_input_closes_only_that_connection() {
                 && l.contains("tcp4:127.0.0.1:")
                 && l.to_ascii_uppercase().contains("WARN")
         });
+        // So is a connection that fails its RawSocket handshake (HTTP sent to the port).
+        let warned = warned
+            && log.lines().any(|l| {
+                l.contains("connection closed in its transport handshake")
+                    && l.contains("rawsocket handshake failed")
+                    && l.to_ascii_uppercase().contains("WARN")
+            });
         if warned {
             break;
         }

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::auth::{Authenticator, TransportInfo};
 use crate::codec::Codec;
@@ -47,6 +48,21 @@ pub(crate) struct WsEndpoint {
     pub authenticator: Arc<dyn Authenticator>,
 }
 
+/// Bounds the warnings that connections failing their handshake can make us write.
+static HANDSHAKE_LOG: crate::util::RateLimit = crate::util::RateLimit::new(10);
+
+/// A connection that failed its transport handshake (garbage, a wrong protocol, a client that
+/// never sent one): a warning with the peer and why, at most 10 a second (the rest are
+/// counted in the next one).
+fn log_refused(peer: &str, what: &'static str, error: &str) {
+    if let Some(suppressed) = HANDSHAKE_LOG.allow() {
+        warn!(
+            peer,
+            what, error, suppressed, "connection closed in its transport handshake"
+        );
+    }
+}
+
 /// Runs a RawSocket handshake; on success the session runs on as its own task.
 pub(crate) async fn serve_rawsocket(
     io: BoxedIo,
@@ -63,12 +79,17 @@ pub(crate) async fn serve_rawsocket(
         _ = shared.shutdown.cancelled() => return,
         r = handshake => match r {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
+            // A peer that closes without sending anything (a TCP health check) is no news.
+            Ok(Err(rawsocket::HandshakeError::Io(e))) => {
                 debug!(%peer, error = %e, "rawsocket handshake failed");
                 return;
             }
+            Ok(Err(e)) => {
+                log_refused(&peer, "rawsocket handshake failed", &e.to_string());
+                return;
+            }
             Err(_) => {
-                debug!(%peer, "rawsocket handshake timed out");
+                log_refused(&peer, "rawsocket handshake timed out", "no handshake in time");
                 return;
             }
         },
@@ -99,8 +120,14 @@ pub(crate) async fn serve_websocket(
         _ = shared.shutdown.cancelled() => return,
         r = websocket::accept(io, &ep.settings) => match r {
             Ok(c) => c,
-            Err(e) => {
+            Err(websocket::WsAcceptError::Handshake(
+                e @ (WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed),
+            )) => {
                 debug!(%peer, error = %e, "websocket upgrade failed");
+                return;
+            }
+            Err(e) => {
+                log_refused(&peer, "websocket upgrade failed", &e.to_string());
                 return;
             }
         },
