@@ -5,12 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${EDGE_TEST_VENV:-$PWD/target/test-venv}"
-if ! "$VENV/bin/python" -c "import autobahn, cbor2, msgpack, nacl, paho.mqtt" 2>/dev/null; then
-    echo "== creating test venv at $VENV (autobahn-python, paho-mqtt)"
+if ! "$VENV/bin/python" -c "import autobahn, cbor2, msgpack, nacl, paho.mqtt, argon2, passlib" 2>/dev/null; then
+    echo "== creating test venv at $VENV (autobahn-python with its SCRAM client, paho-mqtt)"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
     # numpy<2: autobahn's optional bjdata extension is built against NumPy 1.x.
-    "$VENV/bin/pip" install -q 'autobahn[twisted,encryption,serialization]' 'numpy<2' 'paho-mqtt>=2'
+    "$VENV/bin/pip" install -q 'autobahn[twisted,encryption,serialization,scram]' 'numpy<2' 'paho-mqtt>=2'
 fi
 export EDGE_TEST_PYTHON="$VENV/bin/python"
 

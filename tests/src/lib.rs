@@ -63,6 +63,64 @@ pub fn run_py(script: &str, args: &[&str]) -> Output {
         .expect("run python")
 }
 
+/// Runs `crossbar-edge check` on `config` (JSON text); whether it passed, and what it printed.
+pub fn check_config(config: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(bin("crossbar-edge"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run crossbar-edge check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A long-running `tests/py/` script (an outside authenticator, a service client); killed
+/// when dropped.
+pub struct PyService(Child);
+
+impl PyService {
+    /// Starts `script args` and waits (bounded) for it to print a line `ready`; its output is
+    /// echoed with the script's name.
+    pub fn start(script: &str, args: &[&str]) -> PyService {
+        let mut child = Command::new(python())
+            .arg(workspace_root().join("tests/py").join(script))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run {script}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = script.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{name}: {line}");
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let service = PyService(child);
+        rx.recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{script} {args:?} did not get ready within 30 s"));
+        service
+    }
+}
+
+impl Drop for PyService {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Asserts a script run succeeded, printing its output either way.
 /// Runs `tests/js/<script>` with Node and the npm packages of `tests/js` (autobahn-js, which
 /// `tests/run.sh` installs), printing its output; passes when it exits 0 and says `all ok`.

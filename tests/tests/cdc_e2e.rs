@@ -198,12 +198,17 @@ impl Script {
             assert!(Instant::now() < deadline, "{}: did not exit", self.what);
             std::thread::sleep(Duration::from_millis(20));
         };
+        // The script's own lines last: a CI log that keeps only the head and the tail of a
+        // long failure still shows what failed.
+        let failed: Vec<&String> = self.seen.iter().filter(|l| l.starts_with("FAIL")).collect();
         assert!(
             status.success() && self.seen.iter().any(|l| l == "DONE"),
-            "{} failed ({status}):\n{}\n{}",
+            "{} failed ({status})\n{}\n--- {} output\n{}\n=> {} failed: {failed:?}",
+            self.what,
+            context(),
             self.what,
             self.seen.join("\n"),
-            context()
+            self.what,
         );
         std::mem::take(&mut self.seen)
     }
@@ -257,7 +262,18 @@ fn seed_flow_against_a_real_node() {
     let node_seed = key_tag(&cbdir.join("key.priv"), "private-key-ed25519");
     let node_pubkey = key_tag(&cbdir.join("key.pub"), "public-key-ed25519");
 
-    let cdc_log = |c: &Cdc| format!("--- CDC log (tail)\n{}", tail(&c.text(), 60));
+    let cdc_log = |c: &Cdc| {
+        let text = c.text();
+        let alarms: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR ") || l.contains("panicked"))
+            .collect();
+        format!(
+            "--- CDC log (tail)\n{}\n--- CDC warnings and errors\n{}",
+            tail(&text, 60),
+            alarms.join("\n")
+        )
+    };
     Script::start(
         &url,
         &[
@@ -295,6 +311,8 @@ fn seed_flow_against_a_real_node() {
     );
     let node_log = |n: &Node| format!("--- node log (tail)\n{}", tail(&n.log_text(), 80));
     let walked = walk.finish(&|| format!("{}\n{}", cdc_log(&cdc), node_log(&node)));
+    // Shown only when a later step fails (the harness captures it otherwise).
+    println!("after the walk:\n{}\n{}", cdc_log(&cdc), node_log(&node));
     for l in walked.iter().filter(|l| l.starts_with("EVENTS_MISSING")) {
         println!("NOTE {l}");
     }

@@ -6,14 +6,9 @@
 //! does not hold up other handshakes. The same client checks run against Crossbar.io
 //! itself, so what they expect is what Crossbar.io does.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tests::crossbar::{Crossbar, crossbar_bin};
-use tests::{Node, assert_py_ok, free_port, python, run_py, workspace_root};
+use tests::{Node, PyService, assert_py_ok, free_port, python, run_py, workspace_root};
 
 fn all() -> Value {
     json!({"call": true, "register": true, "publish": true, "subscribe": true})
@@ -71,41 +66,6 @@ fn config(web: u16, dynws: u16, dynrs: u16, fnws: u16) -> Value {
     }]})
 }
 
-/// The outside authenticator client; killed when dropped.
-struct Authenticator(Child);
-
-impl Drop for Authenticator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `dyn_auth.py authenticator` and waits (bounded) for its `ready` line.
-fn start_authenticator(url: &str) -> Authenticator {
-    let mut child = Command::new(python())
-        .arg(workspace_root().join("tests/py/dyn_auth.py"))
-        .args(["authenticator", "--url", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run dyn_auth.py authenticator");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("authenticator: {line}");
-            if line.trim() == "ready" {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let auth = Authenticator(child);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the authenticator registers within 30 s");
-    auth
-}
-
 /// Runs the authenticator client and then the client checks against a router listening on
 /// the three ports; `reference` for Crossbar.io (its extensions' checks left out).
 fn run_clients(
@@ -115,7 +75,8 @@ fn run_clients(
     fnws: u16,
     reference: bool,
 ) -> std::process::Output {
-    let _authenticator = start_authenticator(&format!("ws://127.0.0.1:{web}/ws"));
+    let url = format!("ws://127.0.0.1:{web}/ws");
+    let _authenticator = PyService::start("dyn_auth.py", &["authenticator", "--url", &url]);
     let ws = format!("ws://127.0.0.1:{dynws}/ws");
     let rs = format!("rs://127.0.0.1:{dynrs}");
     let fnws = format!("ws://127.0.0.1:{fnws}/ws");
@@ -150,20 +111,8 @@ fn dynamic_authenticators_and_authorizers_with_autobahn() {
     let cfg = config(web, dynws, dynrs, fnws).to_string();
 
     // `check` accepts the config as it is.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.json");
-    std::fs::write(&path, &cfg).unwrap();
-    let out = Command::new(tests::bin("crossbar-edge"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "check refused the config: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = tests::check_config(&cfg);
+    assert!(ok, "check refused the config: {text}");
 
     let mut node = Node::start(&cfg, &[]);
     node.wait_ready(&[web, dynws, dynrs, fnws]);

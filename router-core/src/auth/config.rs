@@ -1,9 +1,9 @@
 //! The `auth` dict of a Crossbar.io transport config, typed: which methods a transport enables.
 //!
 //! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static`,
-//! `dynamic` and `function` types of `anonymous`, `ticket`, `wampcra` and `cryptosign`.
-//! Everything Crossbar.io accepts but we do not implement (`trustroots`, the `tls`, `cookie`,
-//! `scram` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
+//! `dynamic` and `function` types of `anonymous`, `ticket`, `wampcra`, `cryptosign` and
+//! `scram`. Everything Crossbar.io accepts but we do not implement (`trustroots`, the `tls`,
+//! `cookie` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
 //! refused at load instead of running with a method silently missing.
 //!
 //! `${VAR}` references in secrets (Crossbar.io's `maybe_from_env`) are resolved by the config
@@ -29,6 +29,7 @@ pub struct AuthConfig {
     pub ticket: Option<MethodConfig<TicketAuth>>,
     pub wampcra: Option<MethodConfig<WampCraAuth>>,
     pub cryptosign: Option<MethodConfig<CryptosignAuth>>,
+    pub scram: Option<MethodConfig<ScramAuth>>,
 }
 
 impl AuthConfig {
@@ -43,6 +44,7 @@ impl AuthConfig {
             && self.ticket.is_none()
             && self.wampcra.is_none()
             && self.cryptosign.is_none()
+            && self.scram.is_none()
     }
 
     /// The `function` methods, to be hosted (their `realm` set) before the authenticator is
@@ -59,6 +61,7 @@ impl AuthConfig {
             function(&mut self.ticket),
             function(&mut self.wampcra),
             function(&mut self.cryptosign),
+            function(&mut self.scram),
         ]
         .into_iter()
         .flatten()
@@ -195,6 +198,94 @@ pub struct CryptosignPrincipal {
     /// Ed25519 public keys, 64 hex characters each.
     #[serde(deserialize_with = "public_keys")]
     pub authorized_keys: Vec<String>,
+}
+
+/// `scram: {type: "static", principals: {<authid>: {kdf, iterations, memory, salt,
+/// stored-key, server-key, role?}}}`: what autobahn's `derive_scram_credential` (or
+/// `crossbar auth scram`) prints. The router never sees the password or the KDF's output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScramAuth {
+    pub principals: BTreeMap<String, ScramPrincipal>,
+    /// The role of principals that have none (Crossbar.io's `default-role`).
+    #[serde(
+        default,
+        rename = "default-role",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_role: Option<String>,
+}
+
+/// One WAMP-SCRAM credential: the parameters the client derives its key with, and the two
+/// keys the router checks the proof and signs its answer with.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScramPrincipal {
+    pub kdf: ScramKdf,
+    /// The KDF's iterations (argon2's time cost).
+    #[serde(deserialize_with = "positive_u32")]
+    pub iterations: u32,
+    /// argon2's memory cost in KiB (Crossbar.io requires it for both KDFs).
+    #[serde(deserialize_with = "positive_u32")]
+    pub memory: u32,
+    /// Hex.
+    #[serde(deserialize_with = "hex_bytes::<_, 1>", serialize_with = "as_hex")]
+    pub salt: Vec<u8>,
+    /// Hex, the SHA-256 of the client key (32 bytes).
+    #[serde(
+        rename = "stored-key",
+        deserialize_with = "hex_bytes::<_, 32>",
+        serialize_with = "as_hex"
+    )]
+    pub stored_key: Vec<u8>,
+    /// Hex, 32 bytes.
+    #[serde(
+        rename = "server-key",
+        deserialize_with = "hex_bytes::<_, 32>",
+        serialize_with = "as_hex"
+    )]
+    pub server_key: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+// Configs get logged; the keys are password equivalents for the server side.
+impl fmt::Debug for ScramPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramPrincipal")
+            .field("kdf", &self.kdf)
+            .field("iterations", &self.iterations)
+            .field("memory", &self.memory)
+            .field("keys", &"<redacted>")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// The key derivation functions of WAMP-SCRAM (autobahn's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScramKdf {
+    #[serde(rename = "argon2id-13")]
+    Argon2id13,
+    #[serde(rename = "pbkdf2")]
+    Pbkdf2,
+}
+
+impl ScramKdf {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScramKdf::Argon2id13 => "argon2id-13",
+            ScramKdf::Pbkdf2 => "pbkdf2",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ScramKdf> {
+        match name {
+            "argon2id-13" => Some(ScramKdf::Argon2id13),
+            "pbkdf2" => Some(ScramKdf::Pbkdf2),
+            _ => None,
+        }
+    }
 }
 
 /// A method that checks credentials by calling a WAMP procedure (`type: "dynamic"`), as
@@ -382,6 +473,7 @@ impl StaticMethod for AnonymousAuth {
 }
 impl StaticMethod for TicketAuth {}
 impl StaticMethod for WampCraAuth {}
+impl StaticMethod for ScramAuth {}
 impl StaticMethod for CryptosignAuth {
     fn check_unsupported(
         obj: &serde_json::Map<String, serde_json::Value>,
@@ -466,6 +558,8 @@ struct RawAuthConfig {
     wampcra: Option<Method<WampCraAuth>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cryptosign: Option<Method<CryptosignAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scram: Option<Method<ScramAuth>>,
     // Present only to turn these keys into errors; never set.
     #[serde(
         default,
@@ -481,13 +575,6 @@ struct RawAuthConfig {
         deserialize_with = "unsupported_method"
     )]
     _cookie: Option<()>,
-    #[serde(
-        default,
-        rename = "scram",
-        skip_serializing,
-        deserialize_with = "unsupported_method"
-    )]
-    _scram: Option<()>,
     #[serde(
         default,
         rename = "cryptosign-proxy",
@@ -511,6 +598,7 @@ impl From<RawAuthConfig> for AuthConfig {
             ticket: raw.ticket.map(|m| m.0),
             wampcra: raw.wampcra.map(|m| m.0),
             cryptosign: raw.cryptosign.map(|m| m.0),
+            scram: raw.scram.map(|m| m.0),
         }
     }
 }
@@ -522,6 +610,7 @@ impl From<AuthConfig> for RawAuthConfig {
             ticket: c.ticket.map(Method),
             wampcra: c.wampcra.map(Method),
             cryptosign: c.cryptosign.map(Method),
+            scram: c.scram.map(Method),
             ..RawAuthConfig::default()
         }
     }
@@ -529,7 +618,7 @@ impl From<AuthConfig> for RawAuthConfig {
 
 fn unsupported_method<'de, D: Deserializer<'de>>(_d: D) -> Result<Option<()>, D::Error> {
     Err(D::Error::custom(
-        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign)",
+        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign, scram)",
     ))
 }
 
@@ -553,6 +642,37 @@ where
         return Err(D::Error::custom("must be at least 1"));
     }
     Ok(Some(v))
+}
+
+fn positive_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v == 0 {
+        return Err(D::Error::custom("must be at least 1"));
+    }
+    Ok(v)
+}
+
+/// Hex text of at least `MIN` bytes (and exactly `MIN` when `MIN` is a key length of 32).
+fn hex_bytes<'de, D: Deserializer<'de>, const MIN: usize>(d: D) -> Result<Vec<u8>, D::Error> {
+    let text = String::deserialize(d)?;
+    let bytes = hex::decode(&text).map_err(|e| D::Error::custom(format!("not hex: {e}")))?;
+    let ok = if MIN == 32 {
+        bytes.len() == 32
+    } else {
+        bytes.len() >= MIN
+    };
+    if !ok {
+        return Err(D::Error::custom(if MIN == 32 {
+            format!("must be 32 bytes (64 hex characters), not {}", bytes.len())
+        } else {
+            "must not be empty".to_owned()
+        }));
+    }
+    Ok(bytes)
+}
+
+fn as_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
 }
 
 fn public_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -659,6 +779,43 @@ mod tests {
     }
 
     #[test]
+    fn reads_scram_principals() {
+        let key = "ab".repeat(32);
+        let c = AuthConfig::from_value(json!({"scram": {"type": "static", "principals": {
+            "alice": {"kdf": "argon2id-13", "iterations": 4096, "memory": 512, "salt": "00ff",
+                      "stored-key": key, "server-key": key, "role": "user"}}}}))
+        .unwrap();
+        let p = &c.scram.as_ref().unwrap().as_static().unwrap().principals["alice"];
+        assert_eq!(
+            (p.kdf, p.salt.as_slice()),
+            (ScramKdf::Argon2id13, &[0, 255][..])
+        );
+        assert!(
+            !format!("{c:?}").contains(&key),
+            "keys are not debug-printed"
+        );
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            v["scram"]["principals"]["alice"]["stored-key"],
+            key.as_str()
+        );
+        assert_eq!(AuthConfig::from_value(v).unwrap(), c);
+
+        let bad = |field: &str, value: serde_json::Value| {
+            let mut p = json!({"kdf": "pbkdf2", "iterations": 1, "memory": 1, "salt": "00",
+                               "stored-key": key, "server-key": key});
+            p[field] = value;
+            err(json!({"scram": {"type": "static", "principals": {"a": p}}}))
+        };
+        assert_eq!(bad("kdf", json!("md5")).path, "scram.principals.a.kdf");
+        assert_eq!(bad("memory", json!(0)).path, "scram.principals.a.memory");
+        assert_eq!(bad("salt", json!("xyz")).path, "scram.principals.a.salt");
+        let e = bad("server-key", json!("abcd"));
+        assert_eq!(e.path, "scram.principals.a.server-key");
+        assert!(e.message.contains("32 bytes"), "{e}");
+    }
+
+    #[test]
     fn empty_dict_is_empty() {
         assert!(AuthConfig::from_value(json!({})).unwrap().is_empty());
     }
@@ -701,13 +858,7 @@ mod tests {
             "{e}"
         );
 
-        for m in [
-            "scram",
-            "tls",
-            "cookie",
-            "cryptosign-proxy",
-            "anonymous-proxy",
-        ] {
+        for m in ["tls", "cookie", "cryptosign-proxy", "anonymous-proxy"] {
             let e = err(json!({ m: {"type": "static"} }));
             assert_eq!(e.path, m);
             assert!(e.message.contains("not supported"), "{e}");

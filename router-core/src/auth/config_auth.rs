@@ -11,6 +11,7 @@ use ed25519_dalek::SigningKey;
 use super::config::{AnonymousAuth, AuthConfig, MethodConfig};
 use super::cryptosign::CryptosignDb;
 use super::dynamic::DynamicMethod;
+use super::scram::ScramDb;
 use super::ticket::TicketDb;
 use super::wampcra::WampCraDb;
 use super::{AuthDenied, AuthStep, Authenticator, HelloInfo};
@@ -131,6 +132,7 @@ struct Methods {
     ticket: Option<Method<TicketDb>>,
     wampcra: Option<Method<WampCraDb>>,
     cryptosign: Option<Method<CryptosignDb>>,
+    scram: Option<Method<ScramDb>>,
 }
 
 /// Authenticates sessions against a transport's `auth` config.
@@ -166,6 +168,9 @@ impl ConfigAuthenticator {
             cryptosign: opt(&config.cryptosign, |c| {
                 Method::build(c, "cryptosign", &router, CryptosignDb::new)
             })?,
+            scram: opt(&config.scram, |c| {
+                Method::build(c, "scram", &router, |s| Ok(ScramDb::new(s)))
+            })?,
         };
         Ok(ConfigAuthenticator {
             methods: Some(methods),
@@ -199,6 +204,7 @@ impl ConfigAuthenticator {
                 ("ticket", m.ticket.is_some()),
                 ("wampcra", m.wampcra.is_some()),
                 ("cryptosign", m.cryptosign.is_some()),
+                ("scram", m.scram.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, on)| on.then_some(name))
@@ -255,6 +261,11 @@ impl ConfigAuthenticator {
                 },
                 "cryptosign" => match &methods.cryptosign {
                     Some(Method::Static(c)) => return c.hello(hello, self.router_key.as_ref()),
+                    Some(Method::Dynamic(d)) => return d.hello(hello).await,
+                    None => {}
+                },
+                "scram" => match &methods.scram {
+                    Some(Method::Static(s)) => return s.hello(hello),
                     Some(Method::Dynamic(d)) => return d.hello(hello).await,
                     None => {}
                 },

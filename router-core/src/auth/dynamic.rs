@@ -6,7 +6,7 @@
 //! anonymous, wampcra and cryptosign at HELLO, ticket at AUTHENTICATE (with the ticket in
 //! `details.ticket`). The answer is a role, or a dict with `role`, `authid`, `realm`, `extra`
 //! (WELCOME's authextra) and the method's secrets (`secret`, `salt`, `iterations`, `keylen`
-//! for wampcra; `pubkey` for cryptosign). The authenticator's own error reaches the client
+//! for wampcra; `pubkey` for cryptosign; the credential of a static principal for scram). The authenticator's own error reaches the client
 //! as ABORT with its URI and first argument. The call runs on the connecting session's own
 //! task, so a slow authenticator holds up only that handshake; it is bounded by the
 //! method's timeout, which Crossbar.io does not have.
@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use super::config::DynamicAuth;
 use super::{AuthDenied, AuthStep, HelloInfo, Identity, PendingAuth, TransportInfo, reason};
-use super::{anonymous, cryptosign, wampcra};
+use super::{anonymous, cryptosign, scram, wampcra};
 use crate::client::{CallError, CallOptions, Session};
 use crate::router::Router;
 use crate::value::{Dict, Value};
@@ -132,6 +132,19 @@ impl DynamicMethod {
                     ))
                 })?;
                 Ok(cryptosign::challenge(a.identity, key, None))
+            }
+            "scram" => {
+                // Crossbar.io checks the nonce and authid before it asks, and passes neither
+                // authid nor authrole in `details`.
+                let nonce = scram::client_nonce(hello)?;
+                let authid = scram::requested_authid(hello)?;
+                let service = self.service(hello).await?;
+                let a = self
+                    .ask(&service, hello, Some(authid), self.details(hello))
+                    .await?;
+                let credential = scram::Credential::from_answer(&a.answer)
+                    .map_err(|e| failed(format!("the dynamic authenticator's answer {e}")))?;
+                Ok(scram::challenge(a.identity, nonce, credential))
             }
             other => Err(AuthDenied::new(
                 reason::NO_AUTH_METHOD,

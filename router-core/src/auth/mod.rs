@@ -4,7 +4,8 @@
 //! with the client's HELLO; the answer is a WELCOME identity, a CHALLENGE (with a
 //! [`PendingAuth`] that checks the AUTHENTICATE), or a denial. The router then checks that the
 //! identity's realm and role exist. Implementations: a transport's Crossbar.io `auth` config
-//! ([`ConfigAuthenticator`]: anonymous, ticket, wampcra, cryptosign, each static or dynamic)
+//! ([`ConfigAuthenticator`]: anonymous, ticket, wampcra, cryptosign, scram; each static,
+//! dynamic or function)
 //! and [`TrustedAuthenticator`] for connections trusted by construction (a worker's pipe, the
 //! node's Unix socket).
 
@@ -23,6 +24,7 @@ pub mod config_auth;
 pub mod cryptosign;
 pub(crate) mod dynamic;
 pub mod reason;
+mod scram;
 mod ticket;
 pub mod wampcra;
 

@@ -503,7 +503,7 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> WsReader<S> {
                         self.codec.subprotocol(self.batched)
                     )));
                 }
-                Message::Close(_) => return Ok(None),
+                Message::Close(frame) => return closed(frame),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
             if !self.batched {
@@ -520,6 +520,27 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> WsReader<S> {
             };
             self.pending = parts.into_iter();
         }
+    }
+}
+
+/// The end of the connection a close frame means: a normal end, or an error that says why
+/// the peer gave up (its close code and reason), so the session's end names it.
+fn closed(
+    frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>,
+) -> Result<Option<Bytes>, WireError> {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    match frame {
+        None => Ok(None),
+        Some(f) if matches!(f.code, CloseCode::Normal | CloseCode::Away) => Ok(None),
+        Some(f) => Err(WireError::WebSocket(format!(
+            "the peer closed the connection with code {}{}",
+            u16::from(f.code),
+            if f.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.reason)
+            }
+        ))),
     }
 }
 
