@@ -76,6 +76,7 @@ pub async fn backend_session(router: &Arc<Router>, realm: &str) -> Result<Sessio
             kind: "local",
             peer: "cdc".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: realm.to_owned(),

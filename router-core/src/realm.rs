@@ -352,6 +352,7 @@ impl Realm {
                 kind: "function",
                 peer: "function".into(),
                 http_headers: None,
+                cookie: None,
             }),
             authenticator: Arc::new(TrustedAuthenticator {
                 realm: self.name.clone(),

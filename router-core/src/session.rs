@@ -740,6 +740,9 @@ async fn handshake<S: MessageSource>(
         send_direct(tx, Message::abort("wamp.error.no_such_realm", text)).await;
         return None;
     }
+    if let Some(cookie) = &conn.transport.cookie {
+        cookie.remember(&handle.identity);
+    }
     let mut welcome = dict! {
         "realm" => realm.name().to_owned(),
         "authid" => handle.identity.authid.clone(),
@@ -939,7 +942,13 @@ pub(crate) fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
             payload,
         } => dealer::invocation_error(ctx, request, details, error, payload),
         Message::Cancel { request, options } => dealer::cancel(ctx, request, options),
-        Message::Goodbye { .. } => {
+        Message::Goodbye { reason, .. } => {
+            // Crossbar.io: leaving with `wamp.close.logout` deletes the login's cookie.
+            if reason == "wamp.close.logout"
+                && let Some(cookie) = &ctx.handle.transport.cookie
+            {
+                cookie.forget();
+            }
             let me = ctx.handle.clone();
             me.send(
                 Outgoing::from(Message::Goodbye {

@@ -54,8 +54,10 @@ def check(cond, what):
     print(f"  ok  {what}", flush=True)
 
 
-async def connect(url, serializer, realm="realm1", authmethods=None, authid=None, authextra=None, on_challenge=None):
-    """Opens one session; returns it once joined, or raises Aborted with the router's reason."""
+async def connect(url, serializer, realm="realm1", authmethods=None, authid=None, authextra=None, on_challenge=None,
+                  headers=None):
+    """Opens one session; returns it once joined, or raises Aborted with the router's reason.
+    `headers`: extra HTTP headers of a WebSocket upgrade (a Cookie)."""
     loop = asyncio.get_running_loop()
     joined = loop.create_future()
 
@@ -85,7 +87,7 @@ async def connect(url, serializer, realm="realm1", authmethods=None, authid=None
     ser = SERIALIZERS[serializer]()
     u = urlparse(url)
     if u.scheme in ("ws", "wss"):
-        factory = WampWebSocketClientFactory(make, url=url, serializers=[ser])
+        factory = WampWebSocketClientFactory(make, url=url, serializers=[ser], headers=headers)
     elif u.scheme == "rs":
         factory = WampRawSocketClientFactory(make, serializer=ser)
     else:

@@ -116,6 +116,7 @@ async fn caller(router: &Arc<Router>) -> Session {
             kind: "local",
             peer: "local".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: REALM.into(),

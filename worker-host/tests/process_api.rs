@@ -29,6 +29,7 @@ fn conn(authid: &str, authrole: &str) -> ConnectionInfo {
             kind: "local",
             peer: "test".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: "crossbar".into(),

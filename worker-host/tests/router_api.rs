@@ -66,6 +66,7 @@ async fn join_management(router: &Arc<Router>, authid: &str, authrole: &str) -> 
             kind: "local",
             peer: "test".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: "crossbar".into(),

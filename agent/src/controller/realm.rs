@@ -64,6 +64,7 @@ pub fn trusted_connection(
             kind,
             peer: peer.into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: MANAGEMENT_REALM.into(),

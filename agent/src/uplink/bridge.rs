@@ -65,6 +65,7 @@ pub async fn join_local(router: &Arc<Router>, authid: &str) -> Result<Session, C
             kind: "local",
             peer: "uplink".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: LOCAL_REALM.into(),

@@ -39,6 +39,7 @@ fn transport() -> TransportInfo {
         kind: "local",
         peer: "test".into(),
         http_headers: None,
+        cookie: None,
     }
 }
 

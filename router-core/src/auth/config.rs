@@ -2,8 +2,8 @@
 //!
 //! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static`,
 //! `dynamic` and `function` types of `anonymous`, `ticket`, `wampcra`, `cryptosign` and
-//! `scram`. Everything Crossbar.io accepts but we do not implement (`trustroots`, the `tls`,
-//! `cookie` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
+//! `scram`, and `cookie`. Everything Crossbar.io accepts but we do not implement
+//! (`trustroots`, the `tls` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
 //! refused at load instead of running with a method silently missing.
 //!
 //! `${VAR}` references in secrets (Crossbar.io's `maybe_from_env`) are resolved by the config
@@ -30,6 +30,10 @@ pub struct AuthConfig {
     pub wampcra: Option<MethodConfig<WampCraAuth>>,
     pub cryptosign: Option<MethodConfig<CryptosignAuth>>,
     pub scram: Option<MethodConfig<ScramAuth>>,
+    /// `cookie: {}`: a connection whose tracking cookie carries an earlier login joins as
+    /// that login (the transport's `cookie` item does the tracking). Crossbar.io reads no
+    /// keys from it; neither do we.
+    pub cookie: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl AuthConfig {
@@ -45,6 +49,7 @@ impl AuthConfig {
             && self.wampcra.is_none()
             && self.cryptosign.is_none()
             && self.scram.is_none()
+            && self.cookie.is_none()
     }
 
     /// The `function` methods, to be hosted (their `realm` set) before the authenticator is
@@ -568,13 +573,8 @@ struct RawAuthConfig {
         deserialize_with = "unsupported_method"
     )]
     _tls: Option<()>,
-    #[serde(
-        default,
-        rename = "cookie",
-        skip_serializing,
-        deserialize_with = "unsupported_method"
-    )]
-    _cookie: Option<()>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cookie: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(
         default,
         rename = "cryptosign-proxy",
@@ -599,6 +599,7 @@ impl From<RawAuthConfig> for AuthConfig {
             wampcra: raw.wampcra.map(|m| m.0),
             cryptosign: raw.cryptosign.map(|m| m.0),
             scram: raw.scram.map(|m| m.0),
+            cookie: raw.cookie,
         }
     }
 }
@@ -611,6 +612,7 @@ impl From<AuthConfig> for RawAuthConfig {
             wampcra: c.wampcra.map(Method),
             cryptosign: c.cryptosign.map(Method),
             scram: c.scram.map(Method),
+            cookie: c.cookie,
             ..RawAuthConfig::default()
         }
     }
@@ -618,7 +620,7 @@ impl From<AuthConfig> for RawAuthConfig {
 
 fn unsupported_method<'de, D: Deserializer<'de>>(_d: D) -> Result<Option<()>, D::Error> {
     Err(D::Error::custom(
-        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign, scram)",
+        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign, scram, cookie)",
     ))
 }
 

@@ -133,6 +133,8 @@ struct Methods {
     wampcra: Option<Method<WampCraDb>>,
     cryptosign: Option<Method<CryptosignDb>>,
     scram: Option<Method<ScramDb>>,
+    /// `auth.cookie`: a cookie that carries a login authenticates.
+    cookie: bool,
 }
 
 /// Authenticates sessions against a transport's `auth` config.
@@ -171,6 +173,7 @@ impl ConfigAuthenticator {
             scram: opt(&config.scram, |c| {
                 Method::build(c, "scram", &router, |s| Ok(ScramDb::new(s)))
             })?,
+            cookie: config.cookie.is_some(),
         };
         Ok(ConfigAuthenticator {
             methods: Some(methods),
@@ -205,6 +208,7 @@ impl ConfigAuthenticator {
                 ("wampcra", m.wampcra.is_some()),
                 ("cryptosign", m.cryptosign.is_some()),
                 ("scram", m.scram.is_some()),
+                ("cookie", m.cookie),
             ]
             .into_iter()
             .filter_map(|(name, on)| on.then_some(name))
@@ -230,8 +234,19 @@ impl ConfigAuthenticator {
                     ),
                 ));
             }
-            return anonymous::welcome(hello, &AnonymousAuth::default(), "no realm requested");
+            // Crossbar.io names an anonymous session on a tracked connection by its cookie.
+            let config = AnonymousAuth {
+                authid: hello.transport.cookie.as_ref().map(|c| c.cbtid.clone()),
+                ..AnonymousAuth::default()
+            };
+            return anonymous::welcome(hello, &config, "no realm requested");
         };
+
+        if methods.cookie
+            && let Some(step) = cookie_login(hello, &offered)
+        {
+            return step;
+        }
 
         for &method in &offered {
             if !KNOWN_AUTHMETHODS.contains(&method) {
@@ -310,6 +325,35 @@ impl Authenticator for ConfigAuthenticator {
     async fn hello(&self, hello: &HelloInfo) -> AuthStep {
         self.answer(hello).await
     }
+}
+
+/// Cookie authentication as Crossbar.io's `onHello` does it: a client offering `cookie` on a
+/// connection whose cookie carries a login joins as that login (`authprovider: cookie`, the
+/// original authmethod); a client offering other methods only revokes the cookie's login
+/// (the new login records itself when it succeeds). One difference: a client asking for
+/// another realm than the cookie's goes on to its other methods instead of being moved.
+fn cookie_login(hello: &HelloInfo, offered: &[&str]) -> Option<AuthStep> {
+    let tracking = hello.transport.cookie.as_ref()?;
+    let auth = tracking.auth()?;
+    if !offered.contains(&"cookie") {
+        tracking.revoke();
+        return None;
+    }
+    if hello
+        .realm
+        .as_deref()
+        .is_some_and(|r| !r.is_empty() && r != auth.realm)
+    {
+        return None;
+    }
+    Some(AuthStep::Welcome(super::Identity {
+        realm: auth.realm,
+        authid: auth.authid,
+        authrole: auth.authrole,
+        authmethod: auth.authmethod.into(),
+        authprovider: "cookie".into(),
+        authextra: auth.authextra,
+    }))
 }
 
 /// Builds an optional method.

@@ -21,6 +21,7 @@ pub mod anonymous;
 pub mod client;
 pub mod config;
 pub mod config_auth;
+pub mod cookie;
 pub mod cryptosign;
 pub(crate) mod dynamic;
 pub mod reason;
@@ -63,6 +64,8 @@ pub struct TransportInfo {
     pub peer: String,
     /// HTTP request headers of a WebSocket upgrade (lowercase names), if any.
     pub http_headers: Option<Dict>,
+    /// The tracking cookie of a WebSocket connection on a transport with `cookie`.
+    pub cookie: Option<cookie::CookieTracking>,
 }
 
 /// The authenticated identity a session is welcomed with.

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use crate::auth::cookie::{CookieStore, CookieTracking};
 use crate::auth::{Authenticator, TransportInfo};
 use crate::codec::Codec;
 use crate::router::{ConnectionInfo, Router};
@@ -46,6 +47,8 @@ pub(crate) struct RawSocketEndpoint {
 pub(crate) struct WsEndpoint {
     pub settings: WsSettings,
     pub authenticator: Arc<dyn Authenticator>,
+    /// Cookie tracking (the transport's `cookie`), if configured.
+    pub cookies: Option<Arc<CookieStore>>,
 }
 
 /// Bounds the warnings that connections failing their handshake can make us write.
@@ -101,6 +104,7 @@ pub(crate) async fn serve_rawsocket(
         "rawsocket",
         peer,
         None,
+        None,
         ep.authenticator.clone(),
         shared,
         permit,
@@ -118,7 +122,7 @@ pub(crate) async fn serve_websocket(
 ) {
     let conn = tokio::select! {
         _ = shared.shutdown.cancelled() => return,
-        r = websocket::accept(io, &ep.settings) => match r {
+        r = websocket::accept(io, &ep.settings, ep.cookies.as_ref()) => match r {
             Ok(c) => c,
             Err(websocket::WsAcceptError::Handshake(
                 e @ (WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed),
@@ -139,6 +143,7 @@ pub(crate) async fn serve_websocket(
         "websocket",
         peer,
         Some(conn.http_headers),
+        conn.cookie,
         ep.authenticator.clone(),
         shared,
         permit,
@@ -185,6 +190,7 @@ pub(crate) fn spawn_session<R: Stoppable, W: WireWrite, G: Send + 'static>(
     kind: &'static str,
     peer: String,
     http_headers: Option<Dict>,
+    cookie: Option<CookieTracking>,
     authenticator: Arc<dyn Authenticator>,
     shared: Arc<Shared>,
     guard: G,
@@ -195,6 +201,7 @@ pub(crate) fn spawn_session<R: Stoppable, W: WireWrite, G: Send + 'static>(
         kind,
         peer,
         http_headers,
+        cookie,
     });
     reader.stop_on(shared.shutdown.clone());
     shared.tracker.spawn(crate::session::serve_wire(

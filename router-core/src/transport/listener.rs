@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::auth::Authenticator;
+use crate::auth::cookie::CookieStore;
 use crate::router::Router;
 use crate::transport::config::{
     Endpoint, MqttConfig, RawSocketConfig, TransportConfig, WebService, WebSocketConfig,
@@ -175,9 +176,21 @@ impl Env {
                 "websocket compression is not supported; serving uncompressed"
             );
         }
+        let cookies = match &c.cookie {
+            None => None,
+            Some(cookie) => Some(Arc::new(
+                CookieStore::open(cookie, &self.base_dir).map_err(|message| {
+                    TransportError::Invalid {
+                        location: format!("{location}cookie"),
+                        message,
+                    }
+                })?,
+            )),
+        };
         Ok(WsEndpoint {
             settings,
             authenticator: self.authenticator(&c.auth, location.trim_end_matches('.'))?,
+            cookies,
         })
     }
 }

@@ -33,6 +33,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig as TungConf
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::cookie::{CookieStore, CookieTracking};
 use crate::codec::Codec;
 use crate::transport::config::WebSocketConfig;
 use crate::transport::wire::{WireError, WireRead, WireWrite};
@@ -263,25 +264,50 @@ pub enum WsAcceptError {
     Timeout,
 }
 
+/// The connection's tracking cookie on a transport with cookie tracking, and the
+/// `Set-Cookie` value to answer the upgrade with when the cookie is new.
+pub fn track_cookie(
+    headers: &HeaderMap,
+    cookies: Option<&Arc<CookieStore>>,
+) -> (Option<CookieTracking>, Option<HeaderValue>) {
+    let Some(store) = cookies else {
+        return (None, None);
+    };
+    let sent: Vec<&str> = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let sent = sent.join("; ");
+    let (tracking, set) = store.track(Some(&sent).filter(|s| !s.is_empty()).map(String::as_str));
+    (
+        Some(tracking),
+        set.and_then(|v| HeaderValue::from_str(&v).ok()),
+    )
+}
+
 /// A WebSocket connection after the upgrade.
 pub struct WsConnection<S> {
     pub negotiated: Negotiated,
     /// The request path of the upgrade.
     pub path: String,
     pub http_headers: Dict,
+    pub cookie: Option<CookieTracking>,
     pub reader: WsReader<S>,
     pub writer: WsWriter<S>,
 }
 
-/// Accepts a WebSocket upgrade on any path of a raw stream (the `websocket` transport).
+/// Accepts a WebSocket upgrade on any path of a raw stream (the `websocket` transport), with
+/// a tracking cookie from `cookies` if the transport has cookie tracking.
 pub async fn accept<S>(
     stream: S,
     settings: &WsSettings,
+    cookies: Option<&Arc<CookieStore>>,
 ) -> Result<WsConnection<FrameGuard<S>>, WsAcceptError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let mut outcome: Option<(Negotiated, Dict, String)> = None;
+    let mut outcome: Option<(Negotiated, Dict, String, Option<CookieTracking>)> = None;
     // The error type is tungstenite's; its size is not ours to choose.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
@@ -293,7 +319,16 @@ where
                         HeaderValue::from_static(p),
                     );
                 }
-                outcome = Some((n, header_dict(req.headers()), req.uri().path().to_owned()));
+                let (cookie, set_cookie) = track_cookie(req.headers(), cookies);
+                if let Some(v) = set_cookie {
+                    resp.headers_mut().append(http::header::SET_COOKIE, v);
+                }
+                outcome = Some((
+                    n,
+                    header_dict(req.headers()),
+                    req.uri().path().to_owned(),
+                    cookie,
+                ));
                 Ok(resp)
             }
             Err((status, text)) => {
@@ -311,7 +346,7 @@ where
     let ws = tokio::time::timeout(settings.open_handshake_timeout, upgrade)
         .await
         .map_err(|_| WsAcceptError::Timeout)??;
-    let Some((negotiated, http_headers, path)) = outcome else {
+    let Some((negotiated, http_headers, path, cookie)) = outcome else {
         // The callback runs before a successful upgrade returns; be safe anyway.
         return Err(WsAcceptError::Handshake(WsError::ConnectionClosed));
     };
@@ -320,6 +355,7 @@ where
         negotiated,
         path,
         http_headers,
+        cookie,
         reader,
         writer,
     })

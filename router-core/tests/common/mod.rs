@@ -77,6 +77,7 @@ pub fn conn(authid: &str, authrole: &str) -> ConnectionInfo {
             kind: "local",
             peer: "test".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: "realm1".into(),

@@ -227,6 +227,7 @@ fn connection_info(
             kind,
             peer: peer.into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: auth,
     }

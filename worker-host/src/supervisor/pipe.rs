@@ -83,6 +83,7 @@ where
             kind: "pipe",
             peer: "process".into(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: MANAGEMENT_REALM.into(),

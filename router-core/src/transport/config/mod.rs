@@ -271,9 +271,9 @@ pub struct WebSocketConfig {
     /// The transport's authentication config (`router_core::auth` interprets it).
     #[serde(default)]
     pub auth: Option<serde_json::Value>,
-    /// Cookie tracking (Crossbar.io `cbtid`); accepted, not implemented.
+    /// Cookie tracking (Crossbar.io's `cbtid`), and with `auth.cookie` cookie authentication.
     #[serde(default)]
-    pub cookie: Option<serde_json::Value>,
+    pub cookie: Option<crate::auth::cookie::CookieConfig>,
     #[serde(default)]
     pub max_connections: Option<u32>,
 }
@@ -302,6 +302,20 @@ impl WebSocketConfig {
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         self.options.validate().map_err(|e| e.within("options"))?;
+        if let Some(c) = &self.cookie {
+            c.validate().map_err(|e| e.within("cookie"))?;
+        }
+        let cookie_auth = self
+            .auth
+            .as_ref()
+            .and_then(|a| a.as_object())
+            .is_some_and(|a| a.contains_key("cookie"));
+        if cookie_auth && self.cookie.is_none() {
+            return Err(ConfigError::new(
+                "auth.cookie",
+                "cookie authentication needs cookie tracking: add a \"cookie\" item to the transport",
+            ));
+        }
         validate_auth(&self.auth)
     }
 }

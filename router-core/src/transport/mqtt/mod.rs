@@ -211,6 +211,7 @@ pub(crate) async fn serve(
             kind: "mqtt",
             peer: peer.clone(),
             http_headers: None,
+            cookie: None,
         }),
         authenticator: ep.authenticator.clone(),
     };

@@ -194,6 +194,7 @@ impl LongPoll {
             "longpoll",
             meta.peer.to_string(),
             Some(headers),
+            None,
             self.authenticator.clone(),
             shared.clone(),
             (),

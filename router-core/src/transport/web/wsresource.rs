@@ -66,6 +66,7 @@ pub(crate) fn handle(
         Err((status, text)) => return text_response(status, text + "\n"),
     };
     let headers = header_dict(req.headers());
+    let (cookie, set_cookie) = websocket::track_cookie(req.headers(), ep.cookies.as_ref());
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (ep2, sh, peer, permit) = (
         ep.clone(),
@@ -98,12 +99,17 @@ pub(crate) fn handle(
             "websocket",
             peer,
             Some(headers),
+            cookie,
             ep2.authenticator.clone(),
             sh,
             permit,
         );
     });
-    switching_protocols(&key, negotiated.subprotocol.map(HeaderValue::from_static))
+    let mut r = switching_protocols(&key, negotiated.subprotocol.map(HeaderValue::from_static));
+    if let Some(v) = set_cookie {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 /// `101 Switching Protocols` for the WebSocket handshake with `key`, naming `subprotocol`.
