@@ -71,13 +71,7 @@ impl MrealmHandle {
 /// Joins an in-process session with full rights on `realm`.
 pub async fn backend_session(router: &Arc<Router>, realm: &str) -> Result<Session> {
     let conn = ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: "cdc-backend".into(),
-            kind: "local",
-            peer: "cdc".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new("cdc-backend", "local", "cdc")),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: realm.to_owned(),
             authid: Some("cdc".into()),

@@ -347,13 +347,7 @@ impl Realm {
             .upgrade()
             .ok_or_else(|| "the router is shutting down".to_owned())?;
         let conn = ConnectionInfo {
-            transport: Arc::new(TransportInfo {
-                id: "routerservice".into(),
-                kind: "function",
-                peer: "function".into(),
-                http_headers: None,
-                cookie: None,
-            }),
+            transport: Arc::new(TransportInfo::new("routerservice", "function", "function")),
             authenticator: Arc::new(TrustedAuthenticator {
                 realm: self.name.clone(),
                 authid: Some(format!("routerservice-realm-{}-{authrole}", self.name)),

@@ -55,9 +55,10 @@ def check(cond, what):
 
 
 async def connect(url, serializer, realm="realm1", authmethods=None, authid=None, authextra=None, on_challenge=None,
-                  headers=None):
+                  headers=None, ssl=None):
     """Opens one session; returns it once joined, or raises Aborted with the router's reason.
-    `headers`: extra HTTP headers of a WebSocket upgrade (a Cookie)."""
+    `headers`: extra HTTP headers of a WebSocket upgrade (a Cookie); `ssl`: an SSLContext for
+    wss:// and TLS RawSocket (`rss://`) URLs."""
     loop = asyncio.get_running_loop()
     joined = loop.create_future()
 
@@ -88,11 +89,12 @@ async def connect(url, serializer, realm="realm1", authmethods=None, authid=None
     u = urlparse(url)
     if u.scheme in ("ws", "wss"):
         factory = WampWebSocketClientFactory(make, url=url, serializers=[ser], headers=headers)
-    elif u.scheme == "rs":
+    elif u.scheme in ("rs", "rss"):
         factory = WampRawSocketClientFactory(make, serializer=ser)
     else:
         raise ValueError(f"unsupported url {url}")
-    await asyncio.wait_for(loop.create_connection(factory, u.hostname, u.port), TIMEOUT)
+    tls = {"ssl": ssl, "server_hostname": u.hostname} if ssl is not None else {}
+    await asyncio.wait_for(loop.create_connection(factory, u.hostname, u.port, **tls), TIMEOUT)
     return await asyncio.wait_for(joined, TIMEOUT)
 
 

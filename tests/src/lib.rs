@@ -2,6 +2,7 @@
 //! loopback ports and drives it with real clients (autobahn-python from the test venv).
 #![forbid(unsafe_code)]
 
+pub mod certs;
 pub mod crossbar;
 pub mod mgmt;
 

@@ -111,13 +111,7 @@ fn python_settings(python: PathBuf) -> PythonSettings {
 
 async fn caller(router: &Arc<Router>) -> Session {
     let conn = ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: "test".into(),
-            kind: "local",
-            peer: "local".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new("test", "local", "local")),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: REALM.into(),
             authid: Some("tester".into()),

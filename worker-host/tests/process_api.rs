@@ -24,13 +24,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn conn(authid: &str, authrole: &str) -> ConnectionInfo {
     ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: "test".into(),
-            kind: "local",
-            peer: "test".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new("test", "local", "test")),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: "crossbar".into(),
             authid: Some(authid.into()),

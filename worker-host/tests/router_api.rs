@@ -61,13 +61,7 @@ fn management_router() -> Arc<Router> {
 
 async fn join_management(router: &Arc<Router>, authid: &str, authrole: &str) -> Session {
     let conn = ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: "test".into(),
-            kind: "local",
-            peer: "test".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new("test", "local", "test")),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: "crossbar".into(),
             authid: Some(authid.into()),

@@ -59,13 +59,7 @@ pub fn trusted_connection(
     authid: Option<&str>,
 ) -> ConnectionInfo {
     ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: id.into(),
-            kind,
-            peer: peer.into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new(id, kind, peer)),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: MANAGEMENT_REALM.into(),
             authid: authid.map(str::to_owned),

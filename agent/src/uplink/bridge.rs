@@ -60,13 +60,7 @@ pub fn to_local(remote: &str, node_id: &str) -> Option<String> {
 /// Joins the local realm `crossbar` in-process as `trusted`.
 pub async fn join_local(router: &Arc<Router>, authid: &str) -> Result<Session, ClientError> {
     let conn = ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: "uplink".into(),
-            kind: "local",
-            peer: "uplink".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new("uplink", "local", "uplink")),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: LOCAL_REALM.into(),
             authid: Some(authid.into()),

@@ -34,13 +34,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
 }
 
 fn transport() -> TransportInfo {
-    TransportInfo {
-        id: "test".into(),
-        kind: "local",
-        peer: "test".into(),
-        http_headers: None,
-        cookie: None,
-    }
+    TransportInfo::new("test", "local", "test")
 }
 
 /// Joins anonymously (the global realm).

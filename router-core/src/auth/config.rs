@@ -2,8 +2,8 @@
 //!
 //! Accepts what Crossbar.io's `checkconfig.check_transport_auth` accepts for the `static`,
 //! `dynamic` and `function` types of `anonymous`, `ticket`, `wampcra`, `cryptosign` and
-//! `scram`, and `cookie`. Everything Crossbar.io accepts but we do not implement
-//! (`trustroots`, the `tls` and `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
+//! `scram` and `tls`, and `cookie`. Everything Crossbar.io accepts but we do not implement
+//! (`trustroots`, the `*-proxy` methods) is a [`ConfigError`] naming its key, so such a config is
 //! refused at load instead of running with a method silently missing.
 //!
 //! `${VAR}` references in secrets (Crossbar.io's `maybe_from_env`) are resolved by the config
@@ -30,6 +30,7 @@ pub struct AuthConfig {
     pub wampcra: Option<MethodConfig<WampCraAuth>>,
     pub cryptosign: Option<MethodConfig<CryptosignAuth>>,
     pub scram: Option<MethodConfig<ScramAuth>>,
+    pub tls: Option<MethodConfig<super::tls::TlsAuth>>,
     /// `cookie: {}`: a connection whose tracking cookie carries an earlier login joins as
     /// that login (the transport's `cookie` item does the tracking). Crossbar.io reads no
     /// keys from it; neither do we.
@@ -49,6 +50,7 @@ impl AuthConfig {
             && self.wampcra.is_none()
             && self.cryptosign.is_none()
             && self.scram.is_none()
+            && self.tls.is_none()
             && self.cookie.is_none()
     }
 
@@ -67,6 +69,7 @@ impl AuthConfig {
             function(&mut self.wampcra),
             function(&mut self.cryptosign),
             function(&mut self.scram),
+            function(&mut self.tls),
         ]
         .into_iter()
         .flatten()
@@ -479,6 +482,7 @@ impl StaticMethod for AnonymousAuth {
 impl StaticMethod for TicketAuth {}
 impl StaticMethod for WampCraAuth {}
 impl StaticMethod for ScramAuth {}
+impl StaticMethod for super::tls::TlsAuth {}
 impl StaticMethod for CryptosignAuth {
     fn check_unsupported(
         obj: &serde_json::Map<String, serde_json::Value>,
@@ -565,14 +569,9 @@ struct RawAuthConfig {
     cryptosign: Option<Method<CryptosignAuth>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scram: Option<Method<ScramAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls: Option<Method<super::tls::TlsAuth>>,
     // Present only to turn these keys into errors; never set.
-    #[serde(
-        default,
-        rename = "tls",
-        skip_serializing,
-        deserialize_with = "unsupported_method"
-    )]
-    _tls: Option<()>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cookie: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(
@@ -599,6 +598,7 @@ impl From<RawAuthConfig> for AuthConfig {
             wampcra: raw.wampcra.map(|m| m.0),
             cryptosign: raw.cryptosign.map(|m| m.0),
             scram: raw.scram.map(|m| m.0),
+            tls: raw.tls.map(|m| m.0),
             cookie: raw.cookie,
         }
     }
@@ -612,6 +612,7 @@ impl From<AuthConfig> for RawAuthConfig {
             wampcra: c.wampcra.map(Method),
             cryptosign: c.cryptosign.map(Method),
             scram: c.scram.map(Method),
+            tls: c.tls.map(Method),
             cookie: c.cookie,
             ..RawAuthConfig::default()
         }
@@ -620,7 +621,7 @@ impl From<AuthConfig> for RawAuthConfig {
 
 fn unsupported_method<'de, D: Deserializer<'de>>(_d: D) -> Result<Option<()>, D::Error> {
     Err(D::Error::custom(
-        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign, scram, cookie)",
+        "authentication method not supported by crossbar-edge (supported: anonymous, ticket, wampcra, cryptosign, scram, tls, cookie)",
     ))
 }
 
@@ -860,7 +861,7 @@ mod tests {
             "{e}"
         );
 
-        for m in ["tls", "cookie", "cryptosign-proxy", "anonymous-proxy"] {
+        for m in ["cryptosign-proxy", "anonymous-proxy"] {
             let e = err(json!({ m: {"type": "static"} }));
             assert_eq!(e.path, m);
             assert!(e.message.contains("not supported"), "{e}");

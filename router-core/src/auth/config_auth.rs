@@ -13,6 +13,7 @@ use super::cryptosign::CryptosignDb;
 use super::dynamic::DynamicMethod;
 use super::scram::ScramDb;
 use super::ticket::TicketDb;
+use super::tls::TlsDb;
 use super::wampcra::WampCraDb;
 use super::{AuthDenied, AuthStep, Authenticator, HelloInfo};
 use super::{anonymous, reason};
@@ -133,6 +134,7 @@ struct Methods {
     wampcra: Option<Method<WampCraDb>>,
     cryptosign: Option<Method<CryptosignDb>>,
     scram: Option<Method<ScramDb>>,
+    tls: Option<Method<TlsDb>>,
     /// `auth.cookie`: a cookie that carries a login authenticates.
     cookie: bool,
 }
@@ -173,6 +175,9 @@ impl ConfigAuthenticator {
             scram: opt(&config.scram, |c| {
                 Method::build(c, "scram", &router, |s| Ok(ScramDb::new(s)))
             })?,
+            tls: opt(&config.tls, |c| {
+                Method::build(c, "tls", &router, |t| Ok(TlsDb::new(t)))
+            })?,
             cookie: config.cookie.is_some(),
         };
         Ok(ConfigAuthenticator {
@@ -208,6 +213,7 @@ impl ConfigAuthenticator {
                 ("wampcra", m.wampcra.is_some()),
                 ("cryptosign", m.cryptosign.is_some()),
                 ("scram", m.scram.is_some()),
+                ("tls", m.tls.is_some()),
                 ("cookie", m.cookie),
             ]
             .into_iter()
@@ -281,6 +287,11 @@ impl ConfigAuthenticator {
                 },
                 "scram" => match &methods.scram {
                     Some(Method::Static(s)) => return s.hello(hello),
+                    Some(Method::Dynamic(d)) => return d.hello(hello).await,
+                    None => {}
+                },
+                "tls" => match &methods.tls {
+                    Some(Method::Static(t)) => return t.hello(hello),
                     Some(Method::Dynamic(d)) => return d.hello(hello).await,
                     None => {}
                 },

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use super::config::DynamicAuth;
 use super::{AuthDenied, AuthStep, HelloInfo, Identity, PendingAuth, TransportInfo, reason};
-use super::{anonymous, cryptosign, scram, wampcra};
+use super::{anonymous, cryptosign, scram, tls, wampcra};
 use crate::client::{CallError, CallOptions, Session};
 use crate::router::Router;
 use crate::value::{Dict, Value};
@@ -145,6 +145,20 @@ impl DynamicMethod {
                 let credential = scram::Credential::from_answer(&a.answer)
                     .map_err(|e| failed(format!("the dynamic authenticator's answer {e}")))?;
                 Ok(scram::challenge(a.identity, nonce, credential))
+            }
+            "tls" => {
+                // The certificate is in `details.transport.peer_cert` (and `client_cert`).
+                tls::peer_cert(hello)?;
+                let service = self.service(hello).await?;
+                let a = self
+                    .ask(
+                        &service,
+                        hello,
+                        hello.authid.as_deref(),
+                        self.details(hello),
+                    )
+                    .await?;
+                Ok(AuthStep::Welcome(a.identity))
             }
             other => Err(AuthDenied::new(
                 reason::NO_AUTH_METHOD,
@@ -358,11 +372,12 @@ impl PendingAuth for PendingTicket {
 /// keys we know; the rest are null).
 pub(crate) fn transport_details(t: &TransportInfo) -> Dict {
     let mut d = Dict::new();
+    let tcp = if t.secure { "tls" } else { "tcp" };
     let (channel_type, framing) = match t.kind {
-        "websocket" => ("tcp", "websocket"),
-        "rawsocket" => ("tcp", "rawsocket"),
+        "websocket" => (tcp, "websocket"),
+        "rawsocket" => (tcp, "rawsocket"),
         "unix" => ("unix", "rawsocket"),
-        "longpoll" => ("tcp", "longpoll"),
+        "longpoll" => (tcp, "longpoll"),
         other => ("function", other),
     };
     d.insert("channel_type".into(), Value::from(channel_type));
@@ -378,8 +393,16 @@ pub(crate) fn transport_details(t: &TransportInfo) -> Dict {
             .map(Value::Dict)
             .unwrap_or(Value::Null),
     );
-    d.insert("peer_cert".into(), Value::Null);
-    d.insert("client_cert".into(), Value::Null);
+    d.insert("is_secure".into(), Value::Bool(t.secure));
+    // `client_cert` is the key's name before autobahn's TransportDetails (2022), which
+    // Crossbar.io still sets for authenticators that read it.
+    let cert = t
+        .peer_cert
+        .as_deref()
+        .map(|c| Value::Dict(c.clone()))
+        .unwrap_or(Value::Null);
+    d.insert("peer_cert".into(), cert.clone());
+    d.insert("client_cert".into(), cert);
     d
 }
 

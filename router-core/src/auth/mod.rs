@@ -27,6 +27,7 @@ pub(crate) mod dynamic;
 pub mod reason;
 mod scram;
 mod ticket;
+pub mod tls;
 pub mod wampcra;
 
 #[cfg(test)]
@@ -66,6 +67,23 @@ pub struct TransportInfo {
     pub http_headers: Option<Dict>,
     /// The tracking cookie of a WebSocket connection on a transport with `cookie`.
     pub cookie: Option<cookie::CookieTracking>,
+    /// The connection came over TLS.
+    pub secure: bool,
+    /// The client's TLS certificate, as Crossbar.io describes it in `peer_cert`
+    /// ([`tls::certificate_details`]).
+    pub peer_cert: Option<Arc<Dict>>,
+}
+
+impl TransportInfo {
+    /// A connection without HTTP headers, cookie or TLS (internal links, MQTT, tests).
+    pub fn new(id: impl Into<Arc<str>>, kind: &'static str, peer: impl Into<String>) -> Self {
+        TransportInfo {
+            id: id.into(),
+            kind,
+            peer: peer.into(),
+            ..TransportInfo::default()
+        }
+    }
 }
 
 /// The authenticated identity a session is welcomed with.

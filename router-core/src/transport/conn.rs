@@ -66,10 +66,19 @@ fn log_refused(peer: &str, what: &'static str, error: &str) {
     }
 }
 
+/// What the TLS layer of a connection tells (nothing for plain TCP and Unix sockets).
+#[derive(Clone, Default)]
+pub(crate) struct TlsFacts {
+    pub secure: bool,
+    /// The client certificate's details (`auth::tls::certificate_details`), if it sent one.
+    pub peer_cert: Option<Arc<Dict>>,
+}
+
 /// Runs a RawSocket handshake; on success the session runs on as its own task.
 pub(crate) async fn serve_rawsocket(
     io: BoxedIo,
     peer: String,
+    tls: TlsFacts,
     ep: Arc<RawSocketEndpoint>,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
@@ -103,6 +112,7 @@ pub(crate) async fn serve_rawsocket(
         conn.writer,
         "rawsocket",
         peer,
+        tls,
         None,
         None,
         ep.authenticator.clone(),
@@ -116,6 +126,7 @@ pub(crate) async fn serve_rawsocket(
 pub(crate) async fn serve_websocket(
     io: BoxedIo,
     peer: String,
+    tls: TlsFacts,
     ep: Arc<WsEndpoint>,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
@@ -142,6 +153,7 @@ pub(crate) async fn serve_websocket(
         conn.writer,
         "websocket",
         peer,
+        tls,
         Some(conn.http_headers),
         conn.cookie,
         ep.authenticator.clone(),
@@ -189,6 +201,7 @@ pub(crate) fn spawn_session<R: Stoppable, W: WireWrite, G: Send + 'static>(
     writer: W,
     kind: &'static str,
     peer: String,
+    tls: TlsFacts,
     http_headers: Option<Dict>,
     cookie: Option<CookieTracking>,
     authenticator: Arc<dyn Authenticator>,
@@ -202,6 +215,8 @@ pub(crate) fn spawn_session<R: Stoppable, W: WireWrite, G: Send + 'static>(
         peer,
         http_headers,
         cookie,
+        secure: tls.secure,
+        peer_cert: tls.peer_cert,
     });
     reader.stop_on(shared.shutdown.clone());
     shared.tracker.spawn(crate::session::serve_wire(

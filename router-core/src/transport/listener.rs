@@ -22,7 +22,7 @@ use crate::router::Router;
 use crate::transport::config::{
     Endpoint, MqttConfig, RawSocketConfig, TransportConfig, WebService, WebSocketConfig,
 };
-use crate::transport::conn::{self, RawSocketEndpoint, Shared, WsEndpoint};
+use crate::transport::conn::{self, RawSocketEndpoint, Shared, TlsFacts, WsEndpoint};
 use crate::transport::endpoint::{self, ListenAddr, Listener};
 use crate::transport::io::BoxedIo;
 use crate::transport::mqtt::{self, MqttEndpoint};
@@ -493,21 +493,33 @@ async fn accept_loop(
     drop(listener);
 }
 
-/// The TLS handshake of an accepted connection; `None` if it failed, timed out or the
-/// transport stopped.
+/// The TLS handshake of an accepted connection, and what it tells (the client certificate);
+/// `None` if it failed, timed out or the transport stopped.
 async fn accept_tls(
     io: BoxedIo,
     acceptor: TlsAcceptor,
     peer: &str,
     shared: &Shared,
-) -> Option<BoxedIo> {
+) -> Option<(BoxedIo, TlsFacts)> {
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io));
     let r = tokio::select! {
         _ = shared.shutdown.cancelled() => return None,
         r = handshake => r,
     };
     match r {
-        Ok(Ok(s)) => Some(Box::new(s)),
+        Ok(Ok(s)) => {
+            let peer_cert = s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .map(|der| Arc::new(crate::auth::tls::certificate_details(der)));
+            let facts = TlsFacts {
+                secure: true,
+                peer_cert,
+            };
+            Some((Box::new(s), facts))
+        }
         Ok(Err(e)) => {
             debug!(%peer, error = %e, "TLS handshake failed");
             None
@@ -527,12 +539,11 @@ async fn handle_connection(
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) {
-    let secure = tls.is_some();
-    let io: BoxedIo = match tls {
-        None => io,
+    let (io, tls): (BoxedIo, TlsFacts) = match tls {
+        None => (io, TlsFacts::default()),
         // Boxed and freed once done, like the other handshakes.
         Some(acceptor) => match Box::pin(accept_tls(io, acceptor, &peer, &shared)).await {
-            Some(io) => io,
+            Some(accepted) => accepted,
             None => return,
         },
     };
@@ -542,13 +553,29 @@ async fn handle_connection(
     // then run as tasks of their own, once the handshake is done.
     match &*service {
         Service::RawSocket(ep) => {
-            Box::pin(conn::serve_rawsocket(io, peer, ep.clone(), shared, permit)).await;
+            Box::pin(conn::serve_rawsocket(
+                io,
+                peer,
+                tls,
+                ep.clone(),
+                shared,
+                permit,
+            ))
+            .await;
         }
         Service::WebSocket(ep) => {
-            Box::pin(conn::serve_websocket(io, peer, ep.clone(), shared, permit)).await;
+            Box::pin(conn::serve_websocket(
+                io,
+                peer,
+                tls,
+                ep.clone(),
+                shared,
+                permit,
+            ))
+            .await;
         }
         Service::Web(state) => {
-            let meta = ConnMeta::new(peer, secure, permit);
+            let meta = ConnMeta::new(peer, tls, permit);
             Box::pin(web::serve_http(io, meta, state.clone())).await;
         }
         Service::FlashPolicy(policy) => {
@@ -567,10 +594,7 @@ async fn handle_connection(
                 mqtt: mqtt.clone(),
                 web: web.clone(),
             };
-            Box::pin(universal::serve(
-                io, peer, secure, permit, endpoints, shared,
-            ))
-            .await;
+            Box::pin(universal::serve(io, peer, tls, permit, endpoints, shared)).await;
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
-use crate::transport::conn::{self, RawSocketEndpoint, Shared};
+use crate::transport::conn::{self, RawSocketEndpoint, Shared, TlsFacts};
 use crate::transport::io::{BoxedIo, Rewind};
 use crate::transport::mqtt::{self, MqttEndpoint};
 use crate::transport::rawsocket;
@@ -30,7 +30,7 @@ pub(crate) struct Endpoints {
 pub(crate) async fn serve(
     mut io: BoxedIo,
     peer: String,
-    secure: bool,
+    tls: TlsFacts,
     permit: OwnedSemaphorePermit,
     endpoints: Endpoints,
     shared: Arc<Shared>,
@@ -47,13 +47,13 @@ pub(crate) async fn serve(
     let io: BoxedIo = Box::new(Rewind::new(Bytes::copy_from_slice(&first), io));
     match first[0] {
         rawsocket::MAGIC => match endpoints.rawsocket {
-            Some(ep) => conn::serve_rawsocket(io, peer, ep, shared, permit).await,
+            Some(ep) => conn::serve_rawsocket(io, peer, tls, ep, shared, permit).await,
             None => debug!(%peer, "client speaks RawSocket, but this transport has none"),
         },
         mqtt::CONNECT_BYTE => match endpoints.mqtt {
             Some(ep) => mqtt::serve(io, peer, ep, shared, permit).await,
             None => debug!(%peer, "client speaks MQTT, but this transport has none"),
         },
-        _ => web::serve_http(io, ConnMeta::new(peer, secure, permit), endpoints.web).await,
+        _ => web::serve_http(io, ConnMeta::new(peer, tls, permit), endpoints.web).await,
     }
 }

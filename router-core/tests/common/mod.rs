@@ -72,13 +72,7 @@ pub fn router() -> Arc<Router> {
 /// A connection that welcomes every HELLO as `authid`/`authrole` on `realm1`.
 pub fn conn(authid: &str, authrole: &str) -> ConnectionInfo {
     ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: "test".into(),
-            kind: "local",
-            peer: "test".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new("test", "local", "test")),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: "realm1".into(),
             authid: Some(authid.into()),

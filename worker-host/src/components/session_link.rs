@@ -222,13 +222,11 @@ fn connection_info(
     auth: Arc<ComponentAuthenticator>,
 ) -> ConnectionInfo {
     ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: format!("component:{component_id}").into(),
+        transport: Arc::new(TransportInfo::new(
+            format!("component:{component_id}"),
             kind,
-            peer: peer.into(),
-            http_headers: None,
-            cookie: None,
-        }),
+            peer,
+        )),
         authenticator: auth,
     }
 }

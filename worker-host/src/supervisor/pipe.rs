@@ -78,13 +78,11 @@ where
         .await
         .map_err(|_| PipeError::Timeout(HANDSHAKE_TIMEOUT))??;
     let info = ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: format!("worker:{worker_id}").into(),
-            kind: "pipe",
-            peer: "process".into(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new(
+            format!("worker:{worker_id}"),
+            "pipe",
+            "process",
+        )),
         authenticator: Arc::new(TrustedAuthenticator {
             realm: MANAGEMENT_REALM.into(),
             authid: Some(worker_id.to_owned()),

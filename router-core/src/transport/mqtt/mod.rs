@@ -206,13 +206,11 @@ pub(crate) async fn serve(
         }
     }
     let conn = ConnectionInfo {
-        transport: Arc::new(TransportInfo {
-            id: shared.transport_id.clone(),
-            kind: "mqtt",
-            peer: peer.clone(),
-            http_headers: None,
-            cookie: None,
-        }),
+        transport: Arc::new(TransportInfo::new(
+            shared.transport_id.clone(),
+            "mqtt",
+            peer.clone(),
+        )),
         authenticator: ep.authenticator.clone(),
     };
     let session = match Session::join_local(&shared.router, conn, join).await {

@@ -228,7 +228,7 @@ impl Bridge {
                 return Err(Deny::bad("Request denied based on IP address."));
             }
         }
-        if c.require_tls && !meta.secure {
+        if c.require_tls && !meta.tls.secure {
             return Err(Deny::bad("Malformed request to the REST bridge."));
         }
         let text = std::str::from_utf8(&body)

@@ -193,6 +193,7 @@ impl LongPoll {
             LongPollWriter { tx: out_tx },
             "longpoll",
             meta.peer.to_string(),
+            meta.tls.clone(),
             Some(headers),
             None,
             self.authenticator.clone(),

@@ -301,17 +301,21 @@ fn build_resource(
 #[derive(Clone)]
 pub(crate) struct ConnMeta {
     pub peer: Arc<str>,
-    pub secure: bool,
+    pub tls: crate::transport::conn::TlsFacts,
     /// The connection's slot under `max_connections`, shared with upgraded WebSockets so a
     /// connection counts until its last user ends.
     pub permit: Arc<OwnedSemaphorePermit>,
 }
 
 impl ConnMeta {
-    pub fn new(peer: String, secure: bool, permit: OwnedSemaphorePermit) -> Self {
+    pub fn new(
+        peer: String,
+        tls: crate::transport::conn::TlsFacts,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         ConnMeta {
             peer: peer.into(),
-            secure,
+            tls,
             permit: Arc::new(permit),
         }
     }
@@ -403,7 +407,7 @@ impl WebState {
             Resource::Wap(w) => w.handle(req, &rest).await,
             Resource::Nested(_) | Resource::NotFound => not_found(&path),
         };
-        if self.options.hsts && meta.secure {
+        if self.options.hsts && meta.tls.secure {
             let age = self.options.hsts_max_age.unwrap_or(31_536_000);
             if let Ok(v) = HeaderValue::from_str(&format!("max-age={age}")) {
                 resp.headers_mut()

@@ -68,10 +68,11 @@ pub(crate) fn handle(
     let headers = header_dict(req.headers());
     let (cookie, set_cookie) = websocket::track_cookie(req.headers(), ep.cookies.as_ref());
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let (ep2, sh, peer, permit) = (
+    let (ep2, sh, peer, tls, permit) = (
         ep.clone(),
         shared.clone(),
         meta.peer.to_string(),
+        meta.tls.clone(),
         meta.permit.clone(),
     );
     shared.tracker.spawn(async move {
@@ -98,6 +99,7 @@ pub(crate) fn handle(
             writer,
             "websocket",
             peer,
+            tls,
             Some(headers),
             cookie,
             ep2.authenticator.clone(),
