@@ -601,3 +601,100 @@ fn function_components_answer_as_on_crossbar_io() {
         node.log_text()
     }));
 }
+
+/// Container components reach a router over TLS as Crossbar.io's do (`endpoint.tls`:
+/// `ca_certificates`, `hostname`, a client `certificate` and `key`): an asyncio and a Twisted
+/// component join through a WebSocket transport that requires client certificates of its CA;
+/// one without a client certificate fails to start, and says why.
+#[test]
+fn container_components_connect_over_tls_with_client_certificates() {
+    let rt = runtime();
+    let certs = tempfile::tempdir().unwrap();
+    let ca = tests::certs::TestCa::new(certs.path(), "ca", "Test CA");
+    let server = ca.issue("server", "localhost");
+    let client = ca.issue("box", "box1");
+    let ca_file = certs.path().join("ca.pem");
+    let (tls_port, port) = (free_port(), free_port());
+    let tls = |with_cert: bool| {
+        let mut t = json!({"ca_certificates": [ca_file], "hostname": "localhost"});
+        if with_cert {
+            t["certificate"] = json!(client.cert);
+            t["key"] = json!(client.key);
+        }
+        json!({"type": "websocket", "url": format!("wss://localhost:{tls_port}/ws"),
+               "serializers": ["cbor"],
+               "endpoint": {"type": "tcp", "host": "127.0.0.1", "port": tls_port, "tls": t}})
+    };
+    let component = |classname: &str, prefix: &str, with_cert: bool| {
+        json!({"type": "class", "classname": classname, "realm": "realm1",
+               "extra": {"prefix": prefix}, "transport": tls(with_cert)})
+    };
+    let config = json!({"version": 2, "workers": [
+        {"id": "router1", "type": "router", "realms": [realm1()],
+         "transports": [
+            {"type": "websocket",
+             "endpoint": {"type": "tcp", "port": tls_port, "interface": "127.0.0.1",
+                          "tls": {"certificate": server.cert, "key": server.key,
+                                  "ca_certificates": [ca_file]}}},
+            {"type": "rawsocket", "serializers": ["msgpack", "json"],
+             "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"}}]},
+        {"id": "box1", "type": "container", "options": native_options(),
+         "components": [
+            component("edge_app.Add2", "com.tls", true),
+            component("edge_twisted.Mul2", "unused", true)]}
+    ]});
+    let (ok, text) = tests::check_config(&config.to_string());
+    assert!(ok, "check refused the config: {text}");
+    let mut node = Node::start(&config.to_string(), &[]);
+    node.wait_ready(&[tls_port, port]);
+    rt.block_on(async {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match py_call(port, "com.tls.add2", json!([40, 2])).await {
+                Ok(v) => {
+                    assert_eq!(v, json!(42));
+                    break;
+                }
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("com.tls.add2: {e}; log:\n{}", node.log_text()),
+            }
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match py_call(port, "com.twisted.mul2", json!([6, 7])).await {
+                Ok(v) => {
+                    assert_eq!(v, json!(42));
+                    break;
+                }
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("com.twisted.mul2: {e}; log:\n{}", node.log_text()),
+            }
+        }
+        // Without a client certificate the router refuses the connection: the start fails
+        // with the TLS alert, and the container goes on.
+        let s = connect(&node.cbdir()).await;
+        let e = call(
+            &s,
+            "crossbar.worker.box1.start_component",
+            vec![
+                json!("nocert"),
+                component("edge_app.Add2", "com.nocert", false),
+            ],
+        )
+        .await
+        .unwrap_err();
+        let text = format!("{} {:?}", e.error, e.args);
+        assert!(
+            text.contains("closed before the session opened") && text.contains("certificate"),
+            "{text}"
+        );
+        assert_eq!(
+            py_call(port, "com.tls.add2", json!([1, 1])).await,
+            Ok(json!(2))
+        );
+    });
+}

@@ -235,6 +235,18 @@ fn parse_fabric_transport(t: &Value) -> Result<ConnectingTransport, TargetError>
             message: e.message,
         }
     })?;
+    if parsed
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_certificate.is_some())
+    {
+        return Err(TargetError::Invalid {
+            at: format!("{FABRIC_TRANSPORT}.endpoint.tls.certificate"),
+            message: "the uplink authenticates the node by its key (cryptosign); a TLS client \
+                      certificate is not supported on it"
+                .into(),
+        });
+    }
     if parsed.kind != TransportKind::WebSocket {
         return Err(TargetError::Invalid {
             at: format!("{FABRIC_TRANSPORT}.type"),

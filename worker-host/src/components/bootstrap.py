@@ -269,10 +269,18 @@ def run_asyncio(klass, cfg):
         factory = WampWebSocketClientFactory(create, url=link["url"], serializers=sers)
     else:
         factory = WampRawSocketClientFactory(create, serializer=sers[0])
+    # Watched from the start: the router may close before create_connection has returned.
+    def protocol():
+        return watch_early_close(factory(), "connection_lost", state, lambda: loop.call_soon(loop.stop))
+
     if link.get("path"):
-        coro = loop.create_unix_connection(factory, link["path"])
+        coro = loop.create_unix_connection(protocol, link["path"])
+    elif link.get("tls"):
+        tls = link["tls"]
+        coro = loop.create_connection(protocol, link["host"], link["port"], ssl=ssl_context(tls),
+                                      server_hostname=tls.get("hostname") or link["host"])
     else:
-        coro = loop.create_connection(factory, link["host"], link["port"])
+        coro = loop.create_connection(protocol, link["host"], link["port"])
     try:
         loop.run_until_complete(asyncio.wait_for(coro, link.get("timeout") or 10))
     except Exception as e:
@@ -288,6 +296,64 @@ def run_asyncio(klass, cfg):
 
     loop.add_signal_handler(signal.SIGTERM, on_term)
     loop.run_forever()
+
+
+def watch_early_close(proto, method, state, stop):
+    """A connection that ends before its WAMP session opened (a router that refused the TLS
+    client certificate, or the WebSocket upgrade) fails the start with the reason, instead of
+    leaving the component starting forever: autobahn makes the session only once the
+    transport is open, so no session event would tell."""
+    original = getattr(proto, method)
+
+    def lost(reason):
+        if state["session"] is None:
+            why = getattr(reason, "value", reason)
+            mark("error", uri="crossbar.error.cannot_start",
+                 message="the connection to the router closed before the session opened: {}".format(
+                     why or "closed by the router"))
+            stop()
+        return original(reason)
+
+    setattr(proto, method, lost)
+    return proto
+
+
+def ssl_context(tls):
+    """The client TLS context of a component transport: the public roots, or the configured
+    CAs instead (as Crossbar.io), and a client certificate if one is configured."""
+    import ssl
+
+    if tls.get("ca_certificates"):
+        # Verifies the server and its name, like the default context, with only these roots.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        for ca in tls["ca_certificates"]:
+            ctx.load_verify_locations(cafile=ca)
+    else:
+        ctx = ssl.create_default_context()
+    if tls.get("certificate"):
+        ctx.load_cert_chain(tls["certificate"], tls["key"])
+    return ctx
+
+
+def twisted_tls(endpoint, tls, host):
+    """Wraps a Twisted client endpoint in TLS as `ssl_context` configures it."""
+    from twisted.internet.endpoints import wrapClientTLS
+    from twisted.internet.ssl import (Certificate, PrivateCertificate, optionsForClientTLS,
+                                      platformTrust, trustRootFromCertificates)
+
+    trust = platformTrust()
+    if tls.get("ca_certificates"):
+        certs = []
+        for ca in tls["ca_certificates"]:
+            with open(ca) as f:
+                certs.append(Certificate.loadPEM(f.read()))
+        trust = trustRootFromCertificates(certs)
+    client = None
+    if tls.get("certificate"):
+        with open(tls["certificate"]) as c, open(tls["key"]) as k:
+            client = PrivateCertificate.loadPEM(c.read() + k.read())
+    options = optionsForClientTLS(tls.get("hostname") or host, trustRoot=trust, clientCertificate=client)
+    return wrapClientTLS(options, endpoint)
 
 
 def run_twisted(klass, cfg):
@@ -318,6 +384,8 @@ def run_twisted(klass, cfg):
         endpoint = UNIXClientEndpoint(reactor, link["path"], timeout=timeout)
     else:
         endpoint = HostnameEndpoint(reactor, link["host"], link["port"], timeout=timeout)
+    if link.get("tls"):
+        endpoint = twisted_tls(endpoint, link["tls"], link["host"])
 
     def connect_failed(f):
         mark(
@@ -327,6 +395,8 @@ def run_twisted(klass, cfg):
         )
         stop()
 
+    build = factory.buildProtocol
+    factory.buildProtocol = lambda addr: watch_early_close(build(addr), "connectionLost", state, stop)
     endpoint.connect(factory).addErrback(connect_failed)
 
     def on_term(*_):

@@ -167,6 +167,19 @@ pub fn bootstrap_config(
                     l["timeout"] = json!(timeout);
                 }
             }
+            if let Some(tls) = &transport.tls {
+                let cas: Vec<_> = tls
+                    .ca_certificates
+                    .iter()
+                    .map(|c| base_dir.join(c))
+                    .collect();
+                l["tls"] = json!({
+                    "ca_certificates": cas,
+                    "hostname": tls.hostname,
+                    "certificate": tls.client_certificate.as_ref().map(|(c, _)| base_dir.join(c)),
+                    "key": tls.client_certificate.as_ref().map(|(_, k)| base_dir.join(k)),
+                });
+            }
             let a = auth.map_or(Value::Null, |a| {
                 json!({"method": a.method(), "authid": a.authid, "authrole": a.authrole,
                        "secret": a.secret_str()})

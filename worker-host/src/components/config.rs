@@ -100,6 +100,9 @@ pub struct ClientTls {
     pub ca_certificates: Vec<PathBuf>,
     /// The server name to verify, when not the endpoint's host.
     pub hostname: Option<String>,
+    /// A client certificate (PEM, relative to the node directory) and its key, for routers
+    /// that ask for one (`ca_certificates` on their endpoint).
+    pub client_certificate: Option<(PathBuf, PathBuf)>,
 }
 
 /// Whether a WebSocket transport must name its `url`.
@@ -362,10 +365,11 @@ impl ComponentConfig {
                     .ok_or_else(|| ConfigError::new("transport", "missing required key"))?;
                 let transport =
                     ConnectingTransport::from_json(&t).map_err(|e| e.within("transport"))?;
-                if transport.tls.is_some() {
+                if transport.tls.is_some() && matches!(kind, ComponentKind::Exec(_)) {
                     return Err(ConfigError::new(
                         "transport.endpoint.tls",
-                        "TLS on component transports is not supported yet",
+                        "an exec component connects by itself to the URL it is given; configure \
+                         its TLS (CA, client certificate) in its own settings (env or arguments)",
                     ));
                 }
                 let auth = match raw.auth {
@@ -461,9 +465,9 @@ struct RawTls {
     #[serde(default)]
     hostname: Option<String>,
     #[serde(default)]
-    certificate: Option<Value>,
+    certificate: Option<PathBuf>,
     #[serde(default)]
-    key: Option<Value>,
+    key: Option<PathBuf>,
 }
 
 const SERIALIZERS: &[&str] = &["json", "msgpack", "cbor"];
@@ -489,15 +493,26 @@ impl ConnectingTransport {
             None | Some(Value::Null) => None,
             Some(t) => {
                 let t: RawTls = from_value(t).map_err(|e| e.within("endpoint.tls"))?;
-                if t.certificate.is_some() || t.key.is_some() {
-                    return Err(ConfigError::new(
-                        "endpoint.tls",
-                        "client certificates (certificate, key) are not supported yet",
-                    ));
-                }
+                let client_certificate = match (t.certificate, t.key) {
+                    (Some(c), Some(k)) => Some((c, k)),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(ConfigError::new(
+                            "endpoint.tls.key",
+                            "a client certificate needs its key",
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err(ConfigError::new(
+                            "endpoint.tls.certificate",
+                            "a key needs its client certificate",
+                        ));
+                    }
+                };
                 Some(ClientTls {
                     ca_certificates: t.ca_certificates,
                     hostname: t.hostname,
+                    client_certificate,
                 })
             }
         };
@@ -896,5 +911,35 @@ mod tests {
             c,
         );
         assert_eq!(e.path, "role");
+
+        // TLS: a client certificate needs its key; exec components configure their own.
+        let tls = |t: Value| {
+            json!({"type": "websocket", "url": "wss://h:1/ws",
+                   "endpoint": {"type": "tcp", "host": "h", "port": 1, "tls": t}})
+        };
+        let e = err(
+            json!({"type": "class", "classname": "a.B", "realm": "r",
+                   "transport": tls(json!({"certificate": "c.pem"}))}),
+            c,
+        );
+        assert_eq!(e.path, "transport.endpoint.tls.key");
+        let e = err(
+            json!({"type": "exec", "executable": "x", "realm": "r",
+                   "transport": tls(json!({"ca_certificates": ["ca.pem"]}))}),
+            c,
+        );
+        assert_eq!(e.path, "transport.endpoint.tls");
+        let ok = ComponentConfig::from_json(
+            &json!({"type": "class", "classname": "a.B", "realm": "r",
+                    "transport": tls(json!({"ca_certificates": ["ca.pem"], "hostname": "x",
+                                            "certificate": "c.pem", "key": "c.key"}))}),
+            c,
+        )
+        .unwrap();
+        let t = ok.transport.unwrap().tls.unwrap();
+        assert_eq!(
+            t.client_certificate,
+            Some(("c.pem".into(), "c.key".into()))
+        );
     }
 }
