@@ -31,6 +31,7 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 
 ALICE_SEED = "4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510"
+TOTP_SEED = "CACKN3GRF3KQZMEK"
 WRONG_SEED = "1d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510"
 
 
@@ -104,6 +105,11 @@ async def run_authenticator(url):
             return "nosuchrole"
         if authid == "lim" and ticket == "lim":
             return "limited"
+        if authid == "totp-user":
+            # Crossbar.io's example authentication/ticket/totp: the ticket is a TOTP code.
+            if wamp_auth.check_totp(TOTP_SEED, ticket):
+                return "user"
+            raise ApplicationError("com.example.invalid_ticket", f"invalid TOTP code for {authid}")
         if authid == "joe" and ticket == "secret":
             return {"role": "user", "authid": "joe@example",
                     "extra": {"plan": "gold", "seen": seen(realm, authid, details)}}
@@ -177,6 +183,13 @@ async def run_clients(ws, rs, fn, reference):
         joe.leave()
     check(not slow.done(), "joins went on while the slow authenticator was still working")
 
+    code = wamp_auth.compute_totp(TOTP_SEED)
+    t = await connect(ws, "msgpack", authmethods=["ticket"], authid="totp-user", on_challenge=ticket(code))
+    check(t._authrole == "user", "ticket with a TOTP code: joined")
+    t.leave()
+    wrong = str((int(code) + 500000) % 1000000).zfill(6)
+    await refused("ticket with a wrong TOTP code", "com.example.invalid_ticket", "invalid TOTP code",
+                  url=ws, serializer="json", authmethods=["ticket"], authid="totp-user", on_challenge=ticket(wrong))
     await refused("ticket, wrong ticket", "wamp.error.not_authorized", "invalid ticket",
                   url=ws, serializer="json", authmethods=["ticket"], authid="joe", on_challenge=ticket("nope"))
     await refused("ticket, authenticator raises its own error", "com.example.invalid_ticket", "bad ticket for boom",
