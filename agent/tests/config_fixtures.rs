@@ -200,10 +200,8 @@ fn full_config_every_option() {
     assert_eq!(ro.event_dispatching_chunk_size, Some(100));
     assert_eq!(ro.uri_check, UriCheck::Strict);
     assert_eq!((ro.enable_meta_api, ro.bridge_meta_api), (true, true));
-    assert_eq!(
-        r.realms[1].store,
-        Some(json!({"type": "memory", "limit": 1000}))
-    );
+    let store = r.realms[1].store.as_ref().expect("realm store");
+    assert_eq!((store.kind.as_str(), store.limit), ("memory", Some(1000)));
 
     let t_ids: Vec<&str> = r
         .transports

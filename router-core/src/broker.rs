@@ -49,6 +49,56 @@ pub struct Broker {
     /// The last event published with `retain: true`, by topic (WAMP event retention; MQTT's
     /// retained messages map onto it).
     retained: HashMap<String, RetainedEvent>,
+    /// Event history (the realm store's `event-history`), by subscription. These
+    /// subscriptions exist from the realm's start and outlive their subscribers, as in
+    /// Crossbar.io, whose store subscribes to them itself.
+    history: HashMap<Id, History>,
+}
+
+/// The last `limit` events of one subscription, newest last.
+#[derive(Debug)]
+struct History {
+    limit: usize,
+    events: std::collections::VecDeque<Arc<StoredEvent>>,
+}
+
+/// An event as `wamp.subscription.get_events` returns it.
+#[derive(Debug)]
+struct StoredEvent {
+    time_ns: u128,
+    session: Id,
+    authid: String,
+    authrole: String,
+    publication: Id,
+    topic: String,
+    payload: Payload,
+}
+
+impl StoredEvent {
+    /// Crossbar.io's record: `time_ns`, `realm`, `session_id`, `authid`, `authrole`,
+    /// `publication`, `topic`, `args`, `kwargs`.
+    fn record(&self, realm: &str) -> Value {
+        let p = self.payload.clone().into_decoded();
+        let nanos = u64::try_from(self.time_ns).unwrap_or(u64::MAX);
+        Value::Dict(dict! {
+            "time_ns" => nanos,
+            "realm" => realm.to_owned(),
+            "session_id" => self.session,
+            "authid" => self.authid.clone(),
+            "authrole" => self.authrole.clone(),
+            "publication" => self.publication,
+            "topic" => self.topic.clone(),
+            "args" => if p.args.is_empty() { Value::Null } else { Value::List(p.args) },
+            "kwargs" => if p.kwargs.is_empty() { Value::Null } else { Value::Dict(p.kwargs) },
+        })
+    }
+}
+
+/// Why `wamp.subscription.get_events` has no answer.
+pub(crate) enum HistoryError {
+    /// The realm keeps no history at all, or not for this subscription.
+    Unavailable(&'static str),
+    NoSuchSubscription,
 }
 
 /// An event kept for subscribers that ask for it (`get_retained`).
@@ -62,6 +112,100 @@ struct RetainedEvent {
 }
 
 impl Broker {
+    /// A broker with the history subscriptions of a realm store.
+    pub(crate) fn with_history(store: Option<&crate::realm::RealmStoreConfig>) -> Broker {
+        let mut b = Broker::default();
+        let Some(store) = store else { return b };
+        if !store.call_queue.is_empty() {
+            tracing::warn!(
+                "realm store: call-queue is not supported by crossbar-edge; calls without a callee fail as usual"
+            );
+        }
+        let default_limit = store
+            .limit
+            .unwrap_or(crate::realm::RealmStoreConfig::DEFAULT_LIMIT);
+        for h in &store.event_history {
+            let policy = match h.policy.as_deref() {
+                None => MatchPolicy::Exact,
+                Some(m) => match MatchPolicy::parse(m) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            let id = b.create(&h.uri, policy, Vec::new());
+            b.history.insert(
+                id,
+                History {
+                    limit: h.limit.unwrap_or(default_limit).max(1),
+                    events: Default::default(),
+                },
+            );
+        }
+        b
+    }
+
+    /// Keeps a publication in the history of every history subscription it matches.
+    fn record(
+        &mut self,
+        topic: &str,
+        publication: Id,
+        payload: &Payload,
+        publisher: &SessionHandle,
+    ) {
+        let mut ids = Vec::new();
+        self.for_each_match(topic, |s| ids.push(s.id));
+        let mut event = None;
+        for id in ids {
+            let Some(h) = self.history.get_mut(&id) else {
+                continue;
+            };
+            let e = event.get_or_insert_with(|| {
+                Arc::new(StoredEvent {
+                    time_ns: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos())
+                        .unwrap_or_default(),
+                    session: publisher.id,
+                    authid: publisher.identity.authid.clone(),
+                    authrole: publisher.identity.authrole.clone(),
+                    publication,
+                    topic: topic.to_owned(),
+                    payload: payload.clone(),
+                })
+            });
+            h.events.push_back(e.clone());
+            while h.events.len() > h.limit {
+                h.events.pop_front();
+            }
+        }
+    }
+
+    /// The last `limit` events of a history subscription, newest first.
+    pub(crate) fn events(
+        &self,
+        realm: &str,
+        id: Id,
+        limit: usize,
+    ) -> Result<Vec<Value>, HistoryError> {
+        if self.history.is_empty() {
+            return Err(HistoryError::Unavailable(
+                "event history not available or enabled",
+            ));
+        }
+        if !self.subs.contains_key(&id) {
+            return Err(HistoryError::NoSuchSubscription);
+        }
+        let h = self.history.get(&id).ok_or(HistoryError::Unavailable(
+            "event history for the given subscription is not available or enabled",
+        ))?;
+        Ok(h.events
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|e| e.record(realm))
+            .collect())
+    }
+
     fn index(&self, policy: MatchPolicy) -> &HashMap<String, Id> {
         match policy {
             MatchPolicy::Exact => &self.exact,
@@ -134,6 +278,16 @@ impl Broker {
             sub.subscribers.push(session.clone());
             return (id, false, true);
         }
+        (self.create(uri, policy, vec![session.clone()]), true, true)
+    }
+
+    /// A new subscription with a fresh ID.
+    fn create(
+        &mut self,
+        uri: &str,
+        policy: MatchPolicy,
+        subscribers: Vec<Arc<SessionHandle>>,
+    ) -> Id {
         let id = loop {
             let id = crate::util::random_id();
             if !self.subs.contains_key(&id) {
@@ -148,10 +302,10 @@ impl Broker {
                 uri: uri.to_owned(),
                 policy,
                 created: crate::util::utcnow(),
-                subscribers: vec![session.clone()],
+                subscribers,
             },
         );
-        (id, true, true)
+        id
     }
 
     /// Removes a subscriber; returns (was subscribed, subscription deleted, its uri).
@@ -163,7 +317,7 @@ impl Broker {
         sub.subscribers.retain(|s| s.id != session);
         let removed = sub.subscribers.len() != before;
         let uri = sub.uri.clone();
-        if sub.subscribers.is_empty() {
+        if sub.subscribers.is_empty() && !self.history.contains_key(&id) {
             let policy = sub.policy;
             self.subs.remove(&id);
             self.index_mut(policy).remove(&uri);
@@ -489,6 +643,12 @@ pub(crate) fn publish(
     let filter = ReceiverFilter::from_options(&options, Some(ctx.handle.id));
     let realm = ctx.realm.clone();
     retain(&realm, &topic, &payload, &options, publisher.as_deref());
+    if !realm.broker.read().history.is_empty() {
+        realm
+            .broker
+            .write()
+            .record(&topic, publication, &payload, &ctx.handle);
+    }
     dispatch(
         &realm,
         &topic,

@@ -409,6 +409,24 @@ pub(crate) fn call(
                 _ => ok(s.subscribers.len()),
             }
         }
+        "subscription.get_events" => {
+            let id = match id_arg(&p, 0, "subscription_id") {
+                Ok(i) => i,
+                Err(e) => return Some(Err(e)),
+            };
+            let limit = arg(&p, 1, "limit").and_then(Value::as_u64).unwrap_or(10);
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            match realm.broker.read().events(realm.name(), id, limit) {
+                Ok(events) => ok(events.into_iter().collect::<List>()),
+                Err(crate::broker::HistoryError::Unavailable(m)) => {
+                    err("wamp.error.history_unavailable", m)
+                }
+                Err(crate::broker::HistoryError::NoSuchSubscription) => err(
+                    "wamp.error.no_such_subscription",
+                    format!("no subscription with ID {id} exists on this broker"),
+                ),
+            }
+        }
         "registration.list" => ok(list_by_policy(realm.dealer.read().list())),
         "registration.lookup" => {
             let Some(procedure) = arg(&p, 0, "procedure").and_then(Value::as_str) else {

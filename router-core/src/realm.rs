@@ -63,9 +63,76 @@ pub struct RealmConfig {
     /// Router-to-router links (Crossbar.io); accepted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rlinks: Vec<serde_json::Value>,
-    /// Event/call store (Crossbar.io); accepted, not used.
+    /// The realm store (Crossbar.io's `memory` store): event history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store: Option<serde_json::Value>,
+    pub store: Option<RealmStoreConfig>,
+}
+
+/// A realm's `store`: `{type: "memory", limit?, event-history: [{uri, match?, limit?}]}`.
+/// `call-queue` is accepted and not used (a warning at realm start says so).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmStoreConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The history length of subscriptions that name none (Crossbar.io's default: 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(
+        default,
+        rename = "event-history",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub event_history: Vec<EventHistoryConfig>,
+    #[serde(default, rename = "call-queue", skip_serializing_if = "Vec::is_empty")]
+    pub call_queue: Vec<serde_json::Value>,
+}
+
+/// One subscription whose events the store keeps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventHistoryConfig {
+    pub uri: String,
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl RealmStoreConfig {
+    /// Crossbar.io's `GLOBAL_HISTORY_LIMIT`.
+    pub const DEFAULT_LIMIT: usize = 100;
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.kind != "memory" {
+            return Err(ConfigError::new(
+                "type",
+                format!(
+                    "realm store type \"{}\" is not supported (only \"memory\")",
+                    self.kind
+                ),
+            ));
+        }
+        for (i, h) in self.event_history.iter().enumerate() {
+            let at = |k: &str| format!("event-history[{i}].{k}");
+            let policy = match h.policy.as_deref() {
+                None => crate::uri::MatchPolicy::Exact,
+                Some(m) => crate::uri::MatchPolicy::parse(m).ok_or_else(|| {
+                    ConfigError::new(at("match"), format!("invalid match policy \"{m}\""))
+                })?,
+            };
+            if !crate::uri::is_valid(&h.uri, UriCheck::Loose, policy) {
+                return Err(ConfigError::new(
+                    at("uri"),
+                    format!("invalid topic \"{}\"", h.uri),
+                ));
+            }
+            if h.limit == Some(0) {
+                return Err(ConfigError::new(at("limit"), "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl RealmConfig {
@@ -101,6 +168,9 @@ impl RealmConfig {
         }
         for (i, role) in self.roles.iter().enumerate() {
             validate_role(role).map_err(|e| e.within(&format!("roles[{i}]")))?;
+        }
+        if let Some(store) = &self.store {
+            store.validate().map_err(|e| e.within("store"))?;
         }
         for (i, l) in self.rlinks.iter().enumerate() {
             if !l.is_object() {
@@ -230,7 +300,7 @@ impl Realm {
             options: config.options,
             roles: RwLock::new(roles),
             sessions: RwLock::new(HashMap::default()),
-            broker: RwLock::new(Broker::default()),
+            broker: RwLock::new(Broker::with_history(config.store.as_ref())),
             dealer: RwLock::new(Dealer::default()),
             closed: AtomicBool::new(false),
             created: crate::util::utcnow(),

@@ -937,9 +937,6 @@ mod tests {
         )
         .unwrap();
         let t = ok.transport.unwrap().tls.unwrap();
-        assert_eq!(
-            t.client_certificate,
-            Some(("c.pem".into(), "c.key".into()))
-        );
+        assert_eq!(t.client_certificate, Some(("c.pem".into(), "c.key".into())));
     }
 }
