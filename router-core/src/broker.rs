@@ -643,7 +643,7 @@ pub(crate) fn publish(
     let filter = ReceiverFilter::from_options(&options, Some(ctx.handle.id));
     let realm = ctx.realm.clone();
     retain(&realm, &topic, &payload, &options, publisher.as_deref());
-    if !realm.broker.read().history.is_empty() {
+    if realm.keeps_history {
         realm
             .broker
             .write()

@@ -247,6 +247,9 @@ pub struct Realm {
     /// Set once a role with a dynamic authorizer is added: only then does a session look
     /// up its role's authorizer before routing (a relaxed load on the hot path otherwise).
     has_authorizers: AtomicBool,
+    /// The store keeps event history (fixed at start): publications skip it otherwise
+    /// without touching the broker's lock.
+    pub(crate) keeps_history: bool,
     /// Router-internal sessions by authrole (see [`Realm::service_session`]).
     services: tokio::sync::Mutex<HashMap<String, Session>>,
     /// For joining service sessions; the router owns the realm, so the link is weak.
@@ -300,6 +303,10 @@ impl Realm {
             options: config.options,
             roles: RwLock::new(roles),
             sessions: RwLock::new(HashMap::default()),
+            keeps_history: config
+                .store
+                .as_ref()
+                .is_some_and(|s| !s.event_history.is_empty()),
             broker: RwLock::new(Broker::with_history(config.store.as_ref())),
             dealer: RwLock::new(Dealer::default()),
             closed: AtomicBool::new(false),
