@@ -294,7 +294,9 @@ pub(crate) fn call(
             let (reason, message) = kill_reason(&p, first_reason);
             let mut killed = List::new();
             for s in realm.sessions(None) {
-                if s.id == caller.id {
+                // A session already told to close (by an earlier kill, say) is on its way
+                // out and is not killed, or counted, twice.
+                if s.id == caller.id || s.is_closing() {
                     continue;
                 }
                 let hit = match proc_ {
