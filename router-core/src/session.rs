@@ -741,7 +741,7 @@ async fn handshake<S: MessageSource>(
         return None;
     }
     if let Some(cookie) = &conn.transport.cookie {
-        cookie.remember(&handle.identity);
+        cookie.join(&handle);
     }
     let mut welcome = dict! {
         "realm" => realm.name().to_owned(),
@@ -947,7 +947,7 @@ pub(crate) fn dispatch(ctx: &mut SessionCtx, msg: Message) -> Step {
             if reason == "wamp.close.logout"
                 && let Some(cookie) = &ctx.handle.transport.cookie
             {
-                cookie.forget();
+                cookie.forget(ctx.handle.id);
             }
             let me = ctx.handle.clone();
             me.send(

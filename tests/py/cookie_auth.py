@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Cookie tracking and cookie authentication with unmodified autobahn-python (asyncio).
 
-`cookie_auth.py clients --url URL [--second]`: the checks, one line each, exit 1 on the first
-failure; it prints `COOKIE <cbtid>` for the login cookie. With `--cookie CBTID` it only checks
-that the cookie still logs in (after a node restart). The same checks run against Crossbar.io.
+`cookie_auth.py clients --url URL [--logout-keeps-others]`: the checks, one line each, exit 1
+on the first failure; it prints `COOKIE <cbtid>` for the login cookie. With `--cookie CBTID` it
+only checks that the cookie still logs in (after a node restart). The same checks run against
+Crossbar.io, with `--logout-keeps-others`: Crossbar.io 26 means to end the other sessions of a
+cookie that logs out, but deletes the cookie before it looks for them and so ends none.
 """
 import argparse
 import asyncio
@@ -16,8 +18,8 @@ def set_cookie(session):
     return (session._transport.http_headers or {}).get("set-cookie")
 
 
-async def run_clients(url):
-    from interop import Aborted, Failure, check, connect
+async def run_clients(url, logout_kicks):
+    from interop import Aborted, Failure, check, connect, wait_for
 
     async def refused(what, reason, **kw):
         try:
@@ -62,8 +64,16 @@ async def run_clients(url):
     s = await connect(url, "json", authmethods=["cookie"], headers=cookie)
     check(s._authid == "ann", f"the cookie now logs in as ann (got {s._authid})")
 
-    # Logout deletes the cookie (once the router has the GOODBYE: polled, bounded).
+    # Logout deletes the cookie (once the router has the GOODBYE: polled, bounded) and ends
+    # the other sessions of the cookie, as Crossbar.io kicks its other connections.
+    other = await connect(url, "json", authmethods=["cookie"], headers=cookie)
+    check(other._authid == "ann", "a second connection with the cookie logs in as ann")
     s.leave("wamp.close.logout")
+    if logout_kicks:
+        await wait_for(lambda: not other.is_attached(), "the logout to end the cookie's other session")
+        check(True, "the logout ended the other session of the same cookie")
+    else:
+        other.leave()
     for _ in range(50):
         try:
             again = await connect(url, "json", authmethods=["cookie"], headers=cookie)
@@ -93,6 +103,7 @@ def main():
     ap.add_argument("mode", choices=["clients"])
     ap.add_argument("--url", required=True)
     ap.add_argument("--cookie")
+    ap.add_argument("--logout-keeps-others", action="store_true")
     args = ap.parse_args()
     from interop import Aborted, Failure
 
@@ -100,7 +111,7 @@ def main():
         if args.cookie:
             asyncio.run(asyncio.wait_for(run_again(args.url, args.cookie), 30))
         else:
-            asyncio.run(asyncio.wait_for(run_clients(args.url), 60))
+            asyncio.run(asyncio.wait_for(run_clients(args.url, not args.logout_keeps_others), 60))
         print("all ok", flush=True)
     except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
         print(f"FAIL {type(e).__name__}: {e}", flush=True)

@@ -19,3 +19,18 @@ def create_wampcra_authenticator(config, controller):
         return {"secret": authid + "-secret", "role": "frontend"}
 
     return authenticate
+
+
+def create_tls_authenticator(config, controller):
+    """WAMP-TLS by function (crossbar-edge only: Crossbar.io accepts the config and then denies
+    every such login): the principal is chosen by the client certificate's common name."""
+    users = config["users"]
+
+    def authenticate(realm, authid, details):
+        cert = details["transport"].get("peer_cert") or {}
+        cn = (cert.get("subject") or {}).get("cn")
+        if cn not in users:
+            raise ApplicationError("com.example.unknown_certificate", "no user for certificate {}".format(cn))
+        return {"role": "user", "authid": users[cn], "extra": {"sha1": cert.get("sha1")}}
+
+    return authenticate

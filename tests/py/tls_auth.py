@@ -5,8 +5,10 @@
   writes it (`AB:CD:…`), for the router's static principals.
 - `tls_auth.py authenticator --url URL`: an outside dynamic authenticator on realm `auth`;
   prints `ready`, runs until killed.
-- `tls_auth.py clients --dir DIR --static URL --rawsocket URL --dynamic URL`: the checks, one
-  line each, exit 1 on the first failure. The same checks run against Crossbar.io.
+- `tls_auth.py clients --dir DIR --static URL --rawsocket URL --dynamic URL [--function URL]`:
+  the checks, one line each, exit 1 on the first failure. The same checks run against
+  Crossbar.io; `--function` (a `function` authenticator, which Crossbar.io accepts in the
+  config but denies at every login) only against crossbar-edge.
 """
 import argparse
 import asyncio
@@ -47,7 +49,7 @@ async def run_authenticator(url):
     await asyncio.Future()
 
 
-async def run_clients(d, static, rawsocket, dynamic):
+async def run_clients(d, static, rawsocket, dynamic, function):
     from interop import Aborted, Failure, check, connect
 
     def context(client):
@@ -108,6 +110,16 @@ async def run_clients(d, static, rawsocket, dynamic):
     await refused("dynamic, the authenticator raises", "com.example.unknown_certificate",
                   "no user for certificate client-a", dynamic, "client-a")
 
+    if function:
+        f = await connect(function, "json", authmethods=["tls"], ssl=context("client-b"))
+        check(f._authid == "bob" and f._authrole == "user" and f._session_details.authprovider == "function"
+              and f._authextra.get("sha1") == sha1_b,
+              f"function: the principal the function chose by the certificate (got {f._authid}, "
+              f"{f._authrole}, {f._session_details.authprovider}, {f._authextra})")
+        f.leave()
+        await refused("function, the function raises", "com.example.unknown_certificate",
+                      "no user for certificate client-a", function, "client-a")
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -118,6 +130,7 @@ def main():
     ap.add_argument("--static")
     ap.add_argument("--rawsocket")
     ap.add_argument("--dynamic")
+    ap.add_argument("--function")
     args = ap.parse_args()
     if args.mode == "fingerprint":
         print(fingerprint(args.cert))
@@ -128,7 +141,7 @@ def main():
         if args.mode == "authenticator":
             asyncio.run(run_authenticator(args.url))
         else:
-            asyncio.run(asyncio.wait_for(run_clients(args.dir, args.static, args.rawsocket, args.dynamic), 60))
+            asyncio.run(asyncio.wait_for(run_clients(args.dir, args.static, args.rawsocket, args.dynamic, args.function), 60))
             print("all ok", flush=True)
     except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
         print(f"FAIL {type(e).__name__}: {e}", flush=True)

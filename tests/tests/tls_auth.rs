@@ -2,14 +2,17 @@
 //! autobahn-python clients (`tests/py/tls_auth.py`): static principals by SHA-1
 //! fingerprint over WebSocket and RawSocket, a dynamic authenticator that reads
 //! `details.transport.peer_cert`, a certificate of the CA that is no principal, and one from
-//! another CA. The same client checks run against Crossbar.io.
+//! another CA, and (crossbar-edge only) a `function` authenticator. The same client checks
+//! run against Crossbar.io.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 use tests::certs::TestCa;
 use tests::crossbar::{Crossbar, crossbar_bin};
-use tests::{Node, PyService, assert_py_ok, check_config, free_port, run_py};
+use tests::{
+    Node, PyService, assert_py_ok, check_config, free_port, python, run_py, workspace_root,
+};
 
 /// The CA, the server's certificate, two clients of the CA and one of another CA.
 fn certificates(dir: &Path) {
@@ -32,6 +35,9 @@ struct Ports {
     st: u16,
     rs: u16,
     dy: u16,
+    /// The transport with a `function` authenticator, crossbar-edge only (Crossbar.io
+    /// accepts the config and denies every login).
+    func: Option<u16>,
 }
 
 fn config(dir: &Path, p: &Ports) -> Value {
@@ -45,13 +51,7 @@ fn config(dir: &Path, p: &Ports) -> Value {
     };
     let principals = json!({"alice": {"certificate-sha1": fingerprint(&dir.join("client-a.pem")),
                                       "role": "user"}});
-    json!({"version": 2, "workers": [{
-        "type": "router",
-        "realms": [
-            {"name": "realm1", "roles": [role("user")]},
-            {"name": "auth", "roles": [role("anonymous")]}
-        ],
-        "transports": [
+    let mut transports = json!([
             {"type": "websocket", "endpoint": {"type": "tcp", "port": p.web, "interface": "127.0.0.1"}},
             {"type": "websocket", "endpoint": endpoint(p.st),
              "auth": {"tls": {"type": "static", "principals": principals}}},
@@ -60,7 +60,22 @@ fn config(dir: &Path, p: &Ports) -> Value {
             {"type": "websocket", "endpoint": endpoint(p.dy),
              "auth": {"tls": {"type": "dynamic", "authenticator": "com.example.tls",
                               "authenticator-realm": "auth"}}}
-        ]
+    ]);
+    if let Some(port) = p.func {
+        transports.as_array_mut().unwrap().push(json!(
+            {"type": "websocket", "endpoint": endpoint(port),
+             "auth": {"tls": {"type": "function", "create": "dyn_auth_functions.create_tls_authenticator",
+                              "config": {"users": {"client-b": "bob"}}}}}
+        ));
+    }
+    json!({"version": 2, "workers": [{
+        "type": "router",
+        "options": {"python": python(), "pythonpath": [workspace_root().join("tests/py")]},
+        "realms": [
+            {"name": "realm1", "roles": [role("user")]},
+            {"name": "auth", "roles": [role("anonymous")]}
+        ],
+        "transports": transports
     }]})
 }
 
@@ -70,28 +85,34 @@ fn run_clients(dir: &Path, p: &Ports) -> std::process::Output {
     let st = format!("wss://localhost:{}/ws", p.st);
     let rs = format!("rss://localhost:{}", p.rs);
     let dy = format!("wss://localhost:{}/ws", p.dy);
-    run_py(
-        "tls_auth.py",
-        &[
-            "clients",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--static",
-            &st,
-            "--rawsocket",
-            &rs,
-            "--dynamic",
-            &dy,
-        ],
-    )
+    let mut args = vec![
+        "clients".to_owned(),
+        "--dir".to_owned(),
+        dir.to_str().unwrap().to_owned(),
+        "--static".to_owned(),
+        st,
+        "--rawsocket".to_owned(),
+        rs,
+        "--dynamic".to_owned(),
+        dy,
+    ];
+    if let Some(port) = p.func {
+        args.extend([
+            "--function".to_owned(),
+            format!("wss://localhost:{port}/ws"),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_py("tls_auth.py", &args)
 }
 
-fn ports() -> Ports {
+fn ports(function: bool) -> Ports {
     Ports {
         web: free_port(),
         st: free_port(),
         rs: free_port(),
         dy: free_port(),
+        func: function.then(free_port),
     }
 }
 
@@ -99,12 +120,12 @@ fn ports() -> Ports {
 fn client_certificate_logins_with_autobahn() {
     let certs = tempfile::tempdir().unwrap();
     certificates(certs.path());
-    let p = ports();
+    let p = ports(true);
     let cfg = config(certs.path(), &p).to_string();
     let (ok, text) = check_config(&cfg);
     assert!(ok, "check refused the config: {text}");
     let mut node = Node::start(&cfg, &[]);
-    node.wait_ready(&[p.web, p.st, p.rs, p.dy]);
+    node.wait_ready(&[p.web, p.st, p.rs, p.dy, p.func.unwrap()]);
     let out = run_clients(certs.path(), &p);
     if !out.status.success() {
         println!("node log:\n{}", node.log_text());
@@ -117,7 +138,7 @@ fn the_same_tls_checks_pass_against_crossbar_io() {
     let Some(bin) = crossbar_bin() else { return };
     let certs = tempfile::tempdir().unwrap();
     certificates(certs.path());
-    let p = ports();
+    let p = ports(false);
     let cfg = config(certs.path(), &p);
     let cb = Crossbar::start(&bin, &cfg.to_string(), &[p.web, p.st, p.rs, p.dy]);
     let out = run_clients(certs.path(), &p);

@@ -14,13 +14,14 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::Identity;
 use crate::config::ConfigError;
+use crate::session::SessionHandle;
 use crate::value::{Dict, Value};
 
 /// A transport's `cookie` config (Crossbar.io's `check_transport_cookie`).
@@ -131,6 +132,9 @@ struct Record {
 struct Cookie {
     created: String,
     auth: Option<CookieAuth>,
+    /// The sessions joined on connections that carry the cookie, which a logout on one of
+    /// them ends (Crossbar.io kicks every connection of the cookie).
+    sessions: Vec<Weak<SessionHandle>>,
 }
 
 /// The cookies of one transport.
@@ -159,6 +163,13 @@ impl std::fmt::Debug for CookieTracking {
 }
 
 impl CookieTracking {
+    /// Records a session joined on a connection with the cookie (a logout ends it), and its
+    /// login on the cookie.
+    pub fn join(&self, session: &Arc<SessionHandle>) {
+        self.store.add_session(&self.cbtid, session);
+        self.remember(&session.identity);
+    }
+
     /// Records a successful login on the cookie (not one made by the cookie itself).
     pub fn remember(&self, identity: &Identity) {
         if identity.authprovider != "cookie" {
@@ -183,9 +194,23 @@ impl CookieTracking {
         self.store.set_auth(&self.cbtid, None);
     }
 
-    /// Deletes the cookie (a logout): the next connection with it gets a new one.
-    pub fn forget(&self) {
-        self.store.delete(&self.cbtid);
+    /// Deletes the cookie (a logout by session `me`): the next connection with it gets a new
+    /// one, and the other sessions joined with it are closed.
+    pub fn forget(&self, me: crate::message::Id) {
+        let Some(cookie) = self.store.delete(&self.cbtid) else {
+            return;
+        };
+        let mut kicked = 0usize;
+        for s in cookie.sessions.iter().filter_map(Weak::upgrade) {
+            if s.id != me {
+                s.close(
+                    "wamp.close.logout",
+                    "logged out on another connection with the same cookie",
+                );
+                kicked += 1;
+            }
+        }
+        tracing::info!(kicked, "wamp.close.logout deleted the session's cookie");
     }
 }
 
@@ -270,6 +295,7 @@ impl CookieStore {
             Cookie {
                 created,
                 auth: None,
+                sessions: Vec::new(),
             },
         );
         let header = format!(
@@ -302,11 +328,17 @@ impl CookieStore {
         self.persist(cbtid, "modified", &created, auth.as_ref());
     }
 
-    fn delete(&self, cbtid: &str) {
-        let Some(c) = self.cookies.lock().remove(cbtid) else {
-            return;
-        };
+    fn add_session(&self, cbtid: &str, session: &Arc<SessionHandle>) {
+        if let Some(c) = self.cookies.lock().get_mut(cbtid) {
+            c.sessions.retain(|s| s.strong_count() > 0);
+            c.sessions.push(Arc::downgrade(session));
+        }
+    }
+
+    fn delete(&self, cbtid: &str) -> Option<Cookie> {
+        let c = self.cookies.lock().remove(cbtid)?;
         self.persist(cbtid, "deleted", &c.created, None);
+        Some(c)
     }
 
     /// Appends a record to the file store; a write failure is logged and the cookie lives on
@@ -384,6 +416,7 @@ fn load(path: &Path) -> Result<HashMap<String, Cookie>, String> {
             Cookie {
                 created: r.created.unwrap_or_default(),
                 auth,
+                sessions: Vec::new(),
             },
         );
     }
@@ -457,7 +490,7 @@ mod tests {
         other.revoke();
         let (gone, _) = s.track(None);
         gone.remember(&identity());
-        gone.forget();
+        gone.forget(0);
         drop(s);
         let s = Arc::new(CookieStore::open(&c, dir.path()).unwrap());
         let (again, header) = s.track(Some(&format!("cbtid={}", t.cbtid)));
