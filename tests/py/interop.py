@@ -57,6 +57,7 @@ def check(cond, what):
 async def connect(url, serializer, realm="realm1", authmethods=None, authid=None, authextra=None, on_challenge=None,
                   headers=None, ssl=None):
     """Opens one session; returns it once joined, or raises Aborted with the router's reason.
+    `on_challenge`: a function of the CHALLENGE, or an autobahn authenticator object;
     `headers`: extra HTTP headers of a WebSocket upgrade (a Cookie); `ssl`: an SSLContext for
     wss:// and TLS RawSocket (`rss://`) URLs."""
     loop = asyncio.get_running_loop()
@@ -67,6 +68,10 @@ async def connect(url, serializer, realm="realm1", authmethods=None, authid=None
             self.join(realm, authmethods=authmethods, authid=authid, authextra=authextra)
 
         def onChallenge(self, challenge):
+            if hasattr(on_challenge, "on_challenge"):
+                # an autobahn authenticator (AuthCryptoSign, …): it reads the session's
+                # transport details, e.g. the TLS channel id for channel binding
+                return on_challenge.on_challenge(self, challenge)
             return on_challenge(challenge)
 
         def onJoin(self, details):

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""WAMP-TLS (client certificate) authentication with unmodified autobahn-python (asyncio).
+"""WAMP-TLS (client certificate) authentication, and WAMP-cryptosign bound to the TLS channel,
+with unmodified autobahn-python (asyncio).
 
 - `tls_auth.py fingerprint CERT`: prints the certificate's SHA-1 fingerprint as autobahn
   writes it (`AB:CD:…`), for the router's static principals.
 - `tls_auth.py authenticator --url URL`: an outside dynamic authenticator on realm `auth`;
   prints `ready`, runs until killed.
-- `tls_auth.py clients --dir DIR --static URL --rawsocket URL --dynamic URL [--function URL]`:
-  the checks, one line each, exit 1 on the first failure. The same checks run against
+- `tls_auth.py cryptosign-pubkey`: the public key of the cryptosign client.
+- `tls_auth.py clients --dir DIR --static URL --rawsocket URL --dynamic URL --bound URL
+  --plain URL [--function URL]`: the checks (`--bound`, `--plain`: cryptosign over wss://
+  and ws://), one line each, exit 1 on the first failure. The same checks run against
   Crossbar.io; `--function` (a `function` authenticator, which Crossbar.io accepts in the
   config but denies at every login) only against crossbar-edge.
 """
@@ -17,6 +20,64 @@ import ssl
 import sys
 
 from autobahn.wamp.exception import ApplicationError
+
+
+# The cryptosign client's private key (a test key, as in autobahn's test vectors).
+CRYPTOSIGN_SEED = "4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510"
+
+
+def cryptosign_pubkey():
+    from autobahn.wamp.cryptosign import CryptosignKey
+
+    return CryptosignKey.from_bytes(bytes.fromhex(CRYPTOSIGN_SEED)).public_key()
+
+
+async def run_channel_binding(d, bound, plain):
+    """WAMP-cryptosign bound to the TLS channel (`tls-unique`), as autobahn's AuthCryptoSign
+    signs it: the challenge XOR SHA-256 of the handshake's first Finished message."""
+    from autobahn.wamp.auth import AuthCryptoSign
+    from interop import Aborted, Failure, check, connect
+
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+
+    def auth(binding="tls-unique"):
+        extra = {"channel_binding": binding} if binding else {}
+        return AuthCryptoSign(privkey=CRYPTOSIGN_SEED, authid="carol", authextra=extra)
+
+    async def join(url, authenticator, **kw):
+        return await connect(url, "json", authmethods=["cryptosign"], authid="carol",
+                             authextra=authenticator.authextra, on_challenge=authenticator, **kw)
+
+    async def refused(what, message, url, authenticator, **kw):
+        try:
+            s = await join(url, authenticator, **kw)
+        except Aborted as e:
+            check(e.reason == "wamp.error.not_authorized" and message in (e.message or ""),
+                  f"{what}: refused, {message!r} (got {e.reason}: {e.message})")
+            return
+        s.leave()
+        raise Failure(f"{what}: joined, expected a refusal")
+
+    for binding in ("tls-unique", None):
+        s = await join(bound, auth(binding), ssl=ctx)
+        check(s._authid == "carol" and s._authrole == "user",
+              f"cryptosign over wss, channel binding {binding}: joined as carol (got {s._authid})")
+        s.leave()
+
+    class WrongChannel:
+        """Signs for another TLS channel (what a relayed signature would be)."""
+        authextra = auth().authextra
+
+        def on_challenge(self, session, challenge):
+            from autobahn.wamp.cryptosign import CryptosignKey
+
+            key = CryptosignKey.from_bytes(bytes.fromhex(CRYPTOSIGN_SEED))
+            return key.sign_challenge(challenge, channel_id=b"\x01" * 32, channel_id_type="tls-unique")
+
+    await refused("cryptosign signed for another TLS channel", "message signed is bogus", bound, WrongChannel(),
+                  ssl=ctx)
+    await refused("tls-unique over plain ws://",
+                  'channel binding "tls-unique" requested, but the transport has no TLS channel ID', plain, auth())
 
 
 def fingerprint(path):
@@ -49,8 +110,10 @@ async def run_authenticator(url):
     await asyncio.Future()
 
 
-async def run_clients(d, static, rawsocket, dynamic, function):
+async def run_clients(d, static, rawsocket, dynamic, function, bound, plain):
     from interop import Aborted, Failure, check, connect
+
+    await run_channel_binding(d, bound, plain)
 
     def context(client):
         ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
@@ -123,7 +186,7 @@ async def run_clients(d, static, rawsocket, dynamic, function):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["fingerprint", "authenticator", "clients"])
+    ap.add_argument("mode", choices=["fingerprint", "cryptosign-pubkey", "authenticator", "clients"])
     ap.add_argument("cert", nargs="?")
     ap.add_argument("--url")
     ap.add_argument("--dir")
@@ -131,9 +194,14 @@ def main():
     ap.add_argument("--rawsocket")
     ap.add_argument("--dynamic")
     ap.add_argument("--function")
+    ap.add_argument("--bound", help="a wss:// transport with cryptosign")
+    ap.add_argument("--plain", help="a ws:// transport with cryptosign")
     args = ap.parse_args()
     if args.mode == "fingerprint":
         print(fingerprint(args.cert))
+        return
+    if args.mode == "cryptosign-pubkey":
+        print(cryptosign_pubkey())
         return
     from interop import Aborted, Failure
 
@@ -141,7 +209,8 @@ def main():
         if args.mode == "authenticator":
             asyncio.run(run_authenticator(args.url))
         else:
-            asyncio.run(asyncio.wait_for(run_clients(args.dir, args.static, args.rawsocket, args.dynamic, args.function), 60))
+            asyncio.run(asyncio.wait_for(run_clients(args.dir, args.static, args.rawsocket, args.dynamic, args.function,
+                                                   args.bound, args.plain), 60))
             print("all ok", flush=True)
     except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
         print(f"FAIL {type(e).__name__}: {e}", flush=True)

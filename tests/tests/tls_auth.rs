@@ -2,7 +2,9 @@
 //! autobahn-python clients (`tests/py/tls_auth.py`): static principals by SHA-1
 //! fingerprint over WebSocket and RawSocket, a dynamic authenticator that reads
 //! `details.transport.peer_cert`, a certificate of the CA that is no principal, and one from
-//! another CA, and (crossbar-edge only) a `function` authenticator. The same client checks
+//! another CA, and (crossbar-edge only) a `function` authenticator; WAMP-cryptosign bound to
+//! the TLS channel (`tls-unique`), a signature for another channel, and the binding asked for
+//! over plain WebSocket. The same client checks
 //! run against Crossbar.io.
 
 use std::path::Path;
@@ -30,11 +32,19 @@ fn fingerprint(cert: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+fn cryptosign_pubkey() -> String {
+    let out = run_py("tls_auth.py", &["cryptosign-pubkey"]);
+    assert_py_ok(&out, "tls_auth.py cryptosign-pubkey");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 struct Ports {
     web: u16,
     st: u16,
     rs: u16,
     dy: u16,
+    /// WAMP-cryptosign over TLS (no client certificate), for channel binding.
+    cs: u16,
     /// The transport with a `function` authenticator, crossbar-edge only (Crossbar.io
     /// accepts the config and denies every login).
     func: Option<u16>,
@@ -51,8 +61,15 @@ fn config(dir: &Path, p: &Ports) -> Value {
     };
     let principals = json!({"alice": {"certificate-sha1": fingerprint(&dir.join("client-a.pem")),
                                       "role": "user"}});
+    let cryptosign = json!({"type": "static", "principals": {"carol": {
+        "realm": "realm1", "role": "user", "authorized_keys": [cryptosign_pubkey()]}}});
     let mut transports = json!([
-            {"type": "websocket", "endpoint": {"type": "tcp", "port": p.web, "interface": "127.0.0.1"}},
+            {"type": "websocket", "endpoint": {"type": "tcp", "port": p.web, "interface": "127.0.0.1"},
+             "auth": {"anonymous": {"type": "static", "role": "anonymous"}, "cryptosign": cryptosign}},
+            {"type": "websocket",
+             "endpoint": {"type": "tcp", "port": p.cs, "interface": "127.0.0.1",
+                          "tls": {"certificate": f("server.pem"), "key": f("server.key")}},
+             "auth": {"cryptosign": cryptosign}},
             {"type": "websocket", "endpoint": endpoint(p.st),
              "auth": {"tls": {"type": "static", "principals": principals}}},
             {"type": "rawsocket", "serializers": ["msgpack", "json"], "endpoint": endpoint(p.rs),
@@ -95,6 +112,10 @@ fn run_clients(dir: &Path, p: &Ports) -> std::process::Output {
         rs,
         "--dynamic".to_owned(),
         dy,
+        "--bound".to_owned(),
+        format!("wss://localhost:{}/ws", p.cs),
+        "--plain".to_owned(),
+        url.clone(),
     ];
     if let Some(port) = p.func {
         args.extend([
@@ -112,6 +133,7 @@ fn ports(function: bool) -> Ports {
         st: free_port(),
         rs: free_port(),
         dy: free_port(),
+        cs: free_port(),
         func: function.then(free_port),
     }
 }
@@ -125,7 +147,7 @@ fn client_certificate_logins_with_autobahn() {
     let (ok, text) = check_config(&cfg);
     assert!(ok, "check refused the config: {text}");
     let mut node = Node::start(&cfg, &[]);
-    node.wait_ready(&[p.web, p.st, p.rs, p.dy, p.func.unwrap()]);
+    node.wait_ready(&[p.web, p.st, p.rs, p.dy, p.cs, p.func.unwrap()]);
     let out = run_clients(certs.path(), &p);
     if !out.status.success() {
         println!("node log:\n{}", node.log_text());
@@ -140,7 +162,7 @@ fn the_same_tls_checks_pass_against_crossbar_io() {
     certificates(certs.path());
     let p = ports(false);
     let cfg = config(certs.path(), &p);
-    let cb = Crossbar::start(&bin, &cfg.to_string(), &[p.web, p.st, p.rs, p.dy]);
+    let cb = Crossbar::start(&bin, &cfg.to_string(), &[p.web, p.st, p.rs, p.dy, p.cs]);
     let out = run_clients(certs.path(), &p);
     if !out.status.success() {
         println!("Crossbar.io log:\n{}", cb.log_text());

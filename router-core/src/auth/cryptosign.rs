@@ -157,7 +157,7 @@ impl CryptosignDb {
         router_key: Option<&SigningKey>,
     ) -> Result<AuthStep, AuthDenied> {
         let deny = |m: String| AuthDenied::new(reason::NOT_AUTHORIZED, m);
-        check_channel_binding(&hello.authextra)?;
+        let binding = check_channel_binding(hello)?;
 
         let pubkey = match hello.authextra.get("pubkey") {
             None | Some(Value::Null) => None,
@@ -213,7 +213,7 @@ impl CryptosignDb {
             authprovider: "static".into(),
             authextra: Dict::new(),
         };
-        Ok(challenge(identity, key, router_signature))
+        Ok(challenge(identity, key, router_signature, binding))
     }
 
     fn authid_for_key(&self, key: &VerifyingKey) -> Result<String, AuthDenied> {
@@ -236,15 +236,22 @@ impl CryptosignDb {
     }
 }
 
-/// Refuses channel binding: we have no TLS channel id to bind to, and Crossbar.io never
-/// authenticates without the binding a client asked for.
-pub(crate) fn check_channel_binding(authextra: &Dict) -> Result<(), AuthDenied> {
-    match authextra.get("channel_binding") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(s)) if s == "tls-unique" => Err(AuthDenied::new(
-            reason::NOT_AUTHORIZED,
-            "channel binding \"tls-unique\" requested, but the transport has no TLS channel ID",
-        )),
+/// The TLS channel id the client's signature must be bound to, if it asked for
+/// `channel_binding: "tls-unique"` (Crossbar.io's only binding); a binding the connection
+/// cannot give (not TLS) or an unknown one is denied, as Crossbar.io never authenticates
+/// without the binding a client asked for.
+pub(crate) fn check_channel_binding(
+    hello: &HelloInfo,
+) -> Result<Option<[u8; CHALLENGE_LEN]>, AuthDenied> {
+    match hello.authextra.get("channel_binding") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "tls-unique" => match hello.transport.channel_id {
+            Some(id) => Ok(Some(id)),
+            None => Err(AuthDenied::new(
+                reason::NOT_AUTHORIZED,
+                "channel binding \"tls-unique\" requested, but the transport has no TLS channel ID",
+            )),
+        },
         Some(Value::String(s)) => Err(AuthDenied::new(
             reason::NOT_AUTHORIZED,
             format!("invalid channel binding type \"{s}\" requested"),
@@ -292,17 +299,31 @@ fn router_signature(
 }
 
 /// A CHALLENGE of 32 random bytes for `identity`, whose signature `key` must verify; with the
-/// router's own signature (router authentication) when there is one.
+/// router's own signature (router authentication) when there is one. With a channel
+/// `binding`, the client signs the challenge XOR the TLS channel id.
 pub(crate) fn challenge(
     identity: Identity,
     key: VerifyingKey,
     router_signature: Option<(String, String)>,
+    binding: Option<[u8; CHALLENGE_LEN]>,
 ) -> AuthStep {
     let mut challenge = [0u8; CHALLENGE_LEN];
     rand::fill(&mut challenge);
     let mut extra = Dict::new();
     extra.insert("challenge".into(), Value::String(hex::encode(challenge)));
-    extra.insert("channel_binding".into(), Value::Null);
+    extra.insert(
+        "channel_binding".into(),
+        match binding {
+            Some(_) => Value::from("tls-unique"),
+            None => Value::Null,
+        },
+    );
+    let mut signed = challenge;
+    if let Some(id) = binding {
+        for (m, c) in signed.iter_mut().zip(id) {
+            *m ^= c;
+        }
+    }
     if let Some((signature, router_pubkey)) = router_signature {
         extra.insert("signature".into(), Value::String(signature));
         extra.insert("pubkey".into(), Value::String(router_pubkey));
@@ -312,7 +333,7 @@ pub(crate) fn challenge(
         extra,
         pending: Box::new(PendingCryptosign {
             key,
-            challenge,
+            signed,
             identity,
         }),
     }
@@ -321,7 +342,8 @@ pub(crate) fn challenge(
 /// A cryptosign CHALLENGE sent, waiting for the signature.
 struct PendingCryptosign {
     key: VerifyingKey,
-    challenge: [u8; CHALLENGE_LEN],
+    /// What the client must have signed: the challenge, XOR the channel id if bound.
+    signed: [u8; CHALLENGE_LEN],
     identity: Identity,
 }
 
@@ -332,7 +354,7 @@ impl PendingAuth for PendingCryptosign {
         signature: &str,
         _extra: &Dict,
     ) -> Result<Identity, AuthDenied> {
-        verify_signature(&self.key, signature, &self.challenge)?;
+        verify_signature(&self.key, signature, &self.signed)?;
         Ok(self.identity)
     }
 }

@@ -119,7 +119,7 @@ impl DynamicMethod {
                 ))
             }
             "cryptosign" => {
-                cryptosign::check_channel_binding(&hello.authextra)?;
+                let binding = cryptosign::check_channel_binding(hello)?;
                 let a = self.ask_at_hello(hello).await?;
                 let pubkey = answer_str(&a.answer, "pubkey")?.ok_or_else(|| {
                     failed(
@@ -131,7 +131,7 @@ impl DynamicMethod {
                         "the dynamic authenticator's \"pubkey\" is not usable: {e}"
                     ))
                 })?;
-                Ok(cryptosign::challenge(a.identity, key, None))
+                Ok(cryptosign::challenge(a.identity, key, None, binding))
             }
             "scram" => {
                 // Crossbar.io checks the nonce and authid before it asks, and passes neither
@@ -403,6 +403,14 @@ pub(crate) fn transport_details(t: &TransportInfo) -> Dict {
         .unwrap_or(Value::Null);
     d.insert("peer_cert".into(), cert.clone());
     d.insert("client_cert".into(), cert);
+    let mut channel_id = Dict::new();
+    if let Some(id) = t.channel_id {
+        channel_id.insert(
+            "tls-unique".into(),
+            Value::Bytes(bytes::Bytes::copy_from_slice(&id)),
+        );
+    }
+    d.insert("channel_id".into(), Value::Dict(channel_id));
     d
 }
 

@@ -72,6 +72,9 @@ pub struct TransportInfo {
     /// The client's TLS certificate, as Crossbar.io describes it in `peer_cert`
     /// ([`tls::certificate_details`]).
     pub peer_cert: Option<Arc<Dict>>,
+    /// The TLS channel id for `tls-unique` channel binding, as autobahn computes it:
+    /// SHA-256 of the first TLS Finished message of the connection's handshake.
+    pub channel_id: Option<[u8; 32]>,
 }
 
 impl TransportInfo {

@@ -72,6 +72,8 @@ pub(crate) struct TlsFacts {
     pub secure: bool,
     /// The client certificate's details (`auth::tls::certificate_details`), if it sent one.
     pub peer_cert: Option<Arc<Dict>>,
+    /// SHA-256 of the handshake's first Finished message (`tls-unique` channel binding).
+    pub channel_id: Option<[u8; 32]>,
 }
 
 /// Runs a RawSocket handshake; on success the session runs on as its own task.
@@ -217,6 +219,7 @@ pub(crate) fn spawn_session<R: Stoppable, W: WireWrite, G: Send + 'static>(
         cookie,
         secure: tls.secure,
         peer_cert: tls.peer_cert,
+        channel_id: tls.channel_id,
     });
     reader.stop_on(shared.shutdown.clone());
     shared.tracker.spawn(crate::session::serve_wire(

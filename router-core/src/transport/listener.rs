@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use openssl::ssl::{Ssl, SslAcceptor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -405,10 +405,7 @@ pub async fn start_transport(
     })?;
     let tls = match endpoint {
         Endpoint::Tcp(t) => match &t.tls {
-            Some(cfg) => Some(TlsAcceptor::from(Arc::new(tls::server_config(
-                cfg,
-                &ctx.base_dir,
-            )?))),
+            Some(cfg) => Some(Arc::new(tls::server_acceptor(cfg, &ctx.base_dir)?)),
             None => None,
         },
         Endpoint::Unix(_) => None,
@@ -448,7 +445,7 @@ pub async fn start_transport(
 async fn accept_loop(
     listener: Listener,
     service: Arc<Service>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<SslAcceptor>>,
     shared: Arc<Shared>,
     limit: Arc<Semaphore>,
 ) {
@@ -497,28 +494,39 @@ async fn accept_loop(
 /// `None` if it failed, timed out or the transport stopped.
 async fn accept_tls(
     io: BoxedIo,
-    acceptor: TlsAcceptor,
+    acceptor: Arc<SslAcceptor>,
     peer: &str,
     shared: &Shared,
 ) -> Option<(BoxedIo, TlsFacts)> {
-    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io));
+    let mut stream =
+        match Ssl::new(acceptor.context()).and_then(|ssl| tokio_openssl::SslStream::new(ssl, io)) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(%peer, error = %e, "cannot start a TLS handshake");
+                return None;
+            }
+        };
+    let handshake = tokio::time::timeout(
+        TLS_HANDSHAKE_TIMEOUT,
+        std::pin::Pin::new(&mut stream).accept(),
+    );
     let r = tokio::select! {
         _ = shared.shutdown.cancelled() => return None,
         r = handshake => r,
     };
     match r {
-        Ok(Ok(s)) => {
-            let peer_cert = s
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .map(|der| Arc::new(crate::auth::tls::certificate_details(der)));
+        Ok(Ok(())) => {
+            let ssl = stream.ssl();
+            let peer_cert = ssl
+                .peer_certificate()
+                .and_then(|c| c.to_der().ok())
+                .map(|der| Arc::new(crate::auth::tls::certificate_details(&der)));
             let facts = TlsFacts {
                 secure: true,
                 peer_cert,
+                channel_id: tls::channel_id(ssl),
             };
-            Some((Box::new(s), facts))
+            Some((Box::new(stream), facts))
         }
         Ok(Err(e)) => {
             debug!(%peer, error = %e, "TLS handshake failed");
@@ -535,7 +543,7 @@ async fn handle_connection(
     io: BoxedIo,
     peer: String,
     service: Arc<Service>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<SslAcceptor>>,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) {
