@@ -219,14 +219,17 @@ fn reverse_proxies_and_archive() {
     );
 }
 
-/// A router with a `wsgi` service at `app` and one nested under a `path` service.
+/// A router with a `wsgi` service at `app` and one nested under a `path` service, and the
+/// same for `resource` services (`tests/py/web_resource.py`).
 fn wsgi_config(port: u16) -> Value {
     let mut config = tests::web_node_config(
         port,
         json!({
             "app": {"type": "wsgi", "module": "wsgi_app", "object": "application"},
+            "res": {"type": "resource", "classname": "web_resource.Echo", "extra": {"greeting": "hi"}},
             "nested": {"type": "path", "paths": {
-                "inner": {"type": "wsgi", "module": "wsgi_app", "object": "application", "maxthreads": 4}
+                "inner": {"type": "wsgi", "module": "wsgi_app", "object": "application", "maxthreads": 4},
+                "res": {"type": "resource", "classname": "web_resource.Echo"}
             }}
         }),
     );
@@ -263,10 +266,19 @@ fn check_wsgi(port: u16, who: &str) {
             && serde_json::from_str::<Value>(&body).is_ok_and(|v| v.get("script_name").is_some())
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !serving("/app/") || !serving("/nested/inner/") {
+    let resource_serving = |path: &str| {
+        let (status, body) = try_get(path);
+        status == 200
+            && serde_json::from_str::<Value>(&body).is_ok_and(|v| v.get("prepath").is_some())
+    };
+    while !serving("/app/")
+        || !serving("/nested/inner/")
+        || !resource_serving("/res")
+        || !resource_serving("/nested/res")
+    {
         assert!(
             std::time::Instant::now() < deadline,
-            "{who}: the WSGI apps did not start"
+            "{who}: the WSGI apps and resources did not start"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -290,10 +302,37 @@ fn check_wsgi(port: u16, who: &str) {
         (Some("POST"), Some("a=1&b=two")),
         "{who}"
     );
+
+    // `resource`: the class called with `extra`, mounted where the config says.
+    let v = get("/res/a/b?x=1&x=2");
+    assert_eq!(
+        v,
+        json!({"path": "/res/a/b", "prepath": ["res"], "postpath": ["a", "b"],
+               "args": {"x": ["1", "2"]}, "method": "GET", "body": "",
+               "extra": {"greeting": "hi"}}),
+        "{who}"
+    );
+    let v = get("/nested/res/deep");
+    assert_eq!(
+        (&v["prepath"], &v["postpath"], &v["extra"]),
+        (&json!(["nested", "res"]), &json!(["deep"]), &json!({})),
+        "{who}: {v}"
+    );
+    let mut r = agent
+        .post(format!("http://127.0.0.1:{port}/res/form"))
+        .send("a=1&b=two")
+        .unwrap();
+    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        (v["method"].as_str(), v["body"].as_str()),
+        (Some("POST"), Some("a=1&b=two")),
+        "{who}: resource POST"
+    );
 }
 
-/// `wsgi` services: the app runs in a Python child of the router worker and sees its mount
-/// point as SCRIPT_NAME, as under Crossbar.io (the same checks run against it).
+/// `wsgi` and `resource` services: the app (or Twisted resource) runs in a Python child of the
+/// router worker; the app sees its mount point as SCRIPT_NAME, the resource the request paths,
+/// as under Crossbar.io (the same checks run against it).
 #[test]
 fn wsgi_apps_are_hosted() {
     let port = free_port();
@@ -318,6 +357,24 @@ fn wsgi_apps_are_hosted() {
     assert!(!out.status.success(), "{log}");
     assert!(
         log.contains("WSGI app module \"no_such_wsgi_module\" import failed"),
+        "{log}"
+    );
+
+    // A resource class that is not there: the same, with Crossbar.io's message.
+    let port = free_port();
+    let mut bad = wsgi_config(port);
+    bad["workers"][0]["transports"][0]["paths"]["res"]["classname"] = json!("web_resource.Nope");
+    std::fs::write(dir.path().join(".crossbar/config.json"), bad.to_string()).unwrap();
+    let out = Command::new(tests::bin("crossbar-edge"))
+        .args(["start", "--cbdir"])
+        .arg(dir.path().join(".crossbar"))
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("Failed to import class 'web_resource.Nope'"),
         "{log}"
     );
 }

@@ -12,12 +12,12 @@
 mod boot;
 mod function_auth;
 mod grants;
+mod python_web;
 mod realms;
 mod roles;
 mod status;
 mod transports;
 mod web_services;
-mod wsgi;
 
 use std::sync::Arc;
 
@@ -77,8 +77,8 @@ pub struct RouterApi {
     registrations: mgmt_api::serve::Registrations,
     /// The worker's components, once attached (booted between roles and transports).
     components: std::sync::OnceLock<Arc<ComponentApi>>,
-    /// The Python children of `wsgi` services, by transport.
-    wsgi: wsgi::WsgiHosts,
+    /// The Python children of `wsgi` and `resource` services, by transport.
+    python_web: python_web::PythonWebHosts,
 }
 
 impl RouterApi {
@@ -100,7 +100,7 @@ impl RouterApi {
             ops: AsyncMutex::new(()),
             registrations: Default::default(),
             components: std::sync::OnceLock::new(),
-            wsgi: wsgi::WsgiHosts::default(),
+            python_web: python_web::PythonWebHosts::default(),
         });
         let registrations = mgmt_api::serve(
             &session,

@@ -120,7 +120,7 @@ impl RouterApi {
             match self.components.get() {
                 Some(c) => {
                     let host = c.host();
-                    self.wsgi
+                    self.python_web
                         .host_transport(transport_id, &config, host.python(), host.base_dir())
                         .await
                 }
@@ -130,7 +130,7 @@ impl RouterApi {
         let served = match prepared.await {
             Ok(s) => s,
             Err(message) => {
-                self.wsgi.stop(transport_id).await;
+                self.python_web.stop(transport_id).await;
                 self.set_status(Kind::Transport, &ids, Status::Failed).await;
                 self.publish_crossbar(Kind::Transport, Status::Stopped, vec![event], caller)
                     .await;
@@ -147,7 +147,7 @@ impl RouterApi {
         {
             Ok(info) => info,
             Err(e) => {
-                self.wsgi.stop(transport_id).await;
+                self.python_web.stop(transport_id).await;
                 self.set_status(Kind::Transport, &ids, Status::Failed).await;
                 // Crossbar.io announces a failed start as stopped.
                 self.publish_crossbar(Kind::Transport, Status::Stopped, vec![event], caller)
@@ -217,7 +217,7 @@ impl RouterApi {
             caller,
         )
         .await;
-        self.wsgi.stop(transport_id).await;
+        self.python_web.stop(transport_id).await;
         if self.worker.stop_transport(transport_id).await.is_err() {
             self.set_status(Kind::Transport, &ids, Status::Failed).await;
             return Err(not_running());

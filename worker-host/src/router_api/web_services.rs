@@ -146,7 +146,7 @@ impl RouterApi {
         let served = match self.components.get() {
             Some(c) => {
                 let host = c.host();
-                self.wsgi
+                self.python_web
                     .host_service(transport_id, path, &config, host.python(), host.base_dir())
                     .await
             }
@@ -164,7 +164,7 @@ impl RouterApi {
             )),
         };
         if let Err(e) = started {
-            self.wsgi.stop_service(transport_id, path).await;
+            self.python_web.stop_service(transport_id, path).await;
             self.set_status(Kind::WebService, &ids, Status::Failed)
                 .await;
             return Err(e);
@@ -203,7 +203,7 @@ impl RouterApi {
             caller,
         )
         .await;
-        self.wsgi.stop_service(transport_id, path).await;
+        self.python_web.stop_service(transport_id, path).await;
         if let Err(e) = self.worker.stop_web_service(transport_id, path).await {
             self.set_status(Kind::WebService, &ids, Status::Failed)
                 .await;

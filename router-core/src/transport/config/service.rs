@@ -46,7 +46,9 @@ pub enum WebService {
     },
 }
 
-/// Web service types Crossbar.io accepts that this router does not implement.
+/// Web service types Crossbar.io accepts that router-core does not serve itself: `wsgi` and
+/// `resource` are Python code, which the worker hosts (worker-host replaces them with reverse
+/// proxies to Python children before the router sees them); `cgi` and `catalog` fail to start.
 pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &["resource", "cgi", "wsgi", "catalog"];
 
 impl WebService {

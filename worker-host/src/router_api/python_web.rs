@@ -1,9 +1,12 @@
-//! `wsgi` Web services (Crossbar.io's WSGI host): the app runs in a Python child of this
-//! worker (`wsgi_host.py`: the worker's `options.python` and `options.pythonpath`, as `class`
-//! components), serving HTTP on a loopback port, and the service's path becomes a
-//! `reverseproxy` to it. The app sees its mount point as `SCRIPT_NAME`. A module or object that
-//! cannot be imported fails the transport's start with Crossbar.io's message. Children end with
-//! their transport (and with the worker: they exit when their stdin closes).
+//! Web services that are Python code: `wsgi` (Crossbar.io's WSGI host) and `resource` (a
+//! Twisted Web resource, `classname` called with `extra`). Each runs in a Python child of this
+//! worker (`python_web_host.py`: the worker's `options.python` and `options.pythonpath`, as
+//! `class` components), serving HTTP on a loopback port, and the service's path becomes a
+//! `reverseproxy` to it. A WSGI app sees its mount point as `SCRIPT_NAME`; a resource is
+//! mounted at the same URL path in the child as in the router, so `request.prepath` and
+//! `request.path` are what they are under Crossbar.io. A module, object or class that cannot
+//! be imported fails the transport's start with Crossbar.io's message. Children end with their
+//! transport (and with the worker: they exit when their stdin closes).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,7 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::components::class::PythonSettings;
 
-const HOST_SCRIPT: &str = include_str!("wsgi_host.py");
+const HOST_SCRIPT: &str = include_str!("python_web_host.py");
 /// Bounds importing the app and opening its port.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -27,15 +30,15 @@ struct Host {
     _stdin: ChildStdin,
 }
 
-/// The WSGI children of a worker, by transport and by the URL path they serve.
+/// The Python web children of a worker, by transport and by the URL path they serve.
 #[derive(Default)]
-pub struct WsgiHosts {
+pub struct PythonWebHosts {
     children: Mutex<HashMap<String, HashMap<String, Host>>>,
 }
 
-impl WsgiHosts {
-    /// Starts a child for every `wsgi` service in a transport item and returns the item the
-    /// router serves: each of them replaced by a `reverseproxy` to its child.
+impl PythonWebHosts {
+    /// Starts a child for every `wsgi` and `resource` service in a transport item and returns
+    /// the item the router serves: each of them replaced by a `reverseproxy` to its child.
     pub async fn host_transport(
         &self,
         transport_id: &str,
@@ -122,8 +125,8 @@ impl WsgiHosts {
     }
 }
 
-/// The `wsgi` services of one `paths` map (and of nested `path` services), `mount` the URL
-/// path of the map itself.
+/// The `wsgi` and `resource` services of one `paths` map (and of nested `path` services),
+/// `mount` the URL path of the map itself.
 async fn host_paths(
     paths: &mut Map<String, Value>,
     mount: &str,
@@ -138,12 +141,20 @@ async fn host_paths(
             format!("{mount}/{key}")
         };
         match service.get("type").and_then(Value::as_str) {
-            Some("wsgi") => {
-                let (host, port) = start(service, &here, python, base_dir)
+            Some(kind @ ("wsgi" | "resource")) => {
+                let (host, port) = start(kind, service, &here, python, base_dir)
                     .await
                     .map_err(|e| format!("paths.{key}: {e}"))?;
-                started.push((here, host));
-                *service = json!({"type": "reverseproxy", "host": "127.0.0.1", "port": port});
+                started.push((here.clone(), host));
+                // A WSGI app gets the path below its mount point (and the mount point as
+                // SCRIPT_NAME), a resource the whole path, as it is mounted there in the child.
+                let upstream_path = if kind == "resource" {
+                    here
+                } else {
+                    String::new()
+                };
+                *service = json!({"type": "reverseproxy", "host": "127.0.0.1", "port": port,
+                                  "path": upstream_path});
             }
             Some("path") => {
                 if let Some(Value::Object(nested)) = service.get_mut("paths") {
@@ -156,10 +167,11 @@ async fn host_paths(
     Ok(())
 }
 
-/// Starts one app; its host and port.
+/// Starts one app (`kind`: `wsgi` or `resource`); its host and port.
 async fn start(
+    kind: &str,
     service: &Value,
-    script_name: &str,
+    mount: &str,
     python: &PythonSettings,
     base_dir: &Path,
 ) -> Result<(Host, u16), String> {
@@ -167,9 +179,20 @@ async fn start(
         service
             .get(k)
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("missing WSGI app {k}"))
+            .ok_or_else(|| format!("missing {kind} service attribute {k}"))
     };
-    let (module, object) = (field("module")?, field("object")?);
+    let (request, what) = if kind == "wsgi" {
+        let (module, object) = (field("module")?, field("object")?);
+        let request = json!({"kind": kind, "module": module, "object": object,
+                             "script_name": mount});
+        (request, format!("WSGI app {module}.{object}"))
+    } else {
+        let classname = field("classname")?;
+        let extra = service.get("extra").cloned().unwrap_or_else(|| json!({}));
+        let request = json!({"kind": kind, "classname": classname, "extra": extra,
+                             "mount": mount});
+        (request, format!("resource {classname}"))
+    };
     let interpreter = python.interpreter();
     let mut child = Command::new(&interpreter)
         .arg("-u")
@@ -183,12 +206,8 @@ async fn start(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", interpreter.display()))?;
-    let request = json!({
-        "module": module,
-        "object": object,
-        "script_name": script_name,
-        "pythonpath": python.resolved_pythonpath(base_dir),
-    });
+    let mut request = request;
+    request["pythonpath"] = json!(python.resolved_pythonpath(base_dir));
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     stdin
         .write_all(format!("{request}\n").as_bytes())
@@ -200,12 +219,8 @@ async fn start(
     let read = stdout.read_line(&mut line);
     match tokio::time::timeout(START_TIMEOUT, read).await {
         Ok(Ok(n)) if n > 0 => {}
-        Ok(_) => return Err(format!("the WSGI host exited ({module}.{object})")),
-        Err(_) => {
-            return Err(format!(
-                "the WSGI app {module}.{object} did not start in time"
-            ));
-        }
+        Ok(_) => return Err(format!("the Python web host exited ({what})")),
+        Err(_) => return Err(format!("the {what} did not start in time")),
     }
     let answer: Value = serde_json::from_str(&line).map_err(|e| e.to_string())?;
     if let Some(e) = answer.get("error").and_then(Value::as_str) {
@@ -214,7 +229,7 @@ async fn start(
     let port = answer
         .get("listening")
         .and_then(Value::as_u64)
-        .ok_or_else(|| format!("unexpected answer from the WSGI host: {line}"))?;
+        .ok_or_else(|| format!("unexpected answer from the Python web host: {line}"))?;
     Ok((
         Host {
             child,
