@@ -15,11 +15,11 @@ pub use mqtt::{MqttConfig, MqttOptions, PayloadFormat};
 
 pub use endpoint::{Endpoint, TcpEndpoint, TlsConfig, UnixEndpoint};
 pub use service::{
-    ArchiveConfig, ArchiveOptions, BackendEndpoint, BridgeConfig, ForwardedProto, JsonConfig,
-    JsonOptions, LongPollConfig, LongPollOptions, NodeInfoConfig, PathConfig, RedirectConfig,
-    RestOptions, ReverseProxyConfig, StaticConfig, StaticOptions, UNSUPPORTED_WEB_SERVICES,
-    WapConfig, WapMethod, WapRoute, WebService, WebSocketBackend, WebSocketReverseProxyConfig,
-    WebhookOptions,
+    ArchiveConfig, ArchiveOptions, BackendEndpoint, BridgeConfig, CgiConfig, ForwardedProto,
+    JsonConfig, JsonOptions, LongPollConfig, LongPollOptions, NodeInfoConfig, PathConfig,
+    RedirectConfig, RestOptions, ReverseProxyConfig, StaticConfig, StaticOptions,
+    UNSUPPORTED_WEB_SERVICES, WapConfig, WapMethod, WapRoute, WebService, WebSocketBackend,
+    WebSocketReverseProxyConfig, WebhookOptions,
 };
 
 use std::collections::BTreeMap;

@@ -35,6 +35,8 @@ pub enum WebService {
     WebSocketReverseProxy(WebSocketReverseProxyConfig),
     /// Serves the members of a ZIP file.
     Archive(ArchiveConfig),
+    /// CGI scripts of a directory, run through a processor.
+    Cgi(CgiConfig),
     /// WAMP Application Pages: a template rendered with a WAMP call's result.
     Wap(WapConfig),
     /// `{"type": "none"}`: answers 404.
@@ -48,8 +50,8 @@ pub enum WebService {
 
 /// Web service types Crossbar.io accepts that router-core does not serve itself: `wsgi` and
 /// `resource` are Python code, which the worker hosts (worker-host replaces them with reverse
-/// proxies to Python children before the router sees them); `cgi` and `catalog` fail to start.
-pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &["resource", "cgi", "wsgi", "catalog"];
+/// proxies to Python children before the router sees them); `catalog` fails to start.
+pub const UNSUPPORTED_WEB_SERVICES: &[&str] = &["resource", "wsgi", "catalog"];
 
 impl WebService {
     pub fn kind(&self) -> &str {
@@ -67,6 +69,7 @@ impl WebService {
             WebService::ReverseProxy(_) => "reverseproxy",
             WebService::WebSocketReverseProxy(_) => "websocket-reverseproxy",
             WebService::Archive(_) => "archive",
+            WebService::Cgi(_) => "cgi",
             WebService::Wap(_) => "wap",
             WebService::None => "none",
             WebService::Unsupported { kind, .. } => kind,
@@ -113,6 +116,7 @@ impl<'de> Deserialize<'de> for WebService {
             "reverseproxy" => from_value(v).map(WebService::ReverseProxy),
             "websocket-reverseproxy" => from_value(v).map(WebService::WebSocketReverseProxy),
             "archive" => from_value(v).map(WebService::Archive),
+            "cgi" => from_value(v).map(WebService::Cgi),
             "wap" => from_value(v).map(WebService::Wap),
             "publisher" => from_value(v).map(WebService::Publisher),
             "caller" => from_value(v).map(WebService::Caller),
@@ -535,6 +539,20 @@ pub struct BackendEndpoint {
 #[serde(rename_all = "lowercase")]
 pub enum WebSocketBackendEndpointType {
     Tcp,
+}
+
+/// `{"type": "cgi", "directory": "cgi", "processor": "/usr/bin/python3"}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CgiConfig {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    _type: IgnoredAny,
+    /// The directory of the scripts, relative to the node directory.
+    pub directory: String,
+    /// The program each script is run with (`processor script`).
+    pub processor: String,
 }
 
 /// `{"type": "archive", "archive": "site.zip", …}`.

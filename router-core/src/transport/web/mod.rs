@@ -5,6 +5,7 @@
 
 mod archive;
 mod bridge;
+mod cgi;
 mod json;
 mod longpoll;
 mod nodeinfo;
@@ -148,6 +149,7 @@ pub(crate) enum Resource {
     ReverseProxy(Arc<reverseproxy::ReverseProxy>),
     WsProxy(Arc<wsproxy::WsReverseProxy>),
     Archive(Arc<archive::Archive>),
+    Cgi(Arc<cgi::Cgi>),
     Wap(Arc<wap::Wap>),
     Nested(Arc<Routes>),
     NotFound,
@@ -281,6 +283,7 @@ fn build_resource(
         WebService::Archive(c) => {
             Resource::Archive(Arc::new(archive::Archive::new(c, &env.base_dir, label)?))
         }
+        WebService::Cgi(c) => Resource::Cgi(Arc::new(cgi::Cgi::new(c, &env.base_dir))),
         WebService::Wap(c) => Resource::Wap(Arc::new(wap::Wap::new(
             c,
             &env.base_dir,
@@ -404,6 +407,7 @@ impl WebState {
             Resource::ReverseProxy(p) => p.handle(req, &rest, meta).await,
             Resource::WsProxy(p) => p.handle(req, &self.shared).await,
             Resource::Archive(a) => a.handle(&req, &rest).await,
+            Resource::Cgi(c) => c.handle(req, &prefix, &rest, meta).await,
             Resource::Wap(w) => w.handle(req, &rest).await,
             Resource::Nested(_) | Resource::NotFound => not_found(&path),
         };

@@ -1,0 +1,3 @@
+"""A CGI script that redirects (Location → 302)."""
+print("Location: /elsewhere")
+print()
