@@ -192,10 +192,10 @@ async fn other_services_and_routing() {
 
     // Services started and stopped at run time.
     let svc = WebService::from_json(json!({"type": "json", "value": [1, 2]})).unwrap();
-    t.start_web_service("extra", &svc).unwrap();
+    t.start_web_service("extra", &svc).await.unwrap();
     assert_eq!(http_get(port, "/extra").await.text(), "[1,2]");
     assert!(matches!(
-        t.start_web_service("extra", &svc),
+        t.start_web_service("extra", &svc).await,
         Err(TransportError::ServiceExists(_))
     ));
     assert!(t.web_service_paths().contains(&"extra".to_owned()));
@@ -212,7 +212,7 @@ async fn other_services_and_routing() {
     let wsgi =
         WebService::from_json(json!({"type": "wsgi", "module": "m", "object": "o"})).unwrap();
     assert!(matches!(
-        t.start_web_service("app", &wsgi),
+        t.start_web_service("app", &wsgi).await,
         Err(TransportError::UnsupportedService { .. })
     ));
     t.stop().await;

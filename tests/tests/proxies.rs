@@ -397,3 +397,151 @@ fn wsgi_apps_are_served_as_by_crossbar_io() {
         std::panic::resume_unwind(p);
     }
 }
+
+/// An HTTP origin on a port of its own: `GET /site.zip` answers `zip`, anything else 404.
+fn start_origin(zip: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let zip = std::sync::Arc::new(zip);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let zip = zip.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let found = line.split_whitespace().nth(1) == Some("/site.zip");
+                let (status, body): (&str, &[u8]) = if found {
+                    ("200 OK", &zip)
+                } else {
+                    ("404 Not Found", b"no such file")
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(body);
+            });
+        }
+    });
+    port
+}
+
+/// A node whose `archive` service names a missing ZIP file, `origin` and `download`.
+fn download_config(port: u16, origin: &str, hashes: Value) -> Value {
+    tests::web_node_config(
+        port,
+        json!({"site": {"type": "archive", "archive": "fetched.zip", "origin": origin,
+                        "download": true, "hashes": hashes, "object_prefix": "site",
+                        "default_object": "index.html"}}),
+    )
+}
+
+fn check_downloaded_site(port: u16, who: &str) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    // Crossbar.io listens before its paths' services have started (and downloaded): wait
+    // (bounded) for the page.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut r = agent
+            .get(format!("http://127.0.0.1:{port}/site/"))
+            .call()
+            .unwrap();
+        let got = (r.status().as_u16(), r.body_mut().read_to_string().unwrap());
+        if got.0 == 200 || std::time::Instant::now() > deadline {
+            assert_eq!(got, (200, "<h1>from the archive</h1>".to_owned()), "{who}");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `archive` with `download`: a missing ZIP file is fetched from `origin` when the service
+/// starts (checked against `hashes`), as Crossbar.io does (the same config runs on it); an
+/// origin that answers 404 or a file with another hash fails the start with the reason.
+#[test]
+fn archives_are_downloaded_from_their_origin() {
+    let made = tempfile::tempdir().unwrap();
+    make_zip(&made.path().join("site.zip"));
+    let zip = std::fs::read(made.path().join("site.zip")).unwrap();
+    let sha256 = {
+        use sha2::Digest as _;
+        hex_string(&sha2::Sha256::digest(&zip))
+    };
+    let origin = start_origin(zip);
+    let url = format!("http://127.0.0.1:{origin}/site.zip");
+
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = download_config(port, &url, json!([sha256]));
+    let mut node = Node::start_in(dir, &cfg.to_string(), &[]);
+    node.wait_ready(&[port]);
+    check_downloaded_site(port, "crossbar-edge");
+    drop(node);
+
+    // Failures name the service and the reason; nothing is left behind.
+    for (origin, hashes, reason) in [
+        (
+            format!("http://127.0.0.1:{origin}/gone.zip"),
+            json!([]),
+            "404",
+        ),
+        (
+            url.clone(),
+            json!(["00".repeat(32)]),
+            "none of the configured hashes",
+        ),
+        (
+            "ftp://example.com/site.zip".to_owned(),
+            json!([]),
+            "invalid scheme",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".crossbar")).unwrap();
+        let cfg = download_config(free_port(), &origin, hashes);
+        std::fs::write(dir.path().join(".crossbar/config.json"), cfg.to_string()).unwrap();
+        let out = Command::new(tests::bin("crossbar-edge"))
+            .args(["start", "--cbdir"])
+            .arg(dir.path().join(".crossbar"))
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{origin}: {log}");
+        assert!(
+            log.contains("paths.site.archive") && log.contains(reason),
+            "{origin}: expected {reason:?} in\n{log}"
+        );
+        assert!(
+            !dir.path().join(".crossbar/fetched.zip.part").exists(),
+            "{origin}: the partial download was removed"
+        );
+    }
+
+    let Some(bin) = tests::crossbar::crossbar_bin() else {
+        return;
+    };
+    let port = free_port();
+    let cfg = download_config(port, &url, json!([sha256]));
+    let cb = tests::crossbar::Crossbar::start(&bin, &cfg.to_string(), &[port]);
+    if let Err(p) = std::panic::catch_unwind(|| check_downloaded_site(port, "Crossbar.io")) {
+        println!("Crossbar.io log:\n{}", cb.log_text());
+        std::panic::resume_unwind(p);
+    }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -570,6 +570,7 @@ impl RouterWorker {
         entry
             .running
             .start_web_service(path, &service)
+            .await
             .map_err(|source| RouterWorkerError::WebService {
                 transport_id: transport_id.to_owned(),
                 path: path.to_owned(),

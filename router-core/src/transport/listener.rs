@@ -278,13 +278,14 @@ impl RunningTransport {
         info!(transport = %self.id, addr = %self.addr, "transport stopped");
     }
 
-    /// Starts a service on a path of a running Web (or Universal) transport.
-    pub fn start_web_service(
+    /// Starts a service on a path of a running Web (or Universal) transport (downloading
+    /// what it needs first, an archive's ZIP file).
+    pub async fn start_web_service(
         &self,
         path: &str,
         service: &WebService,
     ) -> Result<(), TransportError> {
-        self.web_state()?.start_service(path, service)
+        self.web_state()?.start_service(path, service).await
     }
 
     /// Stops the service on a path of a running Web transport.
@@ -346,6 +347,7 @@ pub async fn start_transport(
             c.max_connections,
         ),
         TransportConfig::Web(c) => {
+            web::prepare_routes(&c.paths, &env.base_dir, "").await?;
             let routes = web::build_routes(&c.paths, &env, "")?;
             let state = WebState::new(routes, c.options.clone(), env.clone(), shared.clone());
             (Service::Web(state), c.endpoint.as_ref(), c.max_connections)
@@ -365,7 +367,10 @@ pub async fn start_transport(
                 None => None,
             };
             let mut routes = match &c.web {
-                Some(w) => web::build_routes(&w.paths, &env, "")?,
+                Some(w) => {
+                    web::prepare_routes(&w.paths, &env.base_dir, "").await?;
+                    web::build_routes(&w.paths, &env, "")?
+                }
                 None => web::Routes::not_found(),
             };
             // Crossbar.io looks up the WebSocket paths before the Web paths.

@@ -565,10 +565,10 @@ pub struct ArchiveConfig {
     _type: IgnoredAny,
     /// The ZIP file, relative to the node directory.
     pub archive: String,
-    /// Where the archive can be downloaded from (informational here).
+    /// Where the archive can be downloaded from (http or https).
     #[serde(default)]
     pub origin: Option<String>,
-    /// Download a missing archive from `origin` (not supported: refused at start).
+    /// Download a missing archive from `origin` when the service starts.
     #[serde(default)]
     pub download: bool,
     /// Keep served members in memory.

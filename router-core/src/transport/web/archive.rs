@@ -42,12 +42,6 @@ impl Archive {
         };
         let path = base_dir.join(&c.archive);
         let present = path.is_file();
-        if !present && c.download {
-            return Err(invalid(format!(
-                "archive {} is missing, and downloading it from \"origin\" is not supported by crossbar-edge",
-                path.display()
-            )));
-        }
         if !present && c.origin.is_none() {
             return Err(invalid(format!("archive {} not found", path.display())));
         }
@@ -127,6 +121,57 @@ impl Archive {
         r
     }
 
+    /// Downloads the archive from `origin` if it is missing and the config says `download`
+    /// (as Crossbar.io does at the service's start): to a temporary file first, renamed into
+    /// place once complete, so a failed download leaves nothing behind. A missing archive
+    /// without `download` is served as 404s, with a warning, as Crossbar.io skips it.
+    pub(crate) async fn fetch(
+        c: &ArchiveConfig,
+        base_dir: &Path,
+        label: &str,
+    ) -> Result<(), TransportError> {
+        let invalid = |message: String| TransportError::Invalid {
+            location: format!("paths.{label}.archive"),
+            message,
+        };
+        let path = base_dir.join(&c.archive);
+        if path.exists() {
+            if !path.is_file() {
+                return Err(invalid(format!(
+                    "path \"{}\" exists but is not a file",
+                    path.display()
+                )));
+            }
+            return Ok(());
+        }
+        let Some(origin) = &c.origin else {
+            return Ok(()); // new() refuses it: "not found"
+        };
+        let scheme = origin.split_once("://").map(|(s, _)| s);
+        if !matches!(scheme, Some("http" | "https")) {
+            return Err(invalid(format!(
+                "invalid scheme in \"origin\" {origin}: must be http or https"
+            )));
+        }
+        if !c.download {
+            tracing::warn!(archive = %path.display(), %origin, "archive missing and \"download\" is off: not downloaded");
+            return Ok(());
+        }
+        tracing::info!(archive = %path.display(), %origin, "downloading the archive");
+        let (url, dest) = (origin.clone(), path.clone());
+        let fetched = tokio::task::spawn_blocking(move || download(&url, &dest))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        match fetched {
+            Ok(bytes) => {
+                tracing::info!(archive = %path.display(), bytes, "archive downloaded");
+                Ok(())
+            }
+            Err(e) => Err(invalid(format!("cannot download {origin}: {e}"))),
+        }
+    }
+
     /// The archive member a request names, if there is one.
     fn member_name(&self, name: &str) -> Option<String> {
         if name.split('/').any(|s| s == "..") {
@@ -172,4 +217,33 @@ impl Archive {
             .unwrap_or("application/octet-stream")
             .to_owned()
     }
+}
+
+/// The largest archive downloaded.
+const MAX_DOWNLOAD: u64 = 1 << 30;
+/// Bounds a whole download.
+const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// GETs `url` into `dest` (through `dest.part`); the bytes written.
+fn download(url: &str, dest: &Path) -> Result<u64, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(DOWNLOAD_TIMEOUT))
+        .build()
+        .into();
+    let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
+    let mut part = dest.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let written = (|| -> std::io::Result<u64> {
+        let mut reader = resp.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
+        let mut file = std::fs::File::create(&part)?;
+        let n = std::io::copy(&mut reader, &mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&part, dest)?;
+        Ok(n)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    written.map_err(|e| e.to_string())
 }

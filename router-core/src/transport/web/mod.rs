@@ -223,6 +223,36 @@ impl Routes {
     }
 }
 
+/// Fetches what the services of `paths` need before they can be built: the missing archives
+/// of `archive` services with `download`.
+pub(crate) async fn prepare_routes(
+    paths: &BTreeMap<String, WebService>,
+    base_dir: &std::path::Path,
+    at: &str,
+) -> Result<(), TransportError> {
+    for (key, service) in paths {
+        let label = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}/{key}")
+        };
+        prepare_service(&label, service, base_dir).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn prepare_service(
+    label: &str,
+    service: &WebService,
+    base_dir: &std::path::Path,
+) -> Result<(), TransportError> {
+    match service {
+        WebService::Archive(c) => archive::Archive::fetch(c, base_dir, label).await,
+        WebService::Path(p) => Box::pin(prepare_routes(&p.paths, base_dir, label)).await,
+        _ => Ok(()),
+    }
+}
+
 /// Builds the resource tree of `paths`; `at` is the enclosing path for error messages.
 pub(crate) fn build_routes(
     paths: &BTreeMap<String, WebService>,
@@ -348,13 +378,18 @@ impl WebState {
         })
     }
 
-    pub fn start_service(&self, path: &str, service: &WebService) -> Result<(), TransportError> {
+    pub async fn start_service(
+        &self,
+        path: &str,
+        service: &WebService,
+    ) -> Result<(), TransportError> {
         if !valid_path_key(path) {
             return Err(TransportError::Invalid {
                 location: format!("path \"{path}\""),
                 message: "must be \"/\" or match [a-z0-9A-Z_-]+".into(),
             });
         }
+        prepare_service(path, service, &self.env.base_dir).await?;
         let resource = build_resource(path, service, &self.env)?;
         let mut guard = self.routes.write();
         if guard.has(path) {
