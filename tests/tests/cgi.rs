@@ -48,6 +48,18 @@ fn check(port: u16, router: Router) {
         let headers = r.headers().clone();
         (status, headers, r.body_mut().read_to_string().unwrap())
     };
+    // The transport listens before its paths' services have all started (each is started
+    // through the management API, on both routers): wait (bounded) until both serve.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // (Before that, the root's JSON service answers every path.)
+    let serving = |path: &str| get(path).2.starts_with("deeper");
+    while !serving("/cgi/sub/deeper.py") || !serving("/nested/scripts/sub/deeper.py") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{who}: the cgi services did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let (path, path_info, script_name) = match router {
         Router::Edge => ("/cgi/echo.py/a/b?x=1&y=2", json!("/a/b"), "/cgi/echo.py"),
         Router::CrossbarIo => ("/cgi/echo.py?x=1&y=2", Value::Null, "/cgi/echo.py"),
