@@ -688,8 +688,11 @@ fn container_components_connect_over_tls_with_client_certificates() {
         .await
         .unwrap_err();
         let text = format!("{} {:?}", e.error, e.args);
+        // The reason is the TLS alert (certificate required); on a loaded machine the
+        // client can see the connection reset before it reads the alert.
         assert!(
-            text.contains("closed before the session opened") && text.contains("certificate"),
+            text.contains("closed before the session opened")
+                && (text.contains("certificate") || text.contains("reset")),
             "{text}"
         );
         assert_eq!(

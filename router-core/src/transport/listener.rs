@@ -535,6 +535,20 @@ async fn accept_tls(
         }
         Ok(Err(e)) => {
             debug!(%peer, error = %e, "TLS handshake failed");
+            // The alert is sent; close gently: end our side and read what the client still
+            // sends (briefly), so the kernel does not answer it with a reset that can destroy
+            // the alert before the client reads why it was refused.
+            let io = stream.get_mut();
+            let _ = tokio::io::AsyncWriteExt::shutdown(io).await;
+            let mut sink = [0u8; 1024];
+            let drain = async {
+                while let Ok(n) = tokio::io::AsyncReadExt::read(io, &mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
             None
         }
         Err(_) => {
