@@ -8,6 +8,7 @@ use crate::util::HashMap;
 use std::sync::Arc;
 
 use crate::authorization::Action;
+use crate::codec::Codec;
 use crate::dict;
 use crate::message::{Id, Message, Payload, code};
 use crate::meta;
@@ -534,6 +535,8 @@ struct ReceiverFilter {
     exclude_authrole: Option<Vec<String>>,
     eligible_authid: Option<Vec<String>>,
     eligible_authrole: Option<Vec<String>>,
+    /// Serializers that cannot carry the event's arguments: their sessions do not get it.
+    refusing: Vec<Codec>,
 }
 
 impl ReceiverFilter {
@@ -550,6 +553,7 @@ impl ReceiverFilter {
             exclude_authrole: str_list(options, "exclude_authrole"),
             eligible_authid: str_list(options, "eligible_authid"),
             eligible_authrole: str_list(options, "eligible_authrole"),
+            refusing: Vec::new(),
         }
     }
 
@@ -564,6 +568,9 @@ impl ReceiverFilter {
 
     fn accepts(&self, s: &SessionHandle) -> bool {
         if self.publisher == Some(s.id) {
+            return false;
+        }
+        if !self.refusing.is_empty() && s.serializer.is_some_and(|c| self.refusing.contains(&c)) {
             return false;
         }
         if self.is_trivial() {
@@ -631,16 +638,39 @@ pub(crate) fn publish(
         );
     }
     let publication = crate::util::random_id();
-    if acknowledge {
+    let mut filter = ReceiverFilter::from_options(&options, Some(ctx.handle.id));
+    // Arguments a serializer cannot carry reach only the subscribers of the others; the
+    // publisher hears of it (an ERROR instead of PUBLISHED), as a caller would.
+    let refusing = refusing_receivers(ctx, &topic, &payload, &filter);
+    if !refusing.is_empty() {
+        let what: Vec<String> = refusing
+            .iter()
+            .map(|(c, why)| format!("{why} (in {c})"))
+            .collect();
+        let message = format!(
+            "the event on '{topic}' was not sent to subscribers whose serializer cannot carry its arguments: {}",
+            what.join("; ")
+        );
+        if acknowledge {
+            ctx.error(
+                code::PUBLISH,
+                request,
+                "wamp.error.invalid_argument",
+                message,
+            );
+        } else {
+            tracing::warn!(session = ctx.handle.id, "{message}");
+        }
+    } else if acknowledge {
         ctx.reply(Message::Published {
             request,
             publication,
         });
     }
+    filter.refusing = refusing.into_iter().map(|(c, _)| c).collect();
     let disclose = auth.allow
         && (auth.disclose || topic.starts_with("wamp.") || topic.starts_with("crossbar."));
     let publisher = disclose.then(|| ctx.handle.clone());
-    let filter = ReceiverFilter::from_options(&options, Some(ctx.handle.id));
     let realm = ctx.realm.clone();
     retain(&realm, &topic, &payload, &options, publisher.as_deref());
     if realm.keeps_history {
@@ -659,6 +689,36 @@ pub(crate) fn publish(
         &mut ctx.deferred,
     );
     Step::Continue
+}
+
+/// The serializers of this event's receivers that cannot carry its arguments, with why. The
+/// subscribers are looked at only when the arguments hold such a value.
+fn refusing_receivers(
+    ctx: &SessionCtx,
+    topic: &str,
+    payload: &Payload,
+    filter: &ReceiverFilter,
+) -> Vec<(Codec, &'static str)> {
+    let mut refusing: Vec<(Codec, &str)> = [Codec::MsgPack, Codec::Json]
+        .into_iter()
+        .filter(|c| ctx.handle.serializer != Some(*c))
+        .filter_map(|c| payload.refused_by(c).map(|why| (c, why)))
+        .collect();
+    if refusing.is_empty() {
+        return refusing;
+    }
+    let mut present = Vec::new();
+    ctx.realm.broker.read().for_each_match(topic, |sub| {
+        for s in sub.subscribers.iter().filter(|s| filter.accepts(s)) {
+            if let Some(c) = s.serializer
+                && !present.contains(&c)
+            {
+                present.push(c);
+            }
+        }
+    });
+    refusing.retain(|(c, _)| present.contains(c));
+    refusing
 }
 
 /// Keeps the event as the topic's retained event if the publication asks (`retain: true`).

@@ -1,5 +1,5 @@
-//! Serializers: WAMP messages to and from JSON, MessagePack and CBOR bytes, and the batched
-//! framing of the `wamp.2.*.batched` WebSocket subprotocols.
+//! Serializers: WAMP messages to and from JSON, MessagePack, CBOR and UBJSON bytes, and the
+//! batched framing of the `wamp.2.*.batched` WebSocket subprotocols.
 
 use std::fmt;
 
@@ -8,12 +8,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::message::{Message, Payload, ProtocolViolation, WithoutRawTail};
 use crate::value::{List, Value};
 
-/// One of the three WAMP serializers this router speaks.
+/// One of the WAMP serializers this router speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Codec {
     Json,
     MsgPack,
     Cbor,
+    Ubjson,
 }
 
 impl fmt::Display for Codec {
@@ -23,14 +24,20 @@ impl fmt::Display for Codec {
 }
 
 impl Codec {
-    pub const ALL: [Codec; 3] = [Codec::Cbor, Codec::MsgPack, Codec::Json];
+    /// Every serializer, in the order a transport without a `serializers` list offers them
+    /// (Crossbar.io's default order: CBOR, MessagePack, UBJSON, JSON).
+    pub const ALL: [Codec; 4] = [Codec::Cbor, Codec::MsgPack, Codec::Ubjson, Codec::Json];
 
-    /// The name used in Crossbar.io configs (`"json"`, `"msgpack"`, `"cbor"`).
+    /// The names of [`Codec::ALL`], for messages that list them.
+    pub const NAMES: &'static [&'static str] = &["cbor", "msgpack", "ubjson", "json"];
+
+    /// The name used in Crossbar.io configs (`"json"`, `"msgpack"`, `"cbor"`, `"ubjson"`).
     pub fn name(self) -> &'static str {
         match self {
             Codec::Json => "json",
             Codec::MsgPack => "msgpack",
             Codec::Cbor => "cbor",
+            Codec::Ubjson => "ubjson",
         }
     }
 
@@ -39,6 +46,7 @@ impl Codec {
             "json" => Some(Codec::Json),
             "msgpack" => Some(Codec::MsgPack),
             "cbor" => Some(Codec::Cbor),
+            "ubjson" => Some(Codec::Ubjson),
             _ => None,
         }
     }
@@ -61,6 +69,8 @@ impl Codec {
             (Codec::MsgPack, true) => "wamp.2.msgpack.batched",
             (Codec::Cbor, false) => "wamp.2.cbor",
             (Codec::Cbor, true) => "wamp.2.cbor.batched",
+            (Codec::Ubjson, false) => "wamp.2.ubjson",
+            (Codec::Ubjson, true) => "wamp.2.ubjson.batched",
         }
     }
 
@@ -70,6 +80,7 @@ impl Codec {
             Codec::Json => 1,
             Codec::MsgPack => 2,
             Codec::Cbor => 3,
+            Codec::Ubjson => 4,
         }
     }
 
@@ -78,6 +89,7 @@ impl Codec {
             1 => Some(Codec::Json),
             2 => Some(Codec::MsgPack),
             3 => Some(Codec::Cbor),
+            4 => Some(Codec::Ubjson),
             _ => None,
         }
     }
@@ -118,6 +130,7 @@ impl Codec {
                 rmp_serde::encode::write(&mut w, msg).map_err(|e| e.to_string())
             }
             Codec::Cbor => ciborium::into_writer(msg, w).map_err(|e| e.to_string()),
+            Codec::Ubjson => ubjson_into(msg, w.into_inner()),
         };
         if let Err(e) = res {
             tracing::error!(codec = %self, error = %e, "message encoding failed");
@@ -171,6 +184,7 @@ impl Codec {
                 }
                 rmp_serde::from_slice(bytes).map_err(|e| bad(e.to_string()))
             }
+            Codec::Ubjson => crate::ubjson::from_slice(bytes).map_err(|e| bad(e.to_string())),
             Codec::Cbor => {
                 let mut reader = bytes;
                 let v: Value =
@@ -194,6 +208,7 @@ impl Codec {
                 rmp_serde::encode::write(&mut w, value).map_err(|e| e.to_string())
             }
             Codec::Cbor => ciborium::into_writer(value, w).map_err(|e| e.to_string()),
+            Codec::Ubjson => ubjson_into(value, w.into_inner()),
         };
         buf.freeze()
     }
@@ -206,7 +221,7 @@ impl Codec {
                 self.encode_into(msg, buf);
                 buf.put_u8(0x1e);
             }
-            Codec::MsgPack | Codec::Cbor => {
+            Codec::MsgPack | Codec::Cbor | Codec::Ubjson => {
                 let at = buf.len();
                 buf.put_u32(0);
                 self.encode_into(msg, buf);
@@ -227,7 +242,7 @@ impl Codec {
                     }
                 }
             }
-            Codec::MsgPack | Codec::Cbor => {
+            Codec::MsgPack | Codec::Cbor | Codec::Ubjson => {
                 let mut rest = data;
                 while !rest.is_empty() {
                     if rest.len() < 4 {
@@ -247,6 +262,14 @@ impl Codec {
         }
         Ok(out)
     }
+}
+
+/// Writes `value` as UBJSON at the end of `buf`.
+fn ubjson_into<T: serde::Serialize + ?Sized>(value: &T, buf: &mut BytesMut) -> Result<(), String> {
+    let mut out = Vec::with_capacity(128);
+    let res = crate::ubjson::to_writer(&mut out, value).map_err(|e| e.to_string());
+    buf.extend_from_slice(&out);
+    res
 }
 
 /// Decodes a message given as a list of values (for in-process peers and tests).
@@ -396,7 +419,7 @@ mod tests {
             c.encode(&invocation(decoded.clone()))
         );
         // Other serializers (and in-process peers) get them decoded.
-        for other in [Codec::Json, Codec::Cbor] {
+        for other in [Codec::Json, Codec::Cbor, Codec::Ubjson] {
             let out = other.encode(&invocation(payload.clone()));
             assert_eq!(out, other.encode(&invocation(decoded.clone())), "{other}");
             assert_eq!(other.decode(&out).unwrap(), invocation(decoded.clone()));
@@ -505,6 +528,15 @@ mod tests {
             Codec::from_subprotocol("wamp.2.json"),
             Some((Codec::Json, false))
         );
-        assert_eq!(Codec::from_subprotocol("wamp.2.ubjson"), None);
+        assert_eq!(
+            Codec::from_subprotocol("wamp.2.ubjson.batched"),
+            Some((Codec::Ubjson, true))
+        );
+        assert_eq!(Codec::from_subprotocol("wamp.2.flatbuffers"), None);
+        for c in Codec::ALL {
+            assert_eq!(Codec::from_name(c.name()), Some(c));
+            assert_eq!(Codec::from_rawsocket_id(c.rawsocket_id()), Some(c));
+            assert!(Codec::NAMES.contains(&c.name()));
+        }
     }
 }

@@ -469,6 +469,16 @@ pub(crate) fn call(
         return Step::Continue;
     };
 
+    if let Some(why) = refused(&ctx.handle, &callee, &payload) {
+        ctx.error(
+            code::CALL,
+            request,
+            "wamp.error.invalid_argument",
+            format!("the callee's serializer cannot carry the call's arguments: {why}"),
+        );
+        return Step::Continue;
+    }
+
     let invocation = callee.next_request_id();
     let mut details = Dict::new();
     if policy != MatchPolicy::Exact {
@@ -534,6 +544,22 @@ pub(crate) fn call(
         &mut ctx.deferred,
     );
     Step::Continue
+}
+
+/// What `receiver`'s serializer cannot carry of `payload` from `sender` (in-process peers
+/// take any value, and a serializer carries whatever it decoded), with the serializer's name.
+pub(crate) fn refused(
+    sender: &SessionHandle,
+    receiver: &SessionHandle,
+    payload: &Payload,
+) -> Option<String> {
+    let codec = receiver.serializer?;
+    if sender.serializer == Some(codec) {
+        return None;
+    }
+    payload
+        .refused_by(codec)
+        .map(|why| format!("{why} (in {codec})"))
 }
 
 /// Ends an INVOCATION from the router's side: the caller gets ERROR(`error`), the callee an
@@ -611,14 +637,27 @@ pub(crate) fn yield_(ctx: &mut SessionCtx, request: Id, options: Dict, payload: 
     details.insert("callee".into(), Value::from(ctx.handle.id));
     details.insert("callee_authid".into(), Value::from(id.authid.clone()));
     details.insert("callee_authrole".into(), Value::from(id.authrole.clone()));
-    caller.send(
-        Outgoing::from(Message::Result {
+    let reply = match refused(&ctx.handle, &caller, &payload) {
+        None => Message::Result {
             request: caller_request,
             details,
             payload,
-        }),
-        &mut ctx.deferred,
-    );
+        },
+        // A progressive result the caller cannot read is left out; the call goes on.
+        Some(why) if !last => {
+            tracing::warn!(session = ctx.handle.id, reason = %why, "progressive result dropped: the caller's serializer cannot carry it");
+            return Step::Continue;
+        }
+        Some(why) => Message::error(
+            code::CALL,
+            caller_request,
+            "wamp.error.invalid_argument",
+            vec![Value::from(format!(
+                "the caller's serializer cannot carry the call's result: {why}"
+            ))],
+        ),
+    };
+    caller.send(Outgoing::from(reply), &mut ctx.deferred);
     Step::Continue
 }
 
@@ -641,6 +680,13 @@ pub(crate) fn invocation_error(
         "wamp.error.canceled".to_owned()
     } else {
         error
+    };
+    // The error's URI always reaches the caller; arguments it cannot read are replaced.
+    let payload = match refused(&ctx.handle, &p.caller, &payload) {
+        None => payload,
+        Some(why) => Payload::args(vec![Value::from(format!(
+            "the caller's serializer cannot carry the error's arguments: {why}"
+        ))]),
     };
     p.caller.send(
         Outgoing::from(Message::Error {

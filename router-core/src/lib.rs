@@ -22,6 +22,7 @@ pub mod realm;
 pub mod router;
 pub mod session;
 pub mod transport;
+mod ubjson;
 pub mod uri;
 pub mod util;
 pub mod value;

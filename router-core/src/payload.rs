@@ -137,6 +137,28 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// What of these arguments `codec` cannot carry, if anything: the router answers the
+    /// sender with an ERROR rather than deliver them altered (or not at all, as Crossbar.io
+    /// does: its call never returns). Arguments kept in their own serializer carry as they are.
+    pub fn refused_by(&self, codec: Codec) -> Option<&'static str> {
+        match &self.raw {
+            Some(raw) if raw.codec == codec => None,
+            // MessagePack holds nothing CBOR or UBJSON cannot; JSON has no NaN or infinity.
+            // A MessagePack float is 0xca/0xcb: without either byte there is no float at all.
+            Some(raw) => (codec == Codec::Json
+                && raw.bytes.iter().any(|b| matches!(b, 0xca | 0xcb)))
+            .then(|| self.clone().into_decoded().refused_by(codec))
+            .flatten(),
+            None => self
+                .args
+                .iter()
+                .chain(self.kwargs.values())
+                .find_map(|v| v.refused_by(codec)),
+        }
+    }
+}
+
 /// Equal when the decoded arguments are equal, however each side holds them.
 impl PartialEq for Payload {
     fn eq(&self, other: &Payload) -> bool {

@@ -74,7 +74,7 @@ impl From<Message> for Outgoing {
 #[derive(Debug)]
 pub struct SharedMessage {
     message: Message,
-    encoded: [OnceLock<Bytes>; 3],
+    encoded: [OnceLock<Bytes>; 4],
 }
 
 impl SharedMessage {
@@ -94,6 +94,7 @@ impl SharedMessage {
             Codec::Json => &self.encoded[0],
             Codec::MsgPack => &self.encoded[1],
             Codec::Cbor => &self.encoded[2],
+            Codec::Ubjson => &self.encoded[3],
         };
         slot.get_or_init(|| codec.encode(&self.message))
     }

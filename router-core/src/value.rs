@@ -105,6 +105,29 @@ impl Value {
         }
     }
 
+    /// What of this value `codec` cannot carry, if anything: MessagePack has no integers
+    /// beyond 64 bits, JSON none beyond 128 bits (as numbers) and no NaN or infinity. CBOR and
+    /// UBJSON carry every value (other serializers get a CBOR tag's value without the tag).
+    pub fn refused_by(&self, codec: crate::codec::Codec) -> Option<&'static str> {
+        use crate::codec::Codec;
+        match (self, codec) {
+            (Value::List(l), _) => l.iter().find_map(|v| v.refused_by(codec)),
+            (Value::Dict(d), _) => d.values().find_map(|v| v.refused_by(codec)),
+            (Value::Tagged(TAG_BIGPOS | TAG_BIGNEG, _), Codec::MsgPack) => {
+                Some("an integer beyond 64 bits")
+            }
+            (Value::Tagged(TAG_BIGPOS | TAG_BIGNEG, v), Codec::Json) => {
+                matches!(&**v, Value::Bytes(b) if b.len() > 16)
+                    .then_some("an integer beyond 128 bits")
+            }
+            (Value::Tagged(_, v), _) => v.refused_by(codec),
+            (Value::Float(f), Codec::Json) if !f.is_finite() => {
+                Some("a float that is NaN or infinite")
+            }
+            _ => None,
+        }
+    }
+
     /// Converts any serializable value (a config struct, a status record) into a `Value`.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
         serde_json::to_value(value).map(Value::from)
@@ -305,8 +328,9 @@ fn serialize_tagged<S: Serializer>(tag: u64, v: &Value, serializer: S) -> Result
         t.serialize_field(v)?;
         return t.end();
     }
-    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b), true) =
-        (tag, v, serializer.is_human_readable())
+    // JSON and UBJSON write integers of any size (UBJSON as a high-precision number).
+    let writes_big_integers = serializer.is_human_readable() || crate::ubjson::is_ubjson::<S>();
+    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b), true) = (tag, v, writes_big_integers)
         && b.len() <= 16
     {
         let mut be = [0u8; 16];

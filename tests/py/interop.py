@@ -24,7 +24,7 @@ from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp import auth as wamp_auth
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer, UBJSONSerializer
 from autobahn.wamp.types import (
     CallOptions,
     ComponentConfig,
@@ -34,7 +34,8 @@ from autobahn.wamp.types import (
 )
 
 TIMEOUT = 10.0
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer,
+               "ubjson": UBJSONSerializer}
 
 
 class Aborted(Exception):

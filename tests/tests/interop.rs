@@ -44,7 +44,7 @@ fn rpc_and_pubsub_over_every_transport_and_serializer() {
     ];
     let mut runs = Vec::new();
     for url in &urls {
-        for ser in ["json", "msgpack", "cbor"] {
+        for ser in ["json", "msgpack", "cbor", "ubjson"] {
             let url = url.clone();
             // The runs share realm1; each gets its own URI namespace.
             let ns = format!("com.run{}", runs.len());

@@ -643,7 +643,7 @@ impl<S> WsWriter<S> {
                 buf.put_slice(frame);
                 buf.put_u8(self.json_separator.load(Ordering::Relaxed));
             }
-            Codec::MsgPack | Codec::Cbor => {
+            Codec::MsgPack | Codec::Cbor | Codec::Ubjson => {
                 buf.put_u32(frame.len() as u32);
                 buf.put_slice(frame);
             }
@@ -693,7 +693,9 @@ mod tests {
         assert_eq!(n.subprotocol, Some("wamp.2.msgpack.batched"));
         let n = negotiate([], &s).unwrap();
         assert_eq!((n.codec, n.subprotocol), (Codec::Json, None));
-        assert!(negotiate(["wamp.2.ubjson"], &s).is_err());
+        let n = negotiate(["wamp.2.ubjson"], &s).unwrap();
+        assert_eq!((n.codec, n.batched), (Codec::Ubjson, false));
+        assert!(negotiate(["wamp.2.flatbuffers"], &s).is_err());
         let only_cbor = WsSettings {
             codecs: vec![Codec::Cbor],
             ..WsSettings::default()

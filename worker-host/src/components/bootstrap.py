@@ -135,6 +135,7 @@ def pick_serializers(names):
         "json": getattr(s, "JsonSerializer", None),
         "msgpack": getattr(s, "MsgPackSerializer", None),
         "cbor": getattr(s, "CBORSerializer", None),
+        "ubjson": getattr(s, "UBJSONSerializer", None),
     }
     out = []
     for n in names or ["msgpack", "cbor", "json"]:

@@ -470,7 +470,7 @@ struct RawTls {
     key: Option<PathBuf>,
 }
 
-const SERIALIZERS: &[&str] = &["json", "msgpack", "cbor"];
+const SERIALIZERS: &[&str] = router_core::codec::Codec::NAMES;
 
 impl ConnectingTransport {
     /// Checks a connecting transport with Crossbar.io's rules ([`UrlRule::Required`]).
@@ -870,7 +870,7 @@ mod tests {
         assert_eq!(e.path, "transport.url");
         let e = err(
             json!({"type": "class", "classname": "a.B", "realm": "r",
-                "transport": {"type": "rawsocket", "serializer": "ubjson",
+                "transport": {"type": "rawsocket", "serializer": "flatbuffers",
                               "endpoint": {"type": "unix", "path": "/tmp/s"}}}),
             c,
         );

@@ -216,7 +216,6 @@ pub enum SerializerName {
     Json,
     Msgpack,
     Cbor,
-    /// Known to Crossbar.io; not spoken here (skipped with a warning).
     Ubjson,
     /// Known to Crossbar.io; not spoken here (skipped with a warning).
     Flatbuffers,
@@ -228,12 +227,13 @@ impl SerializerName {
             SerializerName::Json => Some(Codec::Json),
             SerializerName::Msgpack => Some(Codec::MsgPack),
             SerializerName::Cbor => Some(Codec::Cbor),
-            SerializerName::Ubjson | SerializerName::Flatbuffers => None,
+            SerializerName::Ubjson => Some(Codec::Ubjson),
+            SerializerName::Flatbuffers => None,
         }
     }
 }
 
-/// The serializers a transport speaks: all three when the list is absent.
+/// The serializers a transport speaks: all of them when the list is absent.
 pub fn codecs_of(names: &Option<Vec<SerializerName>>) -> Vec<Codec> {
     match names {
         None => Codec::ALL.to_vec(),

@@ -144,7 +144,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("realm"), "{e}");
-        let e = parse(json!({"type": "mqtt", "options": {"realm": "r", "payload_mapping": {"": {"type": "native", "serializer": "ubjson"}}}}))
+        let e = parse(json!({"type": "mqtt", "options": {"realm": "r", "payload_mapping": {"": {"type": "native", "serializer": "flatbuffers"}}}}))
             .unwrap_err();
         assert_eq!(e.path, "options.payload_mapping..serializer");
         let e = parse(json!({"type": "mqtt", "options": {"realm": "r", "bogus": 1}})).unwrap_err();

@@ -194,7 +194,10 @@ enum Scenario {
 }
 
 fn parse_codec(s: &str) -> Result<Codec, String> {
-    Codec::from_name(s).ok_or_else(|| format!("unknown serializer \"{s}\" (msgpack, json, cbor)"))
+    match Codec::from_name(s) {
+        Some(c) if fastcodec::SPOKEN.contains(&c) => Ok(c),
+        _ => Err(format!("unknown serializer \"{s}\" (msgpack, json, cbor)")),
+    }
 }
 
 fn secs(s: f64) -> Result<Duration> {

@@ -1,0 +1,97 @@
+//! Payloads across serializers with autobahn-python: a caller, callee, publisher and
+//! subscriber of each of JSON, MessagePack, CBOR and UBJSON, over WebSocket and RawSocket
+//! (`tests/py/serializers.py`). Every sender → receiver pair must deliver what Crossbar.io
+//! delivers, value by value, with its type and key order.
+
+use tests::{Node, assert_py_ok, free_port, run_py};
+
+/// Both routers run this: a Web transport with WebSocket and a RawSocket transport, each
+/// with every serializer (the default list).
+fn config(web: u16, raw: u16) -> String {
+    let all =
+        serde_json::json!({"call": true, "register": true, "publish": true, "subscribe": true});
+    serde_json::json!({"version": 2, "workers": [{
+        "type": "router",
+        "realms": [{"name": "realm1", "roles": [
+            {"name": "anonymous", "permissions": [{"uri": "", "match": "prefix", "allow": all}]}]}],
+        "transports": [
+            {"type": "web", "endpoint": {"type": "tcp", "port": web, "interface": "127.0.0.1"},
+             "paths": {"/": {"type": "json", "value": {}}, "ws": {"type": "websocket"}}},
+            {"type": "rawsocket", "endpoint": {"type": "tcp", "port": raw, "interface": "127.0.0.1"}}
+        ]
+    }]})
+    .to_string()
+}
+
+fn transcript(web: u16, raw: u16, what: &str) -> Vec<String> {
+    let out = run_py(
+        "serializers.py",
+        &[
+            "--url",
+            &format!("ws://127.0.0.1:{web}/ws"),
+            "--url",
+            &format!("rs://127.0.0.1:{raw}"),
+        ],
+    );
+    assert_py_ok(&out, what);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("TRANSCRIPT ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_serializer_pair_delivers_what_crossbar_io_delivers() {
+    let Some(bin) = tests::crossbar::crossbar_bin() else {
+        return;
+    };
+    let (web, raw) = (free_port(), free_port());
+    let theirs = {
+        let cb = tests::crossbar::Crossbar::start(&bin, &config(web, raw), &[web, raw]);
+        let t = std::panic::catch_unwind(|| transcript(web, raw, "Crossbar.io"));
+        t.unwrap_or_else(|p| {
+            println!("Crossbar.io log:\n{}", cb.log_text());
+            std::panic::resume_unwind(p)
+        })
+    };
+    let (web, raw) = (free_port(), free_port());
+    let mut node = Node::start(&config(web, raw), &[]);
+    node.wait_ready(&[web, raw]);
+    let ours = transcript(web, raw, "crossbar-edge");
+    // 4 senders × (4 calls × 2 lines + 4 events) × 2 transports.
+    assert_eq!(theirs.len(), 4 * 12 * 2, "{theirs:#?}");
+    let differ: Vec<String> = theirs
+        .iter()
+        .zip(&ours)
+        .filter(|(t, o)| t != o)
+        .map(|(t, o)| format!("Crossbar.io:   {t}\ncrossbar-edge: {o}"))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} of {} lines differ, the first:\n{}",
+        differ.len(),
+        theirs.len(),
+        differ[..differ.len().min(4)].join("\n")
+    );
+    assert_eq!(ours.len(), theirs.len());
+}
+
+/// A value the receiver's serializer cannot carry is an ERROR to the sender, and the sessions
+/// stay up (Crossbar.io never answers such a call, and drops the event).
+#[test]
+fn a_value_the_receiver_cannot_carry_is_an_error_to_the_sender() {
+    let (web, raw) = (free_port(), free_port());
+    let mut node = Node::start(&config(web, raw), &[]);
+    node.wait_ready(&[web, raw]);
+    let out = run_py(
+        "serializers.py",
+        &[
+            "--url",
+            &format!("ws://127.0.0.1:{web}/ws"),
+            "--url",
+            &format!("rs://127.0.0.1:{raw}"),
+            "--uncarriable",
+        ],
+    );
+    assert_py_ok(&out, "crossbar-edge");
+}
