@@ -110,6 +110,8 @@ struct RetainedEvent {
     filter: ReceiverFilter,
     /// Disclosed publisher: (session, authid, authrole).
     publisher: Option<(Id, String, String)>,
+    /// The passthru options of a transparent payload, for the EVENT's details.
+    transparency: Dict,
 }
 
 impl Broker {
@@ -469,6 +471,7 @@ fn send_retained(ctx: &mut SessionCtx, subscription: Id, topic: &str, policy: Ma
                     details.insert("publisher_authid".into(), Value::from(authid.as_str()));
                     details.insert("publisher_authrole".into(), Value::from(authrole.as_str()));
                 }
+                details.extend(r.transparency.clone());
                 details.insert("retained".into(), Value::Bool(true));
                 Message::Event {
                     subscription,
@@ -682,10 +685,8 @@ pub(crate) fn publish(
     dispatch(
         &realm,
         &topic,
-        publication,
-        payload,
+        Publication::new(publication, payload, &options, publisher.as_deref()),
         &filter,
-        publisher.as_deref(),
         &mut ctx.deferred,
     );
     Step::Continue
@@ -732,7 +733,10 @@ fn retain(
     if options.get("retain").and_then(Value::as_bool) != Some(true) {
         return;
     }
+    let mut transparency = Dict::new();
+    payload.forward_transparency(options, &mut transparency);
     let retained = RetainedEvent {
+        transparency,
         payload: payload.clone(),
         filter: ReceiverFilter::from_options(options, None),
         publisher: publisher.map(|p| {
@@ -760,23 +764,60 @@ pub(crate) fn publish_internal(
     dispatch(
         realm,
         topic,
-        crate::util::random_id(),
-        payload,
+        Publication::new(crate::util::random_id(), payload, options, None),
         &filter,
-        None,
         deferred,
     );
+}
+
+/// What one publication sends: its id, its arguments, and the details every EVENT of it
+/// carries (the disclosed publisher, a transparent payload's options).
+struct Publication {
+    id: Id,
+    payload: Payload,
+    details: Dict,
+}
+
+impl Publication {
+    fn new(
+        id: Id,
+        payload: Payload,
+        options: &Dict,
+        publisher: Option<&SessionHandle>,
+    ) -> Publication {
+        let mut details = Dict::new();
+        if let Some(p) = publisher {
+            details.insert("publisher".into(), Value::from(p.id));
+            details.insert(
+                "publisher_authid".into(),
+                Value::from(p.identity.authid.clone()),
+            );
+            details.insert(
+                "publisher_authrole".into(),
+                Value::from(p.identity.authrole.clone()),
+            );
+        }
+        payload.forward_transparency(options, &mut details);
+        Publication {
+            id,
+            payload,
+            details,
+        }
+    }
 }
 
 fn dispatch(
     realm: &Arc<Realm>,
     topic: &str,
-    publication: Id,
-    payload: Payload,
+    publication: Publication,
     filter: &ReceiverFilter,
-    publisher: Option<&SessionHandle>,
     deferred: &mut Deferred,
 ) {
+    let Publication {
+        id: publication,
+        payload,
+        details: common,
+    } = publication;
     let broker = realm.broker.read();
     // One EVENT per matching subscription; count them first so the last one takes the payload.
     let mut matching = 0usize;
@@ -792,21 +833,11 @@ fn dispatch(
         if receivers == 0 {
             return;
         }
-        let mut details = Dict::new();
+        let mut details = Dict::with_capacity(common.len() + 1);
         if sub.policy != MatchPolicy::Exact {
             details.insert("topic".into(), Value::from(topic));
         }
-        if let Some(p) = publisher {
-            details.insert("publisher".into(), Value::from(p.id));
-            details.insert(
-                "publisher_authid".into(),
-                Value::from(p.identity.authid.clone()),
-            );
-            details.insert(
-                "publisher_authrole".into(),
-                Value::from(p.identity.authrole.clone()),
-            );
-        }
+        details.extend(common.iter().map(|(k, v)| (k.clone(), v.clone())));
         let payload = if seen == matching {
             payload.take().unwrap_or_default()
         } else {

@@ -309,6 +309,22 @@ mod tests {
         }
     }
 
+    /// Payload passthru mode: the binary body survives every serializer, routed or not.
+    #[test]
+    fn transparent_payloads_roundtrip() {
+        let m = Message::Event {
+            subscription: 1,
+            publication: 2,
+            details: dict! {"enc_algo" => "cryptobox", "enc_serializer" => "json"},
+            payload: Payload::transparent(Value::Bytes(Bytes::from_static(b"\x00sealed\xff"))),
+        };
+        for c in Codec::ALL {
+            let b = c.encode(&m);
+            assert_eq!(c.decode(&b).unwrap(), m, "{c}");
+            assert_eq!(c.decode_routed(&b).unwrap(), m, "{c} routed");
+        }
+    }
+
     #[test]
     fn json_wire_form() {
         let m = Message::Hello {

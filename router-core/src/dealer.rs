@@ -490,6 +490,7 @@ pub(crate) fn call(
     if timeout_secs.is_some() {
         details.insert("timeout".into(), timeout);
     }
+    payload.forward_transparency(&options, &mut details);
     if disclose {
         details.insert("caller".into(), Value::from(ctx.handle.id));
         details.insert(
@@ -633,6 +634,7 @@ pub(crate) fn yield_(ctx: &mut SessionCtx, request: Id, options: Dict, payload: 
     if progress {
         details.insert("progress".into(), Value::Bool(true));
     }
+    payload.forward_transparency(&options, &mut details);
     let id = &ctx.handle.identity;
     details.insert("callee".into(), Value::from(ctx.handle.id));
     details.insert("callee_authid".into(), Value::from(id.authid.clone()));
@@ -664,7 +666,7 @@ pub(crate) fn yield_(ctx: &mut SessionCtx, request: Id, options: Dict, payload: 
 pub(crate) fn invocation_error(
     ctx: &mut SessionCtx,
     request: Id,
-    _details: Dict,
+    error_details: Dict,
     error: String,
     payload: Payload,
 ) -> Step {
@@ -688,11 +690,13 @@ pub(crate) fn invocation_error(
             "the caller's serializer cannot carry the error's arguments: {why}"
         ))]),
     };
+    let mut details = Dict::new();
+    payload.forward_transparency(&error_details, &mut details);
     p.caller.send(
         Outgoing::from(Message::Error {
             request_type: code::CALL,
             request: p.caller_request,
-            details: Dict::new(),
+            details,
             error,
             payload,
         }),

@@ -302,6 +302,10 @@ impl<'a> Fields<'a> {
         let args = match self.items.next().transpose()? {
             None => return self.end(Payload::default()),
             Some(Value::List(l)) => l,
+            // Payload passthru mode: one binary (or string) element only the receiver reads.
+            Some(body @ (Value::Bytes(_) | Value::String(_))) => {
+                return self.end(Payload::transparent(body));
+            }
             Some(other) => {
                 return violation(format!(
                     "{}: Arguments must be a list, got {}",
@@ -782,6 +786,9 @@ fn serialize_message<S: Serializer>(
             }
             return Ok(());
         }
+        if let Some(body) = p.transparent_body() {
+            return seq.serialize_element(body);
+        }
         match p.wire_len() {
             0 => Ok(()),
             1 => seq.serialize_element(&p.args),
@@ -945,6 +952,13 @@ mod tests {
             request: MAX_ID,
             options: Dict::new(),
             payload: Payload::default(),
+        });
+        // Payload passthru mode: one binary element where Args would be.
+        roundtrip(Message::Publish {
+            request: 2,
+            options: dict! {"enc_algo" => "cryptobox"},
+            topic: "com.x".into(),
+            payload: Payload::transparent(Value::Bytes(bytes::Bytes::from_static(b"\x00\x01"))),
         });
         roundtrip(Message::Unsubscribed {
             request: 7,

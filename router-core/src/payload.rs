@@ -16,13 +16,30 @@ use crate::value::{Dict, List, Value};
 /// Positional and keyword arguments of a message. Empty parts are omitted on the wire.
 ///
 /// `args` and `kwargs` are empty while the payload is [raw](Payload::raw): read them after
-/// [`Payload::into_decoded`] (messages reaching in-process peers are decoded already).
+/// [`Payload::into_decoded`] (messages reaching in-process peers are decoded already), and
+/// when it is [transparent](Payload::transparent).
 #[derive(Clone, Debug, Default)]
 pub struct Payload {
     pub args: List,
     pub kwargs: Dict,
     raw: Option<RawPayload>,
+    /// Payload passthru mode (WAMP's PPT, autobahn's E2EE): one binary (or string) element
+    /// where `Args` would be, that only the receiver can read. Boxed: rare, and every message
+    /// holds a `Payload`.
+    transparent: Option<Box<Value>>,
 }
+
+/// The options (of CALL, YIELD, PUBLISH, ERROR) that describe a transparent payload, copied
+/// into what the router forwards: autobahn's `enc_*` and the WAMP spec's `ppt_*`.
+pub const TRANSPARENT_PAYLOAD_KEYS: [&str; 7] = [
+    "enc_algo",
+    "enc_key",
+    "enc_serializer",
+    "ppt_scheme",
+    "ppt_serializer",
+    "ppt_cipher",
+    "ppt_keyid",
+];
 
 /// `Args` and, if `elements` is 2, `KwArgs`, serialized, as the last elements of a message.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +101,34 @@ impl Payload {
             args,
             kwargs,
             raw: None,
+            transparent: None,
+        }
+    }
+
+    /// A payload in passthru mode: `body` (bytes or a string) goes where `Args` would.
+    pub fn transparent(body: Value) -> Self {
+        Payload {
+            transparent: Some(Box::new(body)),
+            ..Payload::default()
+        }
+    }
+
+    /// The body of a payload in passthru mode.
+    pub fn transparent_body(&self) -> Option<&Value> {
+        self.transparent.as_deref()
+    }
+
+    /// Copies the passthru options of the message that brought this payload (`from`: CALL,
+    /// YIELD or PUBLISH options, ERROR details) into the details of the one that forwards it,
+    /// as Crossbar.io does; nothing for ordinary payloads.
+    pub fn forward_transparency(&self, from: &Dict, to: &mut Dict) {
+        if self.transparent.is_none() {
+            return;
+        }
+        for key in TRANSPARENT_PAYLOAD_KEYS {
+            if let Some(v) = from.get(key) {
+                to.insert(key.to_owned(), v.clone());
+            }
         }
     }
 
@@ -94,9 +139,8 @@ impl Payload {
     /// A payload kept as the sender's bytes.
     pub(crate) fn from_raw(raw: RawPayload) -> Self {
         Payload {
-            args: List::new(),
-            kwargs: Dict::new(),
             raw: Some(raw),
+            ..Payload::default()
         }
     }
 
@@ -120,13 +164,18 @@ impl Payload {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.raw.is_none() && self.args.is_empty() && self.kwargs.is_empty()
+        self.raw.is_none()
+            && self.transparent.is_none()
+            && self.args.is_empty()
+            && self.kwargs.is_empty()
     }
 
     /// Number of trailing list elements this payload takes on the wire (0, 1 or 2).
     pub fn wire_len(&self) -> usize {
         if let Some(raw) = &self.raw {
             usize::from(raw.elements)
+        } else if self.transparent.is_some() {
+            1
         } else if !self.kwargs.is_empty() {
             2
         } else if !self.args.is_empty() {
@@ -154,6 +203,7 @@ impl Payload {
                 .args
                 .iter()
                 .chain(self.kwargs.values())
+                .chain(self.transparent.as_deref())
                 .find_map(|v| v.refused_by(codec)),
         }
     }
@@ -162,6 +212,9 @@ impl Payload {
 /// Equal when the decoded arguments are equal, however each side holds them.
 impl PartialEq for Payload {
     fn eq(&self, other: &Payload) -> bool {
+        if self.transparent.is_some() || other.transparent.is_some() {
+            return self.transparent == other.transparent;
+        }
         match (&self.raw, &other.raw) {
             (None, None) => self.args == other.args && self.kwargs == other.kwargs,
             _ => self.clone().into_decoded() == other.clone().into_decoded(),

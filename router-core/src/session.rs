@@ -790,12 +790,14 @@ fn router_roles() -> Dict {
         "broker" => features(&[
             "publisher_identification", "publisher_exclusion", "subscriber_blackwhite_listing",
             "pattern_based_subscription", "session_meta_api", "subscription_meta_api",
-            "event_retention", "subscription_revocation",
+            "event_retention", "subscription_revocation", "payload_transparency",
+            "payload_encryption_cryptobox",
         ]),
         "dealer" => features(&[
             "caller_identification", "call_canceling", "call_timeout", "progressive_call_results",
             "pattern_based_registration", "shared_registration", "registration_meta_api",
             "session_meta_api", "testament_meta_api", "registration_revocation",
+            "payload_transparency", "payload_encryption_cryptobox",
         ]),
     }
 }

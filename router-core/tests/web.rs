@@ -268,7 +268,8 @@ async fn crossbar_init_config_runs() {
     }
     let rs_port = running[0].local_addr().port().unwrap();
     let web_port = running[1].local_addr().port().unwrap();
-    for codec in Codec::ALL {
+    // The serializers `crossbar init` lists (every one but UBJSON).
+    for codec in [Codec::Cbor, Codec::MsgPack, Codec::Json] {
         join_rawsocket(
             TcpStream::connect(("127.0.0.1", rs_port)).await.unwrap(),
             codec,

@@ -1,7 +1,8 @@
 //! Payloads across serializers with autobahn-python: a caller, callee, publisher and
 //! subscriber of each of JSON, MessagePack, CBOR and UBJSON, over WebSocket and RawSocket
 //! (`tests/py/serializers.py`). Every sender → receiver pair must deliver what Crossbar.io
-//! delivers, value by value, with its type and key order.
+//! delivers, value by value, with its type and key order; payload passthru mode (autobahn's
+//! end-to-end encryption, `tests/py/e2ee.py`) works on both routers.
 
 use tests::{Node, assert_py_ok, free_port, run_py};
 
@@ -23,25 +24,30 @@ fn config(web: u16, raw: u16) -> String {
     .to_string()
 }
 
-fn transcript(web: u16, raw: u16, what: &str) -> Vec<String> {
-    let out = run_py(
-        "serializers.py",
-        &[
-            "--url",
-            &format!("ws://127.0.0.1:{web}/ws"),
-            "--url",
-            &format!("rs://127.0.0.1:{raw}"),
-        ],
+/// Runs `script` against the router on `web` and `raw` (a WebSocket and a RawSocket URL).
+fn run_both_urls(script: &str, web: u16, raw: u16, extra: &[&str], what: &str) -> String {
+    let (ws, rs) = (
+        format!("ws://127.0.0.1:{web}/ws"),
+        format!("rs://127.0.0.1:{raw}"),
     );
-    assert_py_ok(&out, what);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    let mut args = vec!["--url", &ws, "--url", &rs];
+    args.extend_from_slice(extra);
+    let out = run_py(script, &args);
+    assert_py_ok(&out, &format!("{script} against {what}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The checks of `serializers.py`, and `e2ee.py`'s, against one router: the transcript.
+fn transcript(web: u16, raw: u16, what: &str) -> Vec<String> {
+    run_both_urls("e2ee.py", web, raw, &[], what);
+    let out = run_both_urls("serializers.py", web, raw, &[], what);
+    out.lines()
         .filter_map(|l| l.strip_prefix("TRANSCRIPT ").map(str::to_owned))
         .collect()
 }
 
 #[test]
-fn every_serializer_pair_delivers_what_crossbar_io_delivers() {
+fn every_serializer_pair_delivers_what_crossbar_io_delivers_and_passthru_works() {
     let Some(bin) = tests::crossbar::crossbar_bin() else {
         return;
     };
@@ -83,15 +89,11 @@ fn a_value_the_receiver_cannot_carry_is_an_error_to_the_sender() {
     let (web, raw) = (free_port(), free_port());
     let mut node = Node::start(&config(web, raw), &[]);
     node.wait_ready(&[web, raw]);
-    let out = run_py(
+    run_both_urls(
         "serializers.py",
-        &[
-            "--url",
-            &format!("ws://127.0.0.1:{web}/ws"),
-            "--url",
-            &format!("rs://127.0.0.1:{raw}"),
-            "--uncarriable",
-        ],
+        web,
+        raw,
+        &["--uncarriable"],
+        "crossbar-edge",
     );
-    assert_py_ok(&out, "crossbar-edge");
 }
