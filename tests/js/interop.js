@@ -3,12 +3,24 @@
 // binary payloads (Buffer, Uint8Array) and BigInt values, over WebSocket with JSON,
 // MessagePack and CBOR and over RawSocket (JSON: autobahn-js's RawSocket speaks only JSON).
 //
-//   node interop.js ws://127.0.0.1:8080/ws 127.0.0.1:8081
+//   node interop.js ws://127.0.0.1:8080/ws 127.0.0.1:8081 [deflate]
+//
+// `deflate`: every WebSocket connection must have negotiated permessage-deflate (Node's `ws`,
+// which autobahn-js uses, offers it by default; read from its `extensions`).
 //
 // Prints one line per check; exits 1 on the first failure.
 const autobahn = require('autobahn');
 
-const [wsUrl, rawAddr] = process.argv.slice(2);
+const [wsUrl, rawAddr, expectDeflate] = process.argv.slice(2);
+
+// The extensions each WebSocket connection negotiated (autobahn-js does not expose them).
+const WebSocket = require('ws');
+const negotiated = [];
+const emit = WebSocket.prototype.emit;
+WebSocket.prototype.emit = function (event, ...args) {
+    if (event === 'open') negotiated.push(this.extensions);
+    return emit.call(this, event, ...args);
+};
 const [rawHost, rawPort] = rawAddr.split(':');
 
 function check(cond, what) {
@@ -130,6 +142,11 @@ async function run(label, transport, ser) {
 async function main() {
     for (const ser of ['json', 'msgpack', 'cbor']) {
         await run(`websocket/${ser}`, () => ({ type: 'websocket', url: wsUrl, serializers: [serializer(ser)] }), ser);
+    }
+    if (expectDeflate === 'deflate') {
+        // `extensions` is the response's Sec-WebSocket-Extensions value.
+        check(negotiated.length > 0 && negotiated.every((e) => String(e || '').startsWith('permessage-deflate')),
+            `every WebSocket connection negotiated permessage-deflate (${negotiated.map((e) => e || 'none').join(', ')})`);
     }
     await run('rawsocket/json', () => ({ type: 'rawsocket', host: rawHost, port: Number(rawPort) }), 'json');
     console.log('all ok');

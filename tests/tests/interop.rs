@@ -73,13 +73,14 @@ fn rpc_and_pubsub_over_every_transport_and_serializer() {
 }
 
 /// autobahn-js on Node, the second client library: the same kinds of checks as interop.py
-/// over WebSocket (JSON, MessagePack, CBOR) and RawSocket.
+/// over WebSocket (JSON, MessagePack, CBOR; compressed with permessage-deflate) and RawSocket.
 #[test]
 fn autobahn_js_over_websocket_and_rawsocket() {
     let (node, ports) = start_node();
     let ws = format!("ws://127.0.0.1:{}/ws", ports.web);
     let raw = format!("127.0.0.1:{}", ports.raw);
-    if let Err(e) = run_js("interop.js", &[&ws, &raw]) {
+    // The `ws` path has permessage-deflate, which Node's `ws` offers by default.
+    if let Err(e) = run_js("interop.js", &[&ws, &raw, "deflate"]) {
         panic!("{e}; node log:\n{}", node.log_text());
     }
 }

@@ -18,6 +18,7 @@ pub mod web;
 pub mod websocket;
 pub mod wire;
 pub mod ws_client;
+pub mod ws_deflate;
 mod ws_guard;
 
 pub use config::{TransportConfig, WebService};

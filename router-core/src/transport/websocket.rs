@@ -9,9 +9,8 @@
 //! `wamp.2.json.batched`: the spec ends each message with 0x1e, autobahn-python (and so
 //! Crossbar.io) with 0x18; the router reads both and answers with the one its peer uses.
 //!
-//! permessage-deflate (`options.compression`) is accepted in the config but not negotiated:
-//! tungstenite 0.30 has no implementation of it, so compressed connections fall back to plain
-//! frames, which every client supports.
+//! permessage-deflate (`options.compression.deflate`) is negotiated as Crossbar.io does, and
+//! runs under tungstenite (which has no extension support) in [`super::ws_deflate`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -26,6 +25,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 
+use super::ws_deflate::{DeflateParams, DeflateSlot, DeflateStream};
 use super::ws_guard::{FrameGuard, Start};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::cookie::{CookieStore, CookieTracking};
 use crate::codec::Codec;
-use crate::transport::config::WebSocketConfig;
+use crate::transport::config::{DeflateConfig, WebSocketConfig};
 use crate::transport::wire::{WireError, WireRead, WireWrite};
 use crate::value::{Dict, Value};
 
@@ -71,6 +71,8 @@ pub struct WsSettings {
     pub open_handshake_timeout: Duration,
     /// Answer a plain HTTP GET with a status page (otherwise 426 Upgrade Required).
     pub enable_webstatus: bool,
+    /// permessage-deflate, when `options.compression.deflate` is set.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for WsSettings {
@@ -87,6 +89,7 @@ impl Default for WsSettings {
             allow_null_origin: true,
             open_handshake_timeout: Duration::from_secs(30),
             enable_webstatus: true,
+            deflate: None,
         }
     }
 }
@@ -114,6 +117,7 @@ impl WsSettings {
             open_handshake_timeout: ms(o.open_handshake_timeout)
                 .unwrap_or(d.open_handshake_timeout),
             enable_webstatus: o.enable_webstatus.unwrap_or(true),
+            deflate: o.compression.as_ref().and_then(|c| c.deflate.clone()),
         }
     }
 
@@ -143,6 +147,8 @@ pub struct Negotiated {
     pub batched: bool,
     /// The subprotocol to announce (`None` when the client offered none).
     pub subprotocol: Option<&'static str>,
+    /// permessage-deflate, if the client offered it and the endpoint has it.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Picks the first offered subprotocol (in the client's order of preference) this endpoint
@@ -161,6 +167,7 @@ pub fn negotiate<'a>(
                 codec,
                 batched,
                 subprotocol: Some(codec.subprotocol(batched)),
+                deflate: None,
             });
         }
     }
@@ -174,6 +181,7 @@ pub fn negotiate<'a>(
             codec: Codec::Json,
             batched: false,
             subprotocol: None,
+            deflate: None,
         });
     }
     Err(format!(
@@ -233,7 +241,41 @@ pub fn check_request(
             ),
         ));
     }
-    negotiate(offered_subprotocols(headers), settings).map_err(|e| (StatusCode::BAD_REQUEST, e))
+    let mut n = negotiate(offered_subprotocols(headers), settings)
+        .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    if let Some(config) = &settings.deflate {
+        let offers = headers
+            .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        n.deflate = super::ws_deflate::negotiate(offers, config);
+    }
+    Ok(n)
+}
+
+/// The `Sec-WebSocket-Extensions` header of an upgrade response, if one is negotiated.
+pub fn extensions_header(n: &Negotiated) -> Option<HeaderValue> {
+    n.deflate
+        .and_then(|d| HeaderValue::from_str(&d.response_header()).ok())
+}
+
+/// The stream a server-side WebSocket runs over: the frame guard, with permessage-deflate
+/// above it when negotiated (`slot`, set by the upgrade).
+pub type ServerStream<S> = DeflateStream<FrameGuard<S>>;
+
+fn server_stream<S>(
+    io: S,
+    start: Start,
+    slot: DeflateSlot,
+    settings: &WsSettings,
+) -> ServerStream<S> {
+    let http = start == Start::HttpRequest;
+    DeflateStream::new(
+        FrameGuard::new(io, start, slot.clone()),
+        slot,
+        http,
+        settings.max_message_size,
+    )
 }
 
 /// HTTP headers as recorded in `TransportInfo.http_headers`: lowercase names, repeated headers
@@ -303,11 +345,12 @@ pub async fn accept<S>(
     stream: S,
     settings: &WsSettings,
     cookies: Option<&Arc<CookieStore>>,
-) -> Result<WsConnection<FrameGuard<S>>, WsAcceptError>
+) -> Result<WsConnection<ServerStream<S>>, WsAcceptError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let mut outcome: Option<(Negotiated, Dict, String, Option<CookieTracking>)> = None;
+    let slot = DeflateSlot::default();
     // The error type is tungstenite's; its size is not ours to choose.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
@@ -318,6 +361,11 @@ where
                         http::header::SEC_WEBSOCKET_PROTOCOL,
                         HeaderValue::from_static(p),
                     );
+                }
+                if let (Some(d), Some(h)) = (n.deflate, extensions_header(&n)) {
+                    resp.headers_mut()
+                        .insert(http::header::SEC_WEBSOCKET_EXTENSIONS, h);
+                    let _ = slot.set(d);
                 }
                 let (cookie, set_cookie) = track_cookie(req.headers(), cookies);
                 if let Some(v) = set_cookie {
@@ -339,7 +387,7 @@ where
         }
     };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-        FrameGuard::new(stream, Start::HttpRequest),
+        server_stream(stream, Start::HttpRequest, slot.clone(), settings),
         callback,
         Some(settings.tungstenite_config()),
     );
@@ -366,12 +414,16 @@ pub async fn from_upgraded<S>(
     io: S,
     negotiated: Negotiated,
     settings: &WsSettings,
-) -> (WsReader<FrameGuard<S>>, WsWriter<FrameGuard<S>>)
+) -> (WsReader<ServerStream<S>>, WsWriter<ServerStream<S>>)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let slot = DeflateSlot::default();
+    if let Some(d) = negotiated.deflate {
+        let _ = slot.set(d);
+    }
     let ws = WebSocketStream::from_raw_socket(
-        FrameGuard::new(io, Start::Frames),
+        server_stream(io, Start::Frames, slot, settings),
         Role::Server,
         Some(settings.tungstenite_config()),
     )

@@ -160,6 +160,8 @@ async fn connect_inner(url: &str, opts: &WsClientOptions) -> Result<WsClient, Ws
             codec,
             batched,
             subprotocol: Some(codec.subprotocol(batched)),
+            // The router's client never offers extensions.
+            deflate: None,
         },
         _ => return Err(WsConnectError::NoSubprotocol(chosen)),
     };

@@ -1,6 +1,6 @@
 //! Fails a client's WebSocket connection as soon as a frame header breaks RFC 6455 §5.2–5.3,
-//! before its payload arrives: reserved bits set (no extension is negotiated here) or a frame
-//! that is not masked. tungstenite checks both only once the whole frame is in, so a header
+//! before its payload arrives: reserved bits set (RSV1 is permessage-deflate's once it is
+//! negotiated, see [`super::ws_deflate`]) or a frame that is not masked. tungstenite checks both only once the whole frame is in, so a header
 //! that announces a large payload and then stops would otherwise keep the connection until the
 //! ping timeout.
 //!
@@ -12,6 +12,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
+
+use super::ws_deflate::DeflateSlot;
 
 /// Where the stream starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,10 +38,12 @@ enum State {
 pub struct FrameGuard<S> {
     inner: S,
     state: State,
+    /// Set when permessage-deflate is negotiated: RSV1 is then allowed.
+    deflate: DeflateSlot,
 }
 
 impl<S> FrameGuard<S> {
-    pub fn new(inner: S, start: Start) -> Self {
+    pub fn new(inner: S, start: Start, deflate: DeflateSlot) -> Self {
         let state = match start {
             Start::HttpRequest => State::Http(0),
             Start::Frames => State::Header {
@@ -47,7 +51,11 @@ impl<S> FrameGuard<S> {
                 len: 0,
             },
         };
-        FrameGuard { inner, state }
+        FrameGuard {
+            inner,
+            state,
+            deflate,
+        }
     }
 
     /// Follows `bytes` through the stream's structure; the first violation found.
@@ -86,7 +94,12 @@ impl<S> FrameGuard<S> {
                     *len += 1;
                     bytes = &bytes[1..];
                     if *len == 2 {
-                        if buf[0] & 0x70 != 0 {
+                        let reserved = if self.deflate.get().is_some() {
+                            0x30
+                        } else {
+                            0x70
+                        };
+                        if buf[0] & reserved != 0 {
                             return Err("WebSocket frame with reserved bits set");
                         }
                         if buf[1] & 0x80 == 0 {
@@ -176,7 +189,7 @@ mod tests {
             stream.extend(frame(0x82, true, len));
         }
         for chunk in [1, 3, 7, 1000, stream.len()] {
-            let mut g = FrameGuard::new((), Start::HttpRequest);
+            let mut g = FrameGuard::new((), Start::HttpRequest, DeflateSlot::default());
             for part in stream.chunks(chunk) {
                 g.scan(part).unwrap();
             }
@@ -188,15 +201,15 @@ mod tests {
     fn bad_headers_fail_before_their_payload() {
         // The header alone is enough: the 1 MB payload never arrives.
         let rsv = &frame(0x82 | 0x40, true, 1 << 20)[..14];
-        let mut g = FrameGuard::new((), Start::Frames);
+        let mut g = FrameGuard::new((), Start::Frames, DeflateSlot::default());
         assert!(g.scan(&rsv[..2]).is_err());
         let unmasked = &frame(0x82, false, 1 << 20)[..10];
-        let mut g = FrameGuard::new((), Start::Frames);
+        let mut g = FrameGuard::new((), Start::Frames, DeflateSlot::default());
         assert!(g.scan(unmasked).is_err());
         // After a good frame too.
         let mut s = frame(0x81, true, 3);
         s.extend_from_slice(&[0x81 | 0x10, 0x83]);
-        let mut g = FrameGuard::new((), Start::Frames);
+        let mut g = FrameGuard::new((), Start::Frames, DeflateSlot::default());
         assert_eq!(g.scan(&s), Err("WebSocket frame with reserved bits set"));
     }
 }

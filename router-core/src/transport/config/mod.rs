@@ -392,7 +392,7 @@ pub struct WebSocketOptions {
     pub enable_flash_policy: Option<bool>,
     #[serde(default)]
     pub flash_policy: Option<serde_json::Value>,
-    /// permessage-deflate; accepted, not negotiated (see `websocket`).
+    /// permessage-deflate, negotiated as Crossbar.io does (see `ws_deflate`).
     #[serde(default)]
     pub compression: Option<CompressionConfig>,
     /// Refuse clients that offer no WAMP subprotocol (default: assume `wamp.2.json`).
@@ -462,6 +462,7 @@ pub struct DeflateConfig {
     pub no_context_takeover: Option<bool>,
     #[serde(default)]
     pub max_window_bits: Option<u8>,
+    /// zlib's memory level: accepted; flate2 does not expose it, so compression uses its default.
     #[serde(default)]
     pub memory_level: Option<u8>,
 }

@@ -108,6 +108,9 @@ pub(crate) fn handle(
         );
     });
     let mut r = switching_protocols(&key, negotiated.subprotocol.map(HeaderValue::from_static));
+    if let Some(h) = websocket::extensions_header(&negotiated) {
+        r.headers_mut().insert(header::SEC_WEBSOCKET_EXTENSIONS, h);
+    }
     if let Some(v) = set_cookie {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
