@@ -67,6 +67,18 @@ impl Crossbar {
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
+
+    /// Runs `checks` against this Crossbar.io; if they fail, prints its log before the panic
+    /// goes on (what Crossbar.io said is usually why).
+    pub fn check<T>(&self, checks: impl FnOnce() -> T) -> T {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(checks)) {
+            Ok(t) => t,
+            Err(p) => {
+                println!("Crossbar.io log:\n{}", self.log_text());
+                std::panic::resume_unwind(p)
+            }
+        }
+    }
 }
 
 impl Drop for Crossbar {

@@ -144,8 +144,5 @@ fn cgi_scripts_run_as_under_crossbar_io() {
     };
     let port = free_port();
     let cb = tests::crossbar::Crossbar::start(&bin, &config(port).to_string(), &[port]);
-    if let Err(p) = std::panic::catch_unwind(|| check(port, Router::CrossbarIo)) {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-        std::panic::resume_unwind(p);
-    }
+    cb.check(|| check(port, Router::CrossbarIo));
 }

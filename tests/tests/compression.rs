@@ -66,9 +66,5 @@ fn permessage_deflate_with_autobahn_python_on_both_routers() {
     };
     let (web, ws, plain) = (free_port(), free_port(), free_port());
     let cb = tests::crossbar::Crossbar::start(&bin, &config(web, ws, plain), &[web, ws, plain]);
-    if let Err(p) = std::panic::catch_unwind(|| check_router(web, ws, plain, "Crossbar.io", false))
-    {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-        std::panic::resume_unwind(p);
-    }
+    cb.check(|| check_router(web, ws, plain, "Crossbar.io", false));
 }

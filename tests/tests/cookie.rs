@@ -87,10 +87,7 @@ fn the_same_cookie_checks_pass_against_crossbar_io() {
     let cfg = config(port, json!({"type": "memory"}));
     let cb = Crossbar::start(&bin, &cfg.to_string(), &[port]);
     let out = clients(port, None, Router::CrossbarIo);
-    if !out.status.success() {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-    }
-    assert_py_ok(&out, "cookie_auth.py clients against Crossbar.io");
+    cb.check(|| assert_py_ok(&out, "cookie_auth.py clients against Crossbar.io"));
 }
 
 #[test]

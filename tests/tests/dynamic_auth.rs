@@ -99,10 +99,7 @@ fn the_same_checks_pass_against_crossbar_io() {
         .remove("python");
     let cb = Crossbar::start(&bin, &cfg.to_string(), &[web, dynws, dynrs, fnws]);
     let out = run_clients(web, dynws, dynrs, fnws, true);
-    if !out.status.success() {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-    }
-    assert_py_ok(&out, "dyn_auth.py clients against Crossbar.io");
+    cb.check(|| assert_py_ok(&out, "dyn_auth.py clients against Crossbar.io"));
 }
 
 #[test]

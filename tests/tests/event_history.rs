@@ -47,10 +47,7 @@ fn the_same_event_history_checks_pass_against_crossbar_io() {
         "event_history.py",
         &["--url", &format!("ws://127.0.0.1:{port}/ws")],
     );
-    if !out.status.success() {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-    }
-    assert_py_ok(&out, "event_history.py against Crossbar.io");
+    cb.check(|| assert_py_ok(&out, "event_history.py against Crossbar.io"));
 }
 
 #[test]

@@ -518,10 +518,7 @@ fn http_bridge_answers_as_crossbar_io_does() {
     let Some(bin) = crossbar_bin() else { return };
     let port = free_port();
     let cb = Crossbar::start(&bin, &config(port).to_string(), &[port]);
-    if let Err(panic) = std::panic::catch_unwind(|| run_cases(port, "Crossbar.io")) {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-        std::panic::resume_unwind(panic);
-    }
+    cb.check(|| run_cases(port, "Crossbar.io"));
 }
 
 /// WAMP Application Pages: routes with variables call the peer and render its result.

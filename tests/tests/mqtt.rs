@@ -108,11 +108,7 @@ fn mqtt_mapping_matches_crossbar_io() {
     let (web, mqtt) = (free_port(), free_port());
     let theirs = {
         let cb = tests::crossbar::Crossbar::start(&bin, &compare_config(web, mqtt), &[web, mqtt]);
-        let t = std::panic::catch_unwind(|| transcript(web, mqtt, "Crossbar.io"));
-        t.unwrap_or_else(|p| {
-            println!("Crossbar.io log:\n{}", cb.log_text());
-            std::panic::resume_unwind(p)
-        })
+        cb.check(|| transcript(web, mqtt, "Crossbar.io"))
     };
     let (web, mqtt) = (free_port(), free_port());
     let mut node = Node::start(&compare_config(web, mqtt), &[]);

@@ -392,10 +392,7 @@ fn wsgi_apps_are_served_as_by_crossbar_io() {
         .unwrap()
         .remove("python");
     let cb = tests::crossbar::Crossbar::start(&bin, &config.to_string(), &[port]);
-    if let Err(p) = std::panic::catch_unwind(|| check_wsgi(port, "Crossbar.io")) {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-        std::panic::resume_unwind(p);
-    }
+    cb.check(|| check_wsgi(port, "Crossbar.io"));
 }
 
 /// An HTTP origin on a port of its own: `GET /site.zip` answers `zip`, anything else 404.
@@ -537,10 +534,7 @@ fn archives_are_downloaded_from_their_origin() {
     let port = free_port();
     let cfg = download_config(port, &url, json!([sha256]));
     let cb = tests::crossbar::Crossbar::start(&bin, &cfg.to_string(), &[port]);
-    if let Err(p) = std::panic::catch_unwind(|| check_downloaded_site(port, "Crossbar.io")) {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-        std::panic::resume_unwind(p);
-    }
+    cb.check(|| check_downloaded_site(port, "Crossbar.io"));
 }
 
 fn hex_string(bytes: &[u8]) -> String {

@@ -88,10 +88,7 @@ fn the_same_scram_checks_pass_against_crossbar_io() {
         .remove("python");
     let cb = Crossbar::start(&bin, &cfg.to_string(), &[web, st, dy, fun]);
     let out = run_clients(web, st, dy, fun);
-    if !out.status.success() {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-    }
-    assert_py_ok(&out, "scram_auth.py clients against Crossbar.io");
+    cb.check(|| assert_py_ok(&out, "scram_auth.py clients against Crossbar.io"));
 }
 
 #[test]

@@ -54,11 +54,7 @@ fn every_serializer_pair_delivers_what_crossbar_io_delivers_and_passthru_works()
     let (web, raw) = (free_port(), free_port());
     let theirs = {
         let cb = tests::crossbar::Crossbar::start(&bin, &config(web, raw), &[web, raw]);
-        let t = std::panic::catch_unwind(|| transcript(web, raw, "Crossbar.io"));
-        t.unwrap_or_else(|p| {
-            println!("Crossbar.io log:\n{}", cb.log_text());
-            std::panic::resume_unwind(p)
-        })
+        cb.check(|| transcript(web, raw, "Crossbar.io"))
     };
     let (web, raw) = (free_port(), free_port());
     let mut node = Node::start(&config(web, raw), &[]);

@@ -164,8 +164,5 @@ fn the_same_tls_checks_pass_against_crossbar_io() {
     let cfg = config(certs.path(), &p);
     let cb = Crossbar::start(&bin, &cfg.to_string(), &[p.web, p.st, p.rs, p.dy, p.cs]);
     let out = run_clients(certs.path(), &p);
-    if !out.status.success() {
-        println!("Crossbar.io log:\n{}", cb.log_text());
-    }
-    assert_py_ok(&out, "tls_auth.py clients against Crossbar.io");
+    cb.check(|| assert_py_ok(&out, "tls_auth.py clients against Crossbar.io"));
 }

@@ -627,7 +627,8 @@ mod tests {
         out.to_vec()
     }
 
-    fn stream() -> DeflateStream<()> {
+    /// A stream with deflate negotiated (context takeover both ways), reading frames.
+    fn stream(max_message: usize) -> DeflateStream<()> {
         let slot = DeflateSlot::default();
         slot.set(DeflateParams {
             server_no_context_takeover: false,
@@ -636,12 +637,12 @@ mod tests {
             client_max_window_bits: None,
         })
         .unwrap();
-        DeflateStream::new((), slot, false, Some(1 << 20))
+        DeflateStream::new((), slot, false, Some(max_message))
     }
 
     #[test]
     fn inbound_messages_are_inflated_with_context_takeover() {
-        let mut s = stream();
+        let mut s = stream(1 << 20);
         let p = s.params().unwrap();
         let mut client = Compress::new(Compression::default(), false);
         let ping = [0x89u8, 0x80, 0, 0, 0, 0];
@@ -669,7 +670,7 @@ mod tests {
 
     #[test]
     fn outbound_messages_are_deflated_and_readable() {
-        let mut s = stream();
+        let mut s = stream(1 << 20);
         let p = s.params().unwrap();
         let mut plain = BytesMut::new();
         for text in [&b"[36,1,2,{},[\"x\"]]"[..], b"[36,1,2,{},[\"x\"]]", b""] {
@@ -696,15 +697,7 @@ mod tests {
 
     #[test]
     fn a_decompression_bomb_is_an_error() {
-        let slot = DeflateSlot::default();
-        slot.set(DeflateParams {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: None,
-        })
-        .unwrap();
-        let mut s = DeflateStream::new((), slot, false, Some(64 * 1024));
+        let mut s = stream(64 * 1024);
         let p = s.params().unwrap();
         let mut client = Compress::new(Compression::best(), false);
         let bomb = vec![b'a'; 10 << 20];
