@@ -9,14 +9,12 @@ that does not compress, many small messages (context takeover), every serializer
 import argparse
 import asyncio
 import os
-import sys
 from urllib.parse import urlparse
 
-from interop import TIMEOUT, Aborted, Failure, SERIALIZERS, check, wait_for  # noqa: F401
+from interop import TIMEOUT, Aborted, SERIALIZERS, check, run_main, wait_for
 
 from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
-from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.types import CallResult, ComponentConfig, PublishOptions  # noqa: E402
 from autobahn.websocket.compress import (  # noqa: E402
     PerMessageDeflateOffer,
@@ -99,8 +97,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(asyncio.wait_for(main(), 120))
-    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
-        print(f"FAIL {type(e).__name__}: {e}", flush=True)
-        sys.exit(1)
+    run_main(main, 120)

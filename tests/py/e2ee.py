@@ -7,10 +7,9 @@ the encrypted payload and its `enc_*` options unread. Every serializer, and acro
 """
 import argparse
 import asyncio
-import sys
 
 # interop first: it imports autobahn.asyncio, which selects txaio's framework.
-from interop import TIMEOUT, Aborted, Failure, check, connect, expect_error, wait_for
+from interop import TIMEOUT, check, connect, expect_error, wait_for, run_main
 
 from autobahn.wamp.cryptobox import KeyRing  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
@@ -71,8 +70,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(asyncio.wait_for(main(), 60))
-    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
-        print(f"FAIL {type(e).__name__}: {e}", flush=True)
-        sys.exit(1)
+    run_main(main)

@@ -15,10 +15,9 @@ import argparse
 import asyncio
 import sys
 
-from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 
-from interop import TIMEOUT, Aborted, Failure, check, connect, expect_error, wait_for
+from interop import TIMEOUT, check, connect, expect_error, wait_for, run_main
 
 NOT_AUTHORIZED = "wamp.error.not_authorized"
 
@@ -73,8 +72,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(asyncio.wait_for(main(), 60))
-    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
-        print(f"FAIL {type(e).__name__}: {e}", flush=True)
-        sys.exit(1)
+    run_main(main)

@@ -338,9 +338,16 @@ async def main():
         await scenario_auth(args.url, args.serializer, args)
 
 
-if __name__ == "__main__":
+def run_main(main, timeout=60, also=()):
+    """Runs a script's `main()` within `timeout` seconds; a failed check, an ABORT, a timeout, a
+    WAMP error or a connection error (and the exception types in `also`) prints one FAIL line
+    and exits 1."""
     try:
-        asyncio.run(asyncio.wait_for(main(), 60))
-    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
+        asyncio.run(asyncio.wait_for(main(), timeout))
+    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError, *also) as e:
         print(f"FAIL {type(e).__name__}: {e}", flush=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run_main(main)

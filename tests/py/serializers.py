@@ -14,13 +14,11 @@ subscribers that can read it get the event. (Crossbar.io never answers such a ca
 import argparse
 import asyncio
 import json
-import sys
 from decimal import Decimal
 
-from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallResult, PublishOptions
 
-from interop import TIMEOUT, Aborted, Failure, SERIALIZERS, check, connect, expect_error, wait_for
+from interop import TIMEOUT, SERIALIZERS, check, connect, expect_error, wait_for, run_main
 
 NAMES = ["json", "msgpack", "cbor", "ubjson"]
 
@@ -133,8 +131,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(asyncio.wait_for(main(), 60))
-    except (Failure, Aborted, asyncio.TimeoutError, ApplicationError, OSError) as e:
-        print(f"FAIL {type(e).__name__}: {e}", flush=True)
-        sys.exit(1)
+    run_main(main)
