@@ -13,6 +13,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod dealer;
+mod json;
 pub mod message;
 mod meta;
 mod msgpack;

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use bytes::Bytes;
 
+use crate::json::JsonItems;
 use crate::msgpack::{MsgPackItems, RawTail};
 pub use crate::payload::{Payload, RawPayload};
 use crate::value::{Dict, List, Value};
@@ -181,6 +182,8 @@ enum Items<'a> {
     List(std::vec::IntoIter<Value>),
     /// Read from the MessagePack frame as they are asked for.
     MsgPack(MsgPackItems<'a>),
+    /// The JSON frame's elements, decoded as they are asked for.
+    Json(JsonItems<'a>),
 }
 
 impl Items<'_> {
@@ -188,12 +191,14 @@ impl Items<'_> {
         match self {
             Items::List(items) => items.next().map(Ok),
             Items::MsgPack(items) => items.value(),
+            Items::Json(items) => items.value(),
         }
     }
     fn len(&self) -> usize {
         match self {
             Items::List(items) => items.len(),
             Items::MsgPack(items) => items.remaining(),
+            Items::Json(items) => items.remaining(),
         }
     }
 }
@@ -220,7 +225,7 @@ impl<'a> Fields<'a> {
                 Some(i) => Value::Int(i),
                 None => self.next(field)?,
             },
-            Items::List(_) => self.next(field)?,
+            Items::List(_) | Items::Json(_) => self.next(field)?,
         };
         match value {
             Value::Int(i) if (0..=MAX_ID as i64).contains(&i) => Ok(i as u64),
@@ -290,10 +295,13 @@ impl<'a> Fields<'a> {
     }
     /// Reads the optional `Args|list [, KwArgs|dict]` tail.
     fn payload(&mut self) -> Result<Payload, ProtocolViolation> {
-        if let Some(frame) = self.keep_raw
-            && let Items::MsgPack(m) = &mut self.items
-        {
-            match m.raw_tail(frame)? {
+        if let Some(frame) = self.keep_raw {
+            let tail = match &mut self.items {
+                Items::MsgPack(m) => m.raw_tail(frame)?,
+                Items::Json(j) => j.raw_tail(frame)?,
+                Items::List(_) => RawTail::Unread,
+            };
+            match tail {
                 RawTail::Raw(raw) => return Ok(Payload::from_raw(raw)),
                 RawTail::Empty => return Ok(Payload::default()),
                 RawTail::Unread => {}
@@ -377,6 +385,13 @@ impl Message {
         Some(Message::from_items(Items::MsgPack(items), Some(frame)))
     }
 
+    /// Reads a JSON message the router routes: its elements split once, the arguments of what
+    /// it forwards kept as the sender's text. `None` if the frame is not one JSON array.
+    pub(crate) fn from_json_routed(frame: &Bytes) -> Option<Result<Message, ProtocolViolation>> {
+        let items = JsonItems::new(frame)?;
+        Some(Message::from_items(Items::Json(items), Some(frame)))
+    }
+
     fn from_items<'a>(
         mut items: Items<'a>,
         keep_raw: Option<&'a Bytes>,
@@ -386,7 +401,7 @@ impl Message {
                 Some(c) => Some(Value::Int(c)),
                 None => items.next().transpose()?,
             },
-            Items::List(_) => items.next().transpose()?,
+            Items::List(_) | Items::Json(_) => items.next().transpose()?,
         };
         let code = match first {
             Some(Value::Int(c)) if c >= 0 => c as u64,

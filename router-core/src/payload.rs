@@ -60,6 +60,17 @@ impl RawPayload {
         }
     }
 
+    /// Wraps checked JSON text: a list (`elements == 1`) or a list, a comma (perhaps with
+    /// whitespace) and a dict (`2`), as they stood in the sender's message.
+    pub(crate) fn json(elements: u8, bytes: Bytes) -> RawPayload {
+        debug_assert!(matches!(elements, 1 | 2));
+        RawPayload {
+            codec: Codec::Json,
+            elements,
+            bytes,
+        }
+    }
+
     pub fn codec(&self) -> Codec {
         self.codec
     }
@@ -70,6 +81,25 @@ impl RawPayload {
     }
 
     fn decode(&self) -> Result<Payload, String> {
+        if self.codec == Codec::Json {
+            // The elements as they stood in the message's list.
+            let mut text = Vec::with_capacity(self.bytes.len() + 2);
+            text.push(b'[');
+            text.extend_from_slice(&self.bytes);
+            text.push(b']');
+            let mut parts = match serde_json::from_slice::<Value>(&text) {
+                Ok(Value::List(l)) => l.into_iter(),
+                Ok(other) => return Err(format!("arguments are {}", other.type_name())),
+                Err(e) => return Err(e.to_string()),
+            };
+            return match (parts.next(), parts.next()) {
+                (Some(Value::List(args)), None) => Ok(Payload::args(args)),
+                (Some(Value::List(args)), Some(Value::Dict(kwargs))) => {
+                    Ok(Payload::new(args, kwargs))
+                }
+                _ => Err("arguments are not a list (and a dict)".into()),
+            };
+        }
         debug_assert_eq!(self.codec, Codec::MsgPack);
         let mut rest = &self.bytes[..];
         let mut element = || -> Result<Value, String> {
@@ -195,7 +225,12 @@ impl Payload {
             Some(raw) if raw.codec == codec => None,
             // MessagePack holds nothing CBOR or UBJSON cannot; JSON has no NaN or infinity.
             // A MessagePack float is 0xca/0xcb: without either byte there is no float at all.
-            Some(raw) => (codec == Codec::Json
+            // JSON carries nothing another serializer cannot (its integers beyond 64 bits are
+            // read as floats). MessagePack holds nothing CBOR or UBJSON cannot, and JSON has no
+            // NaN or infinity: a MessagePack float is 0xca/0xcb, without either byte there is
+            // no float at all.
+            Some(raw) => (raw.codec == Codec::MsgPack
+                && codec == Codec::Json
                 && raw.bytes.iter().any(|b| matches!(b, 0xca | 0xcb)))
             .then(|| self.clone().into_decoded().refused_by(codec))
             .flatten(),

@@ -92,6 +92,8 @@ async def uncarriable(url):
         await expect_error(s[sender].call("com.unc.echo.msgpack", big), "wamp.error.invalid_argument",
                            f"{sender} caller, 2**70 to a MessagePack callee")
         check(await s[sender].call("com.unc.echo.json", big) == [big], f"{sender} caller, 2**70 to a JSON callee")
+    # JSON to JSON, the arguments go as the sender wrote them: the integer stays one.
+    check(await s["json"].call("com.unc.echo.json", big, 1.0) == [big, 1.0], "a JSON caller's 2**70 to a JSON callee")
     await expect_error(s["msgpack"].call("com.unc.big.cbor"), "wamp.error.invalid_argument",
                        "a CBOR callee's 2**70 to a MessagePack caller")
     check(await s["json"].call("com.unc.big.cbor") == big, "a CBOR callee's 2**70 to a JSON caller")
