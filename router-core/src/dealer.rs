@@ -249,6 +249,9 @@ pub(crate) fn register(
         ctx.error(code::REGISTER, request, "wamp.error.not_authorized", msg);
         return Step::Continue;
     }
+    if options.get("force_reregister").and_then(Value::as_bool) == Some(true) {
+        kick_callees(ctx, &procedure, policy);
+    }
     let outcome = {
         let mut dealer = ctx.realm.dealer.write();
         match dealer.lookup(&procedure, policy) {
@@ -336,6 +339,35 @@ pub(crate) fn register(
         }
     }
     Step::Continue
+}
+
+/// REGISTER with `force_reregister`, as Crossbar.io does it: the procedure's callees lose
+/// it (UNREGISTERED with request 0, reason `wamp.error.unregistered`) and the registration is
+/// deleted, so the new callee's REGISTER creates it afresh.
+fn kick_callees(ctx: &mut SessionCtx, procedure: &str, policy: MatchPolicy) {
+    let found = {
+        let dealer = ctx.realm.dealer.read();
+        dealer
+            .lookup(procedure, policy)
+            .and_then(|id| dealer.get(id))
+            .map(|reg| (reg.id, reg.callees.clone()))
+    };
+    let Some((id, callees)) = found else {
+        return;
+    };
+    let realm = ctx.realm.clone();
+    for callee in callees {
+        remove_callee(&realm, &callee, id, &mut ctx.deferred);
+        let details = dict! {"registration" => id, "reason" => "wamp.error.unregistered"};
+        callee.send(
+            Outgoing::from(Message::Unregistered {
+                request: 0,
+                details,
+            }),
+            &mut ctx.deferred,
+        );
+    }
+    ctx.registrations.remove(&id);
 }
 
 pub(crate) fn unregister(ctx: &mut SessionCtx, request: Id, registration: Id) -> Step {

@@ -194,6 +194,9 @@ async def scenario_rpc(url, ser):
     await expect_error(caller.call(f"{NS}.test.nope"), "wamp.error.no_such_procedure", "unknown procedure")
     other = await connect(url, ser)
     await expect_error(other.register(add2, f"{NS}.test.add2"), "wamp.error.procedure_already_exists", "duplicate registration")
+    # REGISTER with force_reregister, as Crossbar.io has it: the procedure moves to the new callee.
+    await other.register(lambda a, b: "taken over", f"{NS}.test.add2", options=RegisterOptions(force_reregister=True))
+    check(await caller.call(f"{NS}.test.add2", 2, 3) == "taken over", "force_reregister takes the procedure over")
 
     # Pattern-based registrations: exact beats prefix beats wildcard.
     await callee.register(lambda *a, **kw: "prefix", f"{NS}.pat.", options=RegisterOptions(match="prefix"))
