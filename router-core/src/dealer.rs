@@ -65,8 +65,46 @@ pub struct Registration {
     pub invoke: InvokePolicy,
     pub created: String,
     pub callees: Vec<Arc<SessionHandle>>,
+    /// The callees that registered with a `concurrency` limit (by session).
+    limits: HashMap<Id, Arc<Concurrency>>,
     next: AtomicUsize,
 }
+
+/// A callee's REGISTER `concurrency`: how many invocations it takes at once, and how many it
+/// has running.
+#[derive(Debug)]
+struct Concurrency {
+    limit: usize,
+    running: AtomicUsize,
+}
+
+/// One place of a callee's concurrency, held by an invocation in flight and given back when
+/// the invocation ends, however it ends (its pending entry is dropped).
+#[derive(Debug)]
+pub(crate) struct ConcurrencySlot(Arc<Concurrency>);
+
+impl Concurrency {
+    fn take(self: &Arc<Self>) -> Option<ConcurrencySlot> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ConcurrencySlot(self.clone()))
+    }
+}
+
+impl Drop for ConcurrencySlot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The callee chosen for an invocation, with the concurrency place it takes (if it has a limit).
+type Picked<'a> = (&'a Arc<SessionHandle>, Option<ConcurrencySlot>);
+
+/// Why a call found no callee that may take it.
+const MAX_CONCURRENCY: &str = "crossbar.error.max_concurrency_reached";
 
 impl Registration {
     /// The record used by the meta API (`wamp.registration.get`, `on_create`).
@@ -80,18 +118,47 @@ impl Registration {
         }
     }
 
-    fn pick(&self) -> Option<&Arc<SessionHandle>> {
+    /// The callee for the next invocation, with its concurrency place if it has a limit, as
+    /// Crossbar.io chooses: single, first and last fail when that callee is at its limit,
+    /// round-robin goes on to the next callee below its limit, random does not look.
+    /// `None` without callees; `Some(Err(message))` when a limit refuses the call.
+    fn pick(&self) -> Option<Result<Picked<'_>, String>> {
         let n = self.callees.len();
         if n == 0 {
             return None;
         }
-        let i = match self.invoke {
-            InvokePolicy::Single | InvokePolicy::First => 0,
-            InvokePolicy::Last => n - 1,
-            InvokePolicy::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % n,
-            InvokePolicy::Random => rand::rng().random_range(0..n),
+        let place = |c: &Arc<SessionHandle>| match self.limits.get(&c.id) {
+            None => Some(None),
+            Some(l) => l.take().map(Some),
         };
-        self.callees.get(i)
+        let refused = |what: &str| {
+            let limit = self.limits.values().map(|l| l.limit).max().unwrap_or(0);
+            Err(format!(
+                "maximum concurrency {limit} of {what} reached (on {} registration)",
+                self.invoke.as_str()
+            ))
+        };
+        Some(match self.invoke {
+            InvokePolicy::RoundRobin => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                (0..n)
+                    .map(|k| &self.callees[(start + k) % n])
+                    .find_map(|c| place(c).map(|slot| (c, slot)))
+                    .map_or_else(|| refused("all callee/endpoints"), Ok)
+            }
+            InvokePolicy::Random => Ok((&self.callees[rand::rng().random_range(0..n)], None)),
+            single => {
+                let c = &self.callees[if single == InvokePolicy::Last {
+                    n - 1
+                } else {
+                    0
+                }];
+                match place(c) {
+                    Some(slot) => Ok((c, slot)),
+                    None => refused("callee/endpoint"),
+                }
+            }
+        })
     }
 }
 
@@ -169,6 +236,7 @@ impl Dealer {
         };
         let before = reg.callees.len();
         reg.callees.retain(|s| s.id != session);
+        reg.limits.remove(&session);
         let removed = before != reg.callees.len();
         let uri = reg.uri.clone();
         if reg.callees.is_empty() {
@@ -249,6 +317,24 @@ pub(crate) fn register(
         ctx.error(code::REGISTER, request, "wamp.error.not_authorized", msg);
         return Step::Continue;
     }
+    let concurrency = match options.get("concurrency") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64().filter(|n| *n > 0) {
+            Some(n) => Some(Arc::new(Concurrency {
+                limit: usize::try_from(n).unwrap_or(usize::MAX),
+                running: AtomicUsize::new(0),
+            })),
+            None => {
+                ctx.error(
+                    code::REGISTER,
+                    request,
+                    "wamp.error.invalid_argument",
+                    "option \"concurrency\" must be a positive integer".into(),
+                );
+                return Step::Continue;
+            }
+        },
+    };
     if options.get("force_reregister").and_then(Value::as_bool) == Some(true) {
         kick_callees(ctx, &procedure, policy);
     }
@@ -278,6 +364,9 @@ pub(crate) fn register(
                     ))
                 } else {
                     reg.callees.push(ctx.handle.clone());
+                    if let Some(c) = concurrency.clone() {
+                        reg.limits.insert(ctx.handle.id, c);
+                    }
                     Ok((id, false))
                 }
             }
@@ -298,6 +387,10 @@ pub(crate) fn register(
                         invoke,
                         created: crate::util::utcnow(),
                         callees: vec![ctx.handle.clone()],
+                        limits: concurrency
+                            .iter()
+                            .map(|c| (ctx.handle.id, c.clone()))
+                            .collect(),
                         next: AtomicUsize::new(0),
                     },
                 );
@@ -467,11 +560,20 @@ pub(crate) fn call(
     // Pick the callee under the dealer's read lock; send after building the INVOCATION.
     let target = {
         let dealer = ctx.realm.dealer.read();
-        dealer
-            .best_match(&procedure)
-            .and_then(|reg| reg.pick().map(|c| (c.clone(), reg.id, reg.policy)))
+        dealer.best_match(&procedure).and_then(|reg| {
+            reg.pick()
+                .map(|picked| picked.map(|(c, slot)| (c.clone(), reg.id, reg.policy, slot)))
+        })
     };
-    let Some((callee, registration, policy)) = target else {
+    let target = match target {
+        Some(Err(message)) => {
+            ctx.error(code::CALL, request, MAX_CONCURRENCY, message);
+            return Step::Continue;
+        }
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
+    let Some((callee, registration, policy, concurrency)) = target else {
         if ctx.realm.options().enable_meta_api && procedure.starts_with("wamp.") {
             let realm = ctx.realm.clone();
             let handle = ctx.handle.clone();
@@ -558,6 +660,7 @@ pub(crate) fn call(
             receive_progress,
             canceled: false,
             timeout,
+            _concurrency: concurrency,
         },
     );
     ctx.handle.calls.lock().insert(

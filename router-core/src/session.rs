@@ -89,6 +89,8 @@ pub(crate) struct PendingInvocation {
     /// Set once the caller canceled in `kill` mode: the callee's ERROR goes to the caller.
     pub canceled: bool,
     pub timeout: Option<tokio::task::AbortHandle>,
+    /// The callee's concurrency place this invocation holds, given back when it is dropped.
+    pub _concurrency: Option<crate::dealer::ConcurrencySlot>,
 }
 
 /// A CALL of this session that is in flight: which callee, which INVOCATION.

@@ -194,6 +194,27 @@ async def scenario_rpc(url, ser):
     await expect_error(caller.call(f"{NS}.test.nope"), "wamp.error.no_such_procedure", "unknown procedure")
     other = await connect(url, ser)
     await expect_error(other.register(add2, f"{NS}.test.add2"), "wamp.error.procedure_already_exists", "duplicate registration")
+    # REGISTER concurrency, as Crossbar.io has it: a callee at its limit takes no more calls.
+    async def busy():
+        # Long enough that the next call is routed while this one runs, on a loaded machine too
+        # (the caller's messages are routed in order).
+        await asyncio.sleep(1.5)
+        return "done"
+
+    await callee.register(busy, f"{NS}.test.busy", options=RegisterOptions(concurrency=1))
+    first = asyncio.ensure_future(caller.call(f"{NS}.test.busy"))
+    await asyncio.sleep(0.1)
+    await expect_error(caller.call(f"{NS}.test.busy"), "crossbar.error.max_concurrency_reached",
+                       "a second call to a callee with concurrency 1")
+    check(await first == "done" and await caller.call(f"{NS}.test.busy") == "done",
+          "the callee takes calls again once its invocation ended")
+    for s in (callee, other):
+        await s.register(busy, f"{NS}.test.busyrr", options=RegisterOptions(concurrency=1, invoke="roundrobin"))
+    two = [asyncio.ensure_future(caller.call(f"{NS}.test.busyrr")) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    await expect_error(caller.call(f"{NS}.test.busyrr"), "crossbar.error.max_concurrency_reached",
+                       "a third call to two round-robin callees with concurrency 1")
+    check([await t for t in two] == ["done", "done"], "round-robin spreads calls over callees below their limit")
     # REGISTER with force_reregister, as Crossbar.io has it: the procedure moves to the new callee.
     await other.register(lambda a, b: "taken over", f"{NS}.test.add2", options=RegisterOptions(force_reregister=True))
     check(await caller.call(f"{NS}.test.add2", 2, 3) == "taken over", "force_reregister takes the procedure over")
