@@ -626,6 +626,7 @@ impl ComponentHost {
             None => run.child.terminate(grace).await,
         };
         run.close_link();
+        self.session_left(&run, grace).await;
         let (mut info, remaining) = {
             let mut map = self.components.lock().await;
             let entry = map.remove(component_id);
@@ -640,6 +641,26 @@ impl ComponentHost {
             i.status = Status::Stopped;
         }
         info.ok_or_else(|| ComponentError::NoSuchComponent(component_id.to_owned()))
+    }
+
+    /// Waits (at most `limit`) until the component's session has left its realm in this
+    /// router, so that once a stop returns its registrations and subscriptions are gone (the
+    /// process can end before the router's session task has detached it).
+    async fn session_left(&self, run: &Running, limit: Duration) {
+        let (Some(realm), Some(session), Some(router)) =
+            (&run.local_realm, run.session, &self.opts.router)
+        else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        while router
+            .realm(realm)
+            .and_then(|r| r.session(session))
+            .is_some()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Asks the component's session to end: the router sends GOODBYE to a local session; a
