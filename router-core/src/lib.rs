@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authorization;
 mod authorizer;
 pub mod broker;
+mod cbor;
 pub mod client;
 pub mod codec;
 pub mod config;

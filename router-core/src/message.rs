@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use bytes::Bytes;
 
+use crate::cbor::CborItems;
 use crate::json::JsonItems;
 use crate::msgpack::{MsgPackItems, RawTail};
 pub use crate::payload::{Payload, RawPayload};
@@ -184,6 +185,8 @@ enum Items<'a> {
     MsgPack(MsgPackItems<'a>),
     /// The JSON frame's elements, decoded as they are asked for.
     Json(JsonItems<'a>),
+    /// The CBOR frame's elements, decoded as they are asked for.
+    Cbor(CborItems<'a>),
 }
 
 impl Items<'_> {
@@ -192,6 +195,7 @@ impl Items<'_> {
             Items::List(items) => items.next().map(Ok),
             Items::MsgPack(items) => items.value(),
             Items::Json(items) => items.value(),
+            Items::Cbor(items) => items.value(),
         }
     }
     fn len(&self) -> usize {
@@ -199,6 +203,7 @@ impl Items<'_> {
             Items::List(items) => items.len(),
             Items::MsgPack(items) => items.remaining(),
             Items::Json(items) => items.remaining(),
+            Items::Cbor(items) => items.remaining(),
         }
     }
 }
@@ -225,7 +230,7 @@ impl<'a> Fields<'a> {
                 Some(i) => Value::Int(i),
                 None => self.next(field)?,
             },
-            Items::List(_) | Items::Json(_) => self.next(field)?,
+            Items::List(_) | Items::Json(_) | Items::Cbor(_) => self.next(field)?,
         };
         match value {
             Value::Int(i) if (0..=MAX_ID as i64).contains(&i) => Ok(i as u64),
@@ -299,6 +304,7 @@ impl<'a> Fields<'a> {
             let tail = match &mut self.items {
                 Items::MsgPack(m) => m.raw_tail(frame)?,
                 Items::Json(j) => j.raw_tail(frame)?,
+                Items::Cbor(c) => c.raw_tail(frame)?,
                 Items::List(_) => RawTail::Unread,
             };
             match tail {
@@ -392,6 +398,13 @@ impl Message {
         Some(Message::from_items(Items::Json(items), Some(frame)))
     }
 
+    /// Reads a CBOR message the router routes, its forwarded arguments kept as the sender's
+    /// bytes. `None` if the frame is not one definite-length CBOR array.
+    pub(crate) fn from_cbor_routed(frame: &Bytes) -> Option<Result<Message, ProtocolViolation>> {
+        let items = CborItems::new(frame)?;
+        Some(Message::from_items(Items::Cbor(items), Some(frame)))
+    }
+
     fn from_items<'a>(
         mut items: Items<'a>,
         keep_raw: Option<&'a Bytes>,
@@ -401,7 +414,7 @@ impl Message {
                 Some(c) => Some(Value::Int(c)),
                 None => items.next().transpose()?,
             },
-            Items::List(_) | Items::Json(_) => items.next().transpose()?,
+            Items::List(_) | Items::Json(_) | Items::Cbor(_) => items.next().transpose()?,
         };
         let code = match first {
             Some(Value::Int(c)) if c >= 0 => c as u64,

@@ -2,9 +2,9 @@
 //!
 //! The router never looks inside the arguments of what it routes (CALL → INVOCATION,
 //! YIELD → RESULT, ERROR → ERROR, PUBLISH → EVENT). So when a message arrives in MessagePack,
-//! its `Args`/`KwArgs` are checked (exactly what decoding them would accept) and kept as the
-//! caller's bytes: a receiver that speaks MessagePack gets them copied into its message
-//! as they came, and no tree of [`Value`]s is built or serialized for it. They are decoded
+//! JSON or CBOR, its `Args`/`KwArgs` are checked (exactly what decoding them would accept) and
+//! kept as the caller's bytes: a receiver that speaks the same serializer gets them copied into
+//! its message as they came, and no tree of [`Value`]s is built or serialized for it. They are decoded
 //! only where something reads them: an in-process peer, the meta API, or a receiver with
 //! another serializer.
 
@@ -60,6 +60,16 @@ impl RawPayload {
         }
     }
 
+    /// Wraps checked CBOR: an array (`elements == 1`) or an array and a map (`2`).
+    pub(crate) fn cbor(elements: u8, bytes: Bytes) -> RawPayload {
+        debug_assert!(matches!(elements, 1 | 2));
+        RawPayload {
+            codec: Codec::Cbor,
+            elements,
+            bytes,
+        }
+    }
+
     /// Wraps checked JSON text: a list (`elements == 1`) or a list, a comma (perhaps with
     /// whitespace) and a dict (`2`), as they stood in the sender's message.
     pub(crate) fn json(elements: u8, bytes: Bytes) -> RawPayload {
@@ -100,14 +110,21 @@ impl RawPayload {
                 _ => Err("arguments are not a list (and a dict)".into()),
             };
         }
-        debug_assert_eq!(self.codec, Codec::MsgPack);
         let mut rest = &self.bytes[..];
+        let codec = self.codec;
         let mut element = || -> Result<Value, String> {
-            let len = crate::msgpack::value_len(rest).ok_or("truncated element")?;
-            let (head, tail) = rest.split_at(len);
+            let len = match codec {
+                Codec::Cbor => crate::cbor::item_len(rest),
+                _ => crate::msgpack::value_len(rest),
+            }
+            .ok_or("truncated element")?;
+            let (mut head, tail) = rest.split_at(len);
             rest = tail;
             // `head` is exactly one value: no second framing pass through `decode_value`.
-            rmp_serde::from_slice(head).map_err(|e| e.to_string())
+            match codec {
+                Codec::Cbor => ciborium::from_reader(&mut head).map_err(|e| e.to_string()),
+                _ => rmp_serde::from_slice(head).map_err(|e| e.to_string()),
+            }
         };
         let args = match element()? {
             Value::List(l) => l,
@@ -225,6 +242,8 @@ impl Payload {
             Some(raw) if raw.codec == codec => None,
             // MessagePack holds nothing CBOR or UBJSON cannot; JSON has no NaN or infinity.
             // A MessagePack float is 0xca/0xcb: without either byte there is no float at all.
+            // CBOR's bignums and non-finite floats are checked decoded.
+            Some(raw) if raw.codec == Codec::Cbor => self.clone().into_decoded().refused_by(codec),
             // JSON carries nothing another serializer cannot (its integers beyond 64 bits are
             // read as floats). MessagePack holds nothing CBOR or UBJSON cannot, and JSON has no
             // NaN or infinity: a MessagePack float is 0xca/0xcb, without either byte there is
