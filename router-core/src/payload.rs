@@ -240,19 +240,13 @@ impl Payload {
     pub fn refused_by(&self, codec: Codec) -> Option<&'static str> {
         match &self.raw {
             Some(raw) if raw.codec == codec => None,
-            // MessagePack holds nothing CBOR or UBJSON cannot; JSON has no NaN or infinity.
-            // A MessagePack float is 0xca/0xcb: without either byte there is no float at all.
-            // CBOR's bignums and non-finite floats are checked decoded.
-            Some(raw) if raw.codec == Codec::Cbor => self.clone().into_decoded().refused_by(codec),
-            // JSON carries nothing another serializer cannot (its integers beyond 64 bits are
-            // read as floats). MessagePack holds nothing CBOR or UBJSON cannot, and JSON has no
-            // NaN or infinity: a MessagePack float is 0xca/0xcb, without either byte there is
-            // no float at all.
-            Some(raw) => (raw.codec == Codec::MsgPack
-                && codec == Codec::Json
-                && raw.bytes.iter().any(|b| matches!(b, 0xca | 0xcb)))
-            .then(|| self.clone().into_decoded().refused_by(codec))
-            .flatten(),
+            // Decoded only if the bytes may hold such a value: see `suspect_bytes`.
+            Some(raw) => {
+                let suspect = suspect_bytes(raw.codec, codec);
+                (!suspect.is_empty() && raw.bytes.iter().any(|b| suspect.contains(b)))
+                    .then(|| self.clone().into_decoded().refused_by(codec))
+                    .flatten()
+            }
             None => self
                 .args
                 .iter()
@@ -260,6 +254,21 @@ impl Payload {
                 .chain(self.transparent.as_deref())
                 .find_map(|v| v.refused_by(codec)),
         }
+    }
+}
+
+/// The bytes without which arguments serialized by `from` hold nothing `to` cannot carry, so a
+/// raw payload is decoded for the check only when one appears (never on the usual path):
+/// MessagePack and CBOR floats (JSON has no NaN or infinity), CBOR bignum tags (MessagePack
+/// has no integer beyond 64 bits, JSON none beyond 128). JSON holds nothing the others cannot
+/// (its integers beyond 64 bits are read as floats), and neither does MessagePack for CBOR or
+/// UBJSON.
+fn suspect_bytes(from: Codec, to: Codec) -> &'static [u8] {
+    match (from, to) {
+        (Codec::MsgPack, Codec::Json) => &[0xca, 0xcb],
+        (Codec::Cbor, Codec::Json) => &[0xc2, 0xc3, 0xf9, 0xfa, 0xfb],
+        (Codec::Cbor, Codec::MsgPack) => &[0xc2, 0xc3],
+        _ => &[],
     }
 }
 
