@@ -20,6 +20,8 @@ use crate::registry::{NodeStatus, Registry};
 struct Live {
     sessions: BTreeSet<Id>,
     last_seen: Instant,
+    /// When the node came online: its uplink registers its API just after joining.
+    came_online: Instant,
     online_since: String,
     heartbeat: Option<Value>,
     status: Option<Value>,
@@ -75,6 +77,7 @@ impl NodeTracker {
                         Live {
                             sessions: BTreeSet::from([session]),
                             last_seen: Instant::now(),
+                            came_online: Instant::now(),
                             online_since: router_core::util::utcnow(),
                             heartbeat: None,
                             status: None,
@@ -189,6 +192,14 @@ impl NodeTracker {
 
     pub fn is_online(&self, node_id: &str) -> bool {
         self.nodes.lock().contains_key(node_id)
+    }
+
+    /// How long the node has been online (`None` when it is offline).
+    pub fn online_for(&self, node_id: &str) -> Option<Duration> {
+        self.nodes
+            .lock()
+            .get(node_id)
+            .map(|l| l.came_online.elapsed())
     }
 
     /// IDs of the online nodes, sorted.

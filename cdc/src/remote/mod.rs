@@ -10,6 +10,7 @@
 //! written to the audit log.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mgmt_api::Procedure;
 use router_core::client::{CallError, CallOptions, CallResult, Invocation};
@@ -185,11 +186,34 @@ pub async fn forward(
         timeout: Some(st.nodes.call_timeout()),
         ..Default::default()
     };
-    match session.call(&uri, args, Dict::new(), opts).await {
-        Ok(r) => Ok(r),
-        Err(e) => Err(node_error(node_id, worker_id, proc_, e)),
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match session
+            .call(&uri, args.clone(), Dict::new(), opts.clone())
+            .await
+        {
+            Ok(r) => return Ok(r),
+            // A node is online from the moment its uplink session joins, and registers its
+            // API just after: a call in that window waits for the registration (bounded).
+            Err(e)
+                if worker_id.is_none()
+                    && e.error == "wamp.error.no_such_procedure"
+                    && st
+                        .tracker
+                        .online_for(node_id)
+                        .is_some_and(|t| t + pause < API_REGISTRATION_GRACE) =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(e) => return Err(node_error(node_id, worker_id, proc_, e)),
+        }
     }
 }
+
+/// How long after a node came online a call to a procedure it does not (yet) offer waits for
+/// the node's uplink to register it.
+const API_REGISTRATION_GRACE: Duration = Duration::from_secs(10);
 
 /// Turns the failure of a forwarded call into the caller's error.
 fn node_error(node_id: &str, worker_id: Option<&str>, proc_: &str, e: CallError) -> RemoteError {
