@@ -192,7 +192,7 @@ impl Codec {
     pub fn decode_value(self, bytes: &[u8]) -> Result<Value, ProtocolViolation> {
         let bad = |e: String| ProtocolViolation(format!("invalid {} message: {}", self.name(), e));
         match self {
-            Codec::Json => serde_json::from_slice::<Value>(bytes).map_err(|e| bad(e.to_string())),
+            Codec::Json => crate::json::parse(bytes).map_err(bad),
             Codec::MsgPack => {
                 // The length first: the zero-copy reader below cannot tell where it stopped.
                 let len = crate::msgpack::value_len(bytes)
@@ -500,12 +500,19 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             format!(r#"[68,1,2,{{"caller":5}},{args}]"#)
         );
-        let decoded = payload.into_decoded();
+        let decoded = payload.clone().into_decoded();
         assert_eq!(
             decoded.args[3],
             Value::Dict(dict! {"z" => 1, "a" => Value::Bytes(Bytes::from_static(b"\x00\x01"))})
         );
-        for other in [Codec::MsgPack, Codec::Cbor, Codec::Ubjson] {
+        // 2⁶⁴ is read as the integer it is: CBOR and UBJSON carry it, MessagePack refuses.
+        assert!(matches!(decoded.args[2], Value::Tagged(2, _)));
+        assert_eq!(
+            payload.refused_by(Codec::MsgPack),
+            Some("an integer beyond 64 bits")
+        );
+        for other in [Codec::Cbor, Codec::Ubjson] {
+            assert_eq!(payload.refused_by(other), None);
             let m = other.decode(&other.encode(&invocation)).unwrap();
             assert_eq!(m.payload().unwrap().args, decoded.args, "{other}");
         }

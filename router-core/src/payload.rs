@@ -97,10 +97,9 @@ impl RawPayload {
             text.push(b'[');
             text.extend_from_slice(&self.bytes);
             text.push(b']');
-            let mut parts = match serde_json::from_slice::<Value>(&text) {
-                Ok(Value::List(l)) => l.into_iter(),
-                Ok(other) => return Err(format!("arguments are {}", other.type_name())),
-                Err(e) => return Err(e.to_string()),
+            let mut parts = match crate::json::parse(&text)? {
+                Value::List(l) => l.into_iter(),
+                other => return Err(format!("arguments are {}", other.type_name())),
             };
             return match (parts.next(), parts.next()) {
                 (Some(Value::List(args)), None) => Ok(Payload::args(args)),
@@ -240,13 +239,10 @@ impl Payload {
     pub fn refused_by(&self, codec: Codec) -> Option<&'static str> {
         match &self.raw {
             Some(raw) if raw.codec == codec => None,
-            // Decoded only if the bytes may hold such a value: see `suspect_bytes`.
-            Some(raw) => {
-                let suspect = suspect_bytes(raw.codec, codec);
-                (!suspect.is_empty() && raw.bytes.iter().any(|b| suspect.contains(b)))
-                    .then(|| self.clone().into_decoded().refused_by(codec))
-                    .flatten()
-            }
+            // Decoded only if the bytes may hold such a value.
+            Some(raw) => may_hold_uncarriable(raw.codec, codec, &raw.bytes)
+                .then(|| self.clone().into_decoded().refused_by(codec))
+                .flatten(),
             None => self
                 .args
                 .iter()
@@ -257,18 +253,16 @@ impl Payload {
     }
 }
 
-/// The bytes without which arguments serialized by `from` hold nothing `to` cannot carry, so a
-/// raw payload is decoded for the check only when one appears (never on the usual path):
-/// MessagePack and CBOR floats (JSON has no NaN or infinity), CBOR bignum tags (MessagePack
-/// has no integer beyond 64 bits, JSON none beyond 128). JSON holds nothing the others cannot
-/// (its integers beyond 64 bits are read as floats), and neither does MessagePack for CBOR or
-/// UBJSON.
-fn suspect_bytes(from: Codec, to: Codec) -> &'static [u8] {
+/// Whether arguments serialized by `from` may hold what `to` cannot carry, so a raw payload is
+/// decoded for the check only then (never on the usual path). Only MessagePack refuses
+/// anything (integers beyond 64 bits): CBOR's bignum tags can hold one, and so can a JSON
+/// number of 20 digits or more. JSON writes every integer and float (as Python's json does),
+/// and CBOR and UBJSON carry all.
+fn may_hold_uncarriable(from: Codec, to: Codec, bytes: &[u8]) -> bool {
     match (from, to) {
-        (Codec::MsgPack, Codec::Json) => &[0xca, 0xcb],
-        (Codec::Cbor, Codec::Json) => &[0xc2, 0xc3, 0xf9, 0xfa, 0xfb],
-        (Codec::Cbor, Codec::MsgPack) => &[0xc2, 0xc3],
-        _ => &[],
+        (Codec::Cbor, Codec::MsgPack) => bytes.iter().any(|b| matches!(b, 0xc2 | 0xc3)),
+        (Codec::Json, Codec::MsgPack) => crate::json::has_long_digit_run(bytes),
+        _ => false,
     }
 }
 

@@ -78,8 +78,15 @@ const CONTAINER_COUNT: u8 = b'#';
 
 /// Serializes `value` as UBJSON, appending to `out`.
 pub fn to_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<()> {
-    value.serialize(&mut UbjsonSerializer { out })
+    value.serialize(&mut UbjsonSerializer {
+        out,
+        high_precision_next: false,
+    })
 }
+
+/// A newtype struct of this name holding a string of digits is written as a high-precision
+/// number (how a [`crate::value::Value`] bignum of any size goes out).
+pub(crate) const HIGH_PRECISION: &str = "@@UBJSON_HIGH_PRECISION@@";
 
 /// Deserializes one UBJSON value that makes up the whole of `bytes`.
 pub fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
@@ -98,10 +105,75 @@ pub(crate) fn is_ubjson<S: ser::Serializer>() -> bool {
     std::any::type_name::<S>().contains("UbjsonSerializer")
 }
 
+// ---- reading a bignum --------------------------------------------------------------------
+
+/// A high-precision integer beyond 128 bits, presented as the CBOR tag ciborium would present
+/// (`@@TAGGED@@(tag, bytes)`), which is how a [`crate::value::Value`] holds one.
+struct Bignum {
+    tag: u64,
+    magnitude: Vec<u8>,
+}
+
+impl<'de> de::EnumAccess<'de> for Bignum {
+    type Error = Error;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        use de::IntoDeserializer;
+        let variant = seed.deserialize("@@TAGGED@@".into_deserializer())?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for Bignum {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        Err(Error("a bignum is not a unit".into()))
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value> {
+        Err(Error("a bignum is a tag and its bytes".into()))
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        visitor.visit_seq(BignumParts {
+            bignum: self,
+            next: 0,
+        })
+    }
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], _: V) -> Result<V::Value> {
+        Err(Error("a bignum is a tag and its bytes".into()))
+    }
+}
+
+/// The tag number, then the magnitude's bytes.
+struct BignumParts {
+    bignum: Bignum,
+    next: u8,
+}
+
+impl<'de> SeqAccess<'de> for BignumParts {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        use de::IntoDeserializer;
+        self.next += 1;
+        match self.next {
+            1 => seed
+                .deserialize(self.bignum.tag.into_deserializer())
+                .map(Some),
+            2 => seed
+                .deserialize(de::value::BytesDeserializer::<Error>::new(
+                    &self.bignum.magnitude,
+                ))
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
 // ---- writing -------------------------------------------------------------------------------
 
 struct UbjsonSerializer<'a> {
     out: &'a mut Vec<u8>,
+    /// The next string is the digits of a high-precision number ([`HIGH_PRECISION`]).
+    high_precision_next: bool,
 }
 
 impl UbjsonSerializer<'_> {
@@ -225,6 +297,10 @@ impl<'a, 'b> ser::Serializer for &'a mut UbjsonSerializer<'b> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result<()> {
+        if std::mem::take(&mut self.high_precision_next) {
+            self.high_precision(v);
+            return Ok(());
+        }
         self.out.push(STRING);
         self.key(v);
         Ok(())
@@ -254,10 +330,13 @@ impl<'a, 'b> ser::Serializer for &'a mut UbjsonSerializer<'b> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<()> {
-        value.serialize(self)
+        self.high_precision_next = name == HIGH_PRECISION;
+        value.serialize(&mut *self)?;
+        self.high_precision_next = false;
+        Ok(())
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -352,7 +431,10 @@ impl ser::SerializeMap for Compound<'_, '_> {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
         // An object key is a string without its marker: written as a value, then unmarked.
         let mut value = Vec::new();
-        key.serialize(&mut UbjsonSerializer { out: &mut value })?;
+        key.serialize(&mut UbjsonSerializer {
+            out: &mut value,
+            high_precision_next: false,
+        })?;
         match value.split_first() {
             Some((&STRING, key)) => {
                 self.ser.out.extend_from_slice(key);
@@ -527,6 +609,10 @@ impl<'de> UbjsonDeserializer<'de> {
                     visitor.visit_i128(i)
                 } else if let Ok(u) = s.parse::<u128>() {
                     visitor.visit_u128(u)
+                } else if let Some((tag, magnitude)) = crate::value::bignum_of_digits(s) {
+                    // Beyond 128 bits: the CBOR bignum a `Value` holds, spelled as ciborium
+                    // spells a tag.
+                    visitor.visit_enum(Bignum { tag, magnitude })
                 } else {
                     match s.parse::<f64>() {
                         Ok(f) if s.bytes().all(|b| b"0123456789+-.eE".contains(&b)) => {

@@ -106,8 +106,9 @@ impl Value {
     }
 
     /// What of this value `codec` cannot carry, if anything: MessagePack has no integers
-    /// beyond 64 bits, JSON none beyond 128 bits (as numbers) and no NaN or infinity. CBOR and
-    /// UBJSON carry every value (other serializers get a CBOR tag's value without the tag).
+    /// beyond 64 bits. JSON (as Python's json, see [`crate::json`]) writes integers of any
+    /// size and NaN/Infinity tokens; CBOR and UBJSON carry every value (other serializers get a
+    /// CBOR tag's value without the tag).
     pub fn refused_by(&self, codec: crate::codec::Codec) -> Option<&'static str> {
         use crate::codec::Codec;
         match (self, codec) {
@@ -116,14 +117,7 @@ impl Value {
             (Value::Tagged(TAG_BIGPOS | TAG_BIGNEG, _), Codec::MsgPack) => {
                 Some("an integer beyond 64 bits")
             }
-            (Value::Tagged(TAG_BIGPOS | TAG_BIGNEG, v), Codec::Json) => {
-                matches!(&**v, Value::Bytes(b) if b.len() > 16)
-                    .then_some("an integer beyond 128 bits")
-            }
             (Value::Tagged(_, v), _) => v.refused_by(codec),
-            (Value::Float(f), Codec::Json) if !f.is_finite() => {
-                Some("a float that is NaN or infinite")
-            }
             _ => None,
         }
     }
@@ -286,6 +280,10 @@ impl Serialize for Value {
             Value::Bool(b) => serializer.serialize_bool(*b),
             Value::Int(i) => serializer.serialize_i64(*i),
             Value::UInt(u) => serializer.serialize_u64(*u),
+            // serde_json would write `null`; Python's json (and so Crossbar.io) writes a token.
+            Value::Float(f) if !f.is_finite() && crate::json::is_json::<S>() => {
+                crate::json::serialize_token(crate::json::non_finite_token(*f), serializer)
+            }
             Value::Float(f) => serializer.serialize_f64(*f),
             Value::String(s) => serializer.serialize_str(s),
             Value::Bytes(b) => {
@@ -309,8 +307,8 @@ impl Serialize for Value {
 }
 
 /// CBOR tag numbers of bignums.
-const TAG_BIGPOS: u64 = 2;
-const TAG_BIGNEG: u64 = 3;
+pub(crate) const TAG_BIGPOS: u64 = 2;
+pub(crate) const TAG_BIGNEG: u64 = 3;
 
 /// The serializer is ciborium's. serde has no notion of tags; ciborium spells one as the
 /// tuple variant `@@TAG@@::@@TAGGED@@(tag, value)`, which any other serializer would write as
@@ -328,9 +326,21 @@ fn serialize_tagged<S: Serializer>(tag: u64, v: &Value, serializer: S) -> Result
         t.serialize_field(v)?;
         return t.end();
     }
-    // JSON and UBJSON write integers of any size (UBJSON as a high-precision number).
-    let writes_big_integers = serializer.is_human_readable() || crate::ubjson::is_ubjson::<S>();
-    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b), true) = (tag, v, writes_big_integers)
+    // JSON writes integers of any size as their digits, as Python's json does.
+    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b)) = (tag, v)
+        && crate::json::is_json::<S>()
+    {
+        return crate::json::serialize_token(&bignum_digits(tag, b), serializer);
+    }
+    // UBJSON writes them as a high-precision number.
+    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b)) = (tag, v)
+        && crate::ubjson::is_ubjson::<S>()
+    {
+        let digits = bignum_digits(tag, b);
+        return serializer.serialize_newtype_struct(crate::ubjson::HIGH_PRECISION, &digits);
+    }
+    if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b), true) =
+        (tag, v, serializer.is_human_readable())
         && b.len() <= 16
     {
         let mut be = [0u8; 16];
@@ -347,8 +357,53 @@ fn serialize_tagged<S: Serializer>(tag: u64, v: &Value, serializer: S) -> Result
     v.serialize(serializer)
 }
 
+/// The decimal digits of a CBOR bignum (`tag` 2 or 3, big-endian `magnitude`).
+pub(crate) fn bignum_digits(tag: u64, magnitude: &[u8]) -> String {
+    use num_bigint::{BigInt, Sign};
+    let n = BigInt::from_bytes_be(Sign::Plus, magnitude);
+    if tag == TAG_BIGNEG {
+        (-n - 1u8).to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// The CBOR bignum (tag and big-endian magnitude) of a string of decimal digits with an
+/// optional `-`; `None` for anything else.
+pub(crate) fn bignum_of_digits(s: &str) -> Option<(u64, Vec<u8>)> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: num_bigint::BigInt = s.parse().ok()?;
+    Some(match big_integer(&n) {
+        Value::Tagged(tag, v) => match *v {
+            Value::Bytes(b) => (tag, b.to_vec()),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// An integer beyond `i64`: `UInt` up to `u64::MAX`, beyond that the CBOR bignum every
+/// [`Value`] uses (tag 2 holds n, tag 3 holds -1 - n).
+pub(crate) fn big_integer(b: &num_bigint::BigInt) -> Value {
+    use num_bigint::Sign;
+    if let Ok(i) = i64::try_from(b) {
+        return Value::Int(i);
+    }
+    if let Ok(u) = u64::try_from(b) {
+        return Value::UInt(u);
+    }
+    let (tag, magnitude) = match b.sign() {
+        Sign::Minus => (TAG_BIGNEG, (-b - 1u8).magnitude().to_bytes_be()),
+        _ => (TAG_BIGPOS, b.magnitude().to_bytes_be()),
+    };
+    Value::Tagged(tag, Box::new(Value::Bytes(Bytes::from(magnitude))))
+}
+
 /// A bignum tag for an integer beyond 64 bits, as CBOR writes it (minimal big-endian bytes).
-fn bignum(tag: u64, n: u128) -> Value {
+pub(crate) fn bignum(tag: u64, n: u128) -> Value {
     let be = n.to_be_bytes();
     let start = be.iter().position(|b| *b != 0).unwrap_or(be.len() - 1);
     Value::Tagged(
