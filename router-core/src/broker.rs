@@ -119,11 +119,6 @@ impl Broker {
     pub(crate) fn with_history(store: Option<&crate::realm::RealmStoreConfig>) -> Broker {
         let mut b = Broker::default();
         let Some(store) = store else { return b };
-        if !store.call_queue.is_empty() {
-            tracing::warn!(
-                "realm store: call-queue is not supported by crossbar-edge; calls without a callee fail as usual"
-            );
-        }
         let default_limit = store
             .limit
             .unwrap_or(crate::realm::RealmStoreConfig::DEFAULT_LIMIT);

@@ -15,6 +15,7 @@ use rand::RngExt as _;
 
 use crate::authorization::Action;
 use crate::broker::{match_option, restricted};
+use crate::call_queue::CallQueue;
 use crate::dict;
 use crate::message::{Id, Message, Payload, code};
 use crate::meta;
@@ -68,6 +69,8 @@ pub struct Registration {
     /// The callees that registered with a `concurrency` limit (by session).
     limits: HashMap<Id, Arc<Concurrency>>,
     next: AtomicUsize,
+    /// Where calls wait while every callee is at its limit (the realm store's `call-queue`).
+    queue: Option<Arc<CallQueue>>,
 }
 
 /// A callee's REGISTER `concurrency`: how many invocations it takes at once, and how many it
@@ -79,29 +82,39 @@ struct Concurrency {
 }
 
 /// One place of a callee's concurrency, held by an invocation in flight and given back when
-/// the invocation ends, however it ends (its pending entry is dropped).
+/// the invocation ends, however it ends (its pending entry is dropped); a call waiting in the
+/// registration's queue then gets its turn.
 #[derive(Debug)]
-pub(crate) struct ConcurrencySlot(Arc<Concurrency>);
+pub(crate) struct ConcurrencySlot {
+    place: Arc<Concurrency>,
+    queue: Option<Arc<CallQueue>>,
+}
 
 impl Concurrency {
-    fn take(self: &Arc<Self>) -> Option<ConcurrencySlot> {
+    fn take(self: &Arc<Self>, queue: &Option<Arc<CallQueue>>) -> Option<ConcurrencySlot> {
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.limit).then_some(n + 1)
             })
             .ok()
-            .map(|_| ConcurrencySlot(self.clone()))
+            .map(|_| ConcurrencySlot {
+                place: self.clone(),
+                queue: queue.clone(),
+            })
     }
 }
 
 impl Drop for ConcurrencySlot {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.place.running.fetch_sub(1, Ordering::AcqRel);
+        if let Some(q) = &self.queue {
+            q.dispatch_soon();
+        }
     }
 }
 
 /// The callee chosen for an invocation, with the concurrency place it takes (if it has a limit).
-type Picked<'a> = (&'a Arc<SessionHandle>, Option<ConcurrencySlot>);
+type Choice<'a> = (&'a Arc<SessionHandle>, Option<ConcurrencySlot>);
 
 /// Why a call found no callee that may take it.
 const MAX_CONCURRENCY: &str = "crossbar.error.max_concurrency_reached";
@@ -122,14 +135,14 @@ impl Registration {
     /// Crossbar.io chooses: single, first and last fail when that callee is at its limit,
     /// round-robin goes on to the next callee below its limit, random does not look.
     /// `None` without callees; `Some(Err(message))` when a limit refuses the call.
-    fn pick(&self) -> Option<Result<Picked<'_>, String>> {
+    fn pick(&self) -> Option<Result<Choice<'_>, String>> {
         let n = self.callees.len();
         if n == 0 {
             return None;
         }
         let place = |c: &Arc<SessionHandle>| match self.limits.get(&c.id) {
             None => Some(None),
-            Some(l) => l.take().map(Some),
+            Some(l) => l.take(&self.queue).map(Some),
         };
         let refused = |what: &str| {
             let limit = self.limits.values().map(|l| l.limit).max().unwrap_or(0);
@@ -229,10 +242,10 @@ impl Dealer {
             .and_then(|(_, id)| self.regs.get(id))
     }
 
-    /// Removes a callee; returns (was a callee, registration deleted, its uri).
-    fn remove(&mut self, id: Id, session: Id) -> (bool, bool, String) {
+    /// Removes a callee; returns (was a callee, the registration if that deleted it, its uri).
+    fn remove(&mut self, id: Id, session: Id) -> (bool, Option<Registration>, String) {
         let Some(reg) = self.regs.get_mut(&id) else {
-            return (false, false, String::new());
+            return (false, None, String::new());
         };
         let before = reg.callees.len();
         reg.callees.retain(|s| s.id != session);
@@ -241,11 +254,11 @@ impl Dealer {
         let uri = reg.uri.clone();
         if reg.callees.is_empty() {
             let policy = reg.policy;
-            self.regs.remove(&id);
+            let deleted = self.regs.remove(&id);
             self.index_mut(policy).remove(&uri);
-            return (removed, true, uri);
+            return (removed, deleted, uri);
         }
-        (removed, false, uri)
+        (removed, None, uri)
     }
 }
 
@@ -392,6 +405,10 @@ pub(crate) fn register(
                             .map(|c| (ctx.handle.id, c.clone()))
                             .collect(),
                         next: AtomicUsize::new(0),
+                        queue: ctx
+                            .realm
+                            .call_queue_limit(&procedure)
+                            .map(|limit| CallQueue::new(&ctx.realm, id, limit)),
                     },
                 );
                 Ok((id, true))
@@ -490,6 +507,10 @@ pub(crate) fn remove_callee(
     deferred: &mut Deferred,
 ) {
     let (removed, deleted, uri) = realm.dealer.write().remove(id, session.id);
+    // Calls still waiting for the registration have nowhere to go now.
+    if let Some(queue) = deleted.as_ref().and_then(|r| r.queue.as_ref()) {
+        queue.fail_all(&uri, deferred);
+    }
     if removed && !uri.starts_with("wamp.") {
         meta::publish(
             realm,
@@ -497,7 +518,7 @@ pub(crate) fn remove_callee(
             vec![session.id.into(), id.into()],
             deferred,
         );
-        if deleted {
+        if deleted.is_some() {
             meta::publish(
                 realm,
                 "wamp.registration.on_delete",
@@ -505,6 +526,47 @@ pub(crate) fn remove_callee(
                 deferred,
             );
         }
+    }
+}
+
+/// A CALL on its way to a callee: what the INVOCATION is made of.
+pub(crate) struct CallRequest {
+    pub request: Id,
+    pub options: Dict,
+    pub procedure: String,
+    pub payload: Payload,
+    /// The caller is disclosed to the callee (its role's `disclose.caller`, or a meta URI).
+    pub disclose: bool,
+}
+
+/// Where a call goes: a callee (with the concurrency place it takes), the registration's
+/// queue, or nowhere.
+enum Target {
+    Callee(Picked),
+    Queue(Arc<CallQueue>),
+    Refused(String),
+    None,
+}
+
+/// The callee picked for an invocation, with the registration it is called through.
+pub(crate) struct Picked {
+    pub callee: Arc<SessionHandle>,
+    pub registration: Id,
+    pub policy: MatchPolicy,
+    pub slot: Option<ConcurrencySlot>,
+}
+
+impl Registration {
+    /// The callee for the next invocation as [`Registration::pick`] chooses it.
+    pub(crate) fn pick_callee(&self) -> Option<Result<Picked, String>> {
+        self.pick().map(|r| {
+            r.map(|(callee, slot)| Picked {
+                callee: callee.clone(),
+                registration: self.id,
+                policy: self.policy,
+                slot,
+            })
+        })
     }
 }
 
@@ -546,6 +608,128 @@ pub(crate) fn call(
             "CALL with request ID {request} that is already in flight"
         ));
     }
+    let disclose =
+        auth.disclose || procedure.starts_with("wamp.") || procedure.starts_with("crossbar.");
+
+    // Pick the callee under the dealer's read lock; send after building the INVOCATION.
+    // A registration with a call queue takes no call past the ones already waiting.
+    let target = {
+        let dealer = ctx.realm.dealer.read();
+        match dealer.best_match(&procedure) {
+            None => Target::None,
+            Some(reg) => match (
+                &reg.queue,
+                reg.queue.as_ref().is_some_and(|q| !q.is_empty()),
+            ) {
+                (Some(q), true) => Target::Queue(q.clone()),
+                (queue, _) => match reg.pick_callee() {
+                    None => Target::None,
+                    Some(Ok(picked)) => Target::Callee(picked),
+                    Some(Err(message)) => match queue {
+                        Some(q) => Target::Queue(q.clone()),
+                        None => Target::Refused(message),
+                    },
+                },
+            },
+        }
+    };
+    let call = CallRequest {
+        request,
+        options,
+        procedure,
+        payload,
+        disclose,
+    };
+    match target {
+        Target::Callee(picked) => {
+            let caller = ctx.handle.clone();
+            invoke(&caller, call, picked, &mut ctx.deferred);
+        }
+        Target::Queue(queue) => {
+            if let Err(message) = queue.push(&ctx.handle, call) {
+                ctx.error(code::CALL, request, MAX_CONCURRENCY, message);
+            }
+        }
+        Target::Refused(message) => ctx.error(code::CALL, request, MAX_CONCURRENCY, message),
+        Target::None => no_callee(ctx, call),
+    }
+    Step::Continue
+}
+
+/// A call no registration takes: the meta API answers `wamp.*` procedures nobody registered,
+/// anything else is `no_such_procedure`.
+fn no_callee(ctx: &mut SessionCtx, call: CallRequest) {
+    let CallRequest {
+        request,
+        procedure,
+        payload,
+        ..
+    } = call;
+    let answer = if ctx.realm.options().enable_meta_api && procedure.starts_with("wamp.") {
+        let realm = ctx.realm.clone();
+        let handle = ctx.handle.clone();
+        meta::call(
+            &realm,
+            &handle,
+            &procedure,
+            payload.into_decoded(),
+            &mut ctx.deferred,
+        )
+    } else {
+        None
+    };
+    match answer {
+        Some(Ok(result)) => ctx.reply(Message::Result {
+            request,
+            details: Dict::new(),
+            payload: result,
+        }),
+        Some(Err((err, msg))) => ctx.error(code::CALL, request, &err, msg),
+        None => ctx.error(
+            code::CALL,
+            request,
+            "wamp.error.no_such_procedure",
+            format!("no callee registered for procedure <{procedure}>"),
+        ),
+    }
+}
+
+/// Sends `call` of `caller` to the picked callee as an INVOCATION and tracks it on both
+/// sessions (or answers the caller with an ERROR if the callee's serializer cannot carry it).
+pub(crate) fn invoke(
+    caller: &Arc<SessionHandle>,
+    call: CallRequest,
+    picked: Picked,
+    deferred: &mut Deferred,
+) {
+    let CallRequest {
+        request,
+        options,
+        procedure,
+        payload,
+        disclose,
+    } = call;
+    let Picked {
+        callee,
+        registration,
+        policy,
+        slot,
+    } = picked;
+    if let Some(why) = refused(caller, &callee, &payload) {
+        caller.calls.lock().remove(&request);
+        caller.send(
+            Outgoing::from(Message::error(
+                code::CALL,
+                request,
+                "wamp.error.invalid_argument",
+                vec![Value::from(format!(
+                    "the callee's serializer cannot carry the call's arguments: {why}"
+                ))],
+            )),
+            deferred,
+        );
+        return;
+    }
     let receive_progress = options
         .get("receive_progress")
         .and_then(Value::as_bool)
@@ -554,69 +738,11 @@ pub(crate) fn call(
     // milliseconds; clients written against Crossbar.io send seconds).
     let timeout = options.get("timeout").cloned().unwrap_or(Value::Null);
     let timeout_secs = timeout.as_f64().filter(|t| *t > 0.0 && t.is_finite());
-    let disclose =
-        auth.disclose || procedure.starts_with("wamp.") || procedure.starts_with("crossbar.");
-
-    // Pick the callee under the dealer's read lock; send after building the INVOCATION.
-    let target = {
-        let dealer = ctx.realm.dealer.read();
-        dealer.best_match(&procedure).and_then(|reg| {
-            reg.pick()
-                .map(|picked| picked.map(|(c, slot)| (c.clone(), reg.id, reg.policy, slot)))
-        })
-    };
-    let target = match target {
-        Some(Err(message)) => {
-            ctx.error(code::CALL, request, MAX_CONCURRENCY, message);
-            return Step::Continue;
-        }
-        Some(Ok(t)) => Some(t),
-        None => None,
-    };
-    let Some((callee, registration, policy, concurrency)) = target else {
-        if ctx.realm.options().enable_meta_api && procedure.starts_with("wamp.") {
-            let realm = ctx.realm.clone();
-            let handle = ctx.handle.clone();
-            let payload = payload.into_decoded();
-            match meta::call(&realm, &handle, &procedure, payload, &mut ctx.deferred) {
-                Some(Ok(result)) => ctx.reply(Message::Result {
-                    request,
-                    details: Dict::new(),
-                    payload: result,
-                }),
-                Some(Err((err, msg))) => ctx.error(code::CALL, request, &err, msg),
-                None => ctx.error(
-                    code::CALL,
-                    request,
-                    "wamp.error.no_such_procedure",
-                    format!("no callee registered for procedure <{procedure}>"),
-                ),
-            }
-        } else {
-            ctx.error(
-                code::CALL,
-                request,
-                "wamp.error.no_such_procedure",
-                format!("no callee registered for procedure <{procedure}>"),
-            );
-        }
-        return Step::Continue;
-    };
-
-    if let Some(why) = refused(&ctx.handle, &callee, &payload) {
-        ctx.error(
-            code::CALL,
-            request,
-            "wamp.error.invalid_argument",
-            format!("the callee's serializer cannot carry the call's arguments: {why}"),
-        );
-        return Step::Continue;
-    }
 
     let invocation = callee.next_request_id();
     let mut details = Dict::new();
     if policy != MatchPolicy::Exact {
-        details.insert("procedure".into(), Value::from(procedure.as_str()));
+        details.insert("procedure".into(), Value::from(procedure));
     }
     if receive_progress {
         details.insert("receive_progress".into(), Value::Bool(true));
@@ -626,14 +752,14 @@ pub(crate) fn call(
     }
     payload.forward_transparency(&options, &mut details);
     if disclose {
-        details.insert("caller".into(), Value::from(ctx.handle.id));
+        details.insert("caller".into(), Value::from(caller.id));
         details.insert(
             "caller_authid".into(),
-            Value::from(ctx.handle.identity.authid.clone()),
+            Value::from(caller.identity.authid.clone()),
         );
         details.insert(
             "caller_authrole".into(),
-            Value::from(ctx.handle.identity.authrole.clone()),
+            Value::from(caller.identity.authrole.clone()),
         );
     }
     let timeout = timeout_secs.map(|secs| {
@@ -655,17 +781,17 @@ pub(crate) fn call(
     callee.invocations.lock().insert(
         invocation,
         PendingInvocation {
-            caller: ctx.handle.clone(),
+            caller: caller.clone(),
             caller_request: request,
             receive_progress,
             canceled: false,
             timeout,
-            _concurrency: concurrency,
+            _concurrency: slot,
         },
     );
-    ctx.handle.calls.lock().insert(
+    caller.calls.lock().insert(
         request,
-        CallRef {
+        CallRef::Invoked {
             callee: Arc::downgrade(&callee),
             invocation,
         },
@@ -677,9 +803,8 @@ pub(crate) fn call(
             details,
             payload,
         }),
-        &mut ctx.deferred,
+        deferred,
     );
-    Step::Continue
 }
 
 /// What `receiver`'s serializer cannot carry of `payload` from `sender` (in-process peers
@@ -841,18 +966,11 @@ pub(crate) fn invocation_error(
 }
 
 pub(crate) fn cancel(ctx: &mut SessionCtx, request: Id, options: Dict) -> Step {
-    let call = ctx
-        .handle
-        .calls
-        .lock()
-        .get(&request)
-        .map(|c| (c.callee.clone(), c.invocation));
-    let Some((callee, invocation)) = call else {
+    let call = match ctx.handle.calls.lock().get(&request) {
         // The call already finished: nothing to cancel.
-        return Step::Continue;
-    };
-    let Some(callee) = callee.upgrade() else {
-        return Step::Continue;
+        None => return Step::Continue,
+        Some(CallRef::Invoked { callee, invocation }) => Ok((callee.clone(), *invocation)),
+        Some(CallRef::Queued(queue)) => Err(queue.clone()),
     };
     let mut mode = options
         .get("mode")
@@ -868,6 +986,28 @@ pub(crate) fn cancel(ctx: &mut SessionCtx, request: Id, options: Dict) -> Step {
         );
         return Step::Continue;
     }
+    let (callee, invocation) = match call {
+        Ok(invoked) => invoked,
+        // A call that is still waiting for a callee ends now, whatever the mode.
+        Err(queue) => {
+            if queue
+                .upgrade()
+                .is_some_and(|q| q.remove(ctx.handle.id, request))
+            {
+                ctx.handle.calls.lock().remove(&request);
+                ctx.error(
+                    code::CALL,
+                    request,
+                    "wamp.error.canceled",
+                    "call canceled by caller while waiting in the call queue".into(),
+                );
+            }
+            return Step::Continue;
+        }
+    };
+    let Some(callee) = callee.upgrade() else {
+        return Step::Continue;
+    };
     if !callee.features.callee_call_canceling {
         mode = "skip".into();
     }
@@ -937,11 +1077,20 @@ pub(crate) fn session_gone(handle: &Arc<SessionHandle>, deferred: &mut Deferred)
         );
     }
     let calls: Vec<(Id, CallRef)> = handle.calls.lock().drain().collect();
-    for (_, c) in calls {
-        let Some(callee) = c.callee.upgrade() else {
+    for (request, c) in calls {
+        let (callee, invocation) = match c {
+            CallRef::Invoked { callee, invocation } => (callee, invocation),
+            CallRef::Queued(queue) => {
+                if let Some(q) = queue.upgrade() {
+                    q.remove(handle.id, request);
+                }
+                continue;
+            }
+        };
+        let Some(callee) = callee.upgrade() else {
             continue;
         };
-        let removed = callee.invocations.lock().remove(&c.invocation);
+        let removed = callee.invocations.lock().remove(&invocation);
         if let Some(p) = removed {
             if let Some(t) = &p.timeout {
                 t.abort();
@@ -949,7 +1098,7 @@ pub(crate) fn session_gone(handle: &Arc<SessionHandle>, deferred: &mut Deferred)
             if callee.features.callee_call_canceling {
                 callee.send(
                     Outgoing::from(Message::Interrupt {
-                        request: c.invocation,
+                        request: invocation,
                         options: dict! {"mode" => "killnowait"},
                     }),
                     deferred,

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::codec::Codec;
 use crate::message::Message;
+use crate::session_stats::SessionStats;
 
 /// One item in a session's outgoing queue.
 ///
@@ -126,6 +127,7 @@ pub fn out_queue(capacity: usize) -> (OutSender, OutReceiver) {
         }),
         room: Notify::new(),
         capacity,
+        stats: OnceLock::new(),
     });
     (OutSender(q.clone()), OutReceiver(q))
 }
@@ -135,6 +137,9 @@ struct OutQueue {
     /// Wakes senders waiting for room (registered before they looked).
     room: Notify,
     capacity: usize,
+    /// The session's statistics, on realms that keep them: kept here because the queue is
+    /// what the session and the writer of its connection share.
+    stats: OnceLock<Arc<SessionStats>>,
 }
 
 struct QueueState {
@@ -154,6 +159,15 @@ struct QueueState {
 pub struct OutSender(Arc<OutQueue>);
 
 impl OutSender {
+    /// Starts counting the session's traffic (once; a later call keeps the first).
+    pub fn attach_stats(&self, stats: Arc<SessionStats>) {
+        let _ = self.0.stats.set(stats);
+    }
+
+    pub fn stats(&self) -> Option<&Arc<SessionStats>> {
+        self.0.stats.get()
+    }
+
     /// Queues `out` if there is room, waking the receiver.
     pub fn try_send(&self, out: Outgoing) -> Result<(), TrySendError> {
         let waker = {
@@ -254,6 +268,10 @@ impl OutQueue {
 pub struct OutReceiver(Arc<OutQueue>);
 
 impl OutReceiver {
+    /// The session's statistics, if its realm keeps them (see [`OutSender::attach_stats`]).
+    pub fn stats(&self) -> Option<&Arc<SessionStats>> {
+        self.0.stats.get()
+    }
     /// Takes everything queued, waiting while the queue is empty; `None` once it is closed
     /// and empty. The queue goes on with the allocation of the last batch given back to
     /// [`Self::recycle`], if any.

@@ -16,6 +16,7 @@ use crate::dealer::Dealer;
 use crate::message::Id;
 use crate::router::{ConnectionInfo, Router, RouterError};
 use crate::session::SessionHandle;
+use crate::session_stats::SessionStatsConfig;
 use crate::uri::UriCheck;
 
 /// Realm options as Crossbar.io reads them.
@@ -63,13 +64,16 @@ pub struct RealmConfig {
     /// Router-to-router links (Crossbar.io); accepted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rlinks: Vec<serde_json::Value>,
-    /// The realm store (Crossbar.io's `memory` store): event history.
+    /// The realm store (Crossbar.io's `memory` store): event history, call queues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<RealmStoreConfig>,
+    /// Session statistics published on `wamp.session.on_stats`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<SessionStatsConfig>,
 }
 
-/// A realm's `store`: `{type: "memory", limit?, event-history: [{uri, match?, limit?}]}`.
-/// `call-queue` is accepted and not used (a warning at realm start says so).
+/// A realm's `store`: `{type: "memory", limit?, event-history: [{uri, match?, limit?}],
+/// call-queue: [{uri, match?, limit?}]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RealmStoreConfig {
@@ -85,7 +89,22 @@ pub struct RealmStoreConfig {
     )]
     pub event_history: Vec<EventHistoryConfig>,
     #[serde(default, rename = "call-queue", skip_serializing_if = "Vec::is_empty")]
-    pub call_queue: Vec<serde_json::Value>,
+    pub call_queue: Vec<CallQueueConfig>,
+}
+
+/// Procedures whose calls wait in a queue when every callee is at its REGISTER `concurrency`
+/// (Crossbar.io's `call-queue`), instead of failing with `max_concurrency_reached`. The entry
+/// applies to the registrations whose URI its `uri` and `match` select.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallQueueConfig {
+    pub uri: String,
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// How many calls may wait (default: the store's `limit`, else
+    /// [`RealmStoreConfig::DEFAULT_QUEUE_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 /// One subscription whose events the store keeps.
@@ -102,6 +121,25 @@ pub struct EventHistoryConfig {
 impl RealmStoreConfig {
     /// Crossbar.io's `GLOBAL_HISTORY_LIMIT`.
     pub const DEFAULT_LIMIT: usize = 100;
+    /// How many calls a call queue holds when neither it nor the store names a limit
+    /// (Crossbar.io's queues have no bound; ours have one, as every queue here does).
+    pub const DEFAULT_QUEUE_LIMIT: usize = 1000;
+
+    /// The call queues, as (URI pattern, match policy, limit), for the dealer.
+    pub(crate) fn call_queues(&self) -> Vec<(String, crate::uri::MatchPolicy, usize)> {
+        self.call_queue
+            .iter()
+            .map(|q| {
+                let policy = q
+                    .policy
+                    .as_deref()
+                    .and_then(crate::uri::MatchPolicy::parse)
+                    .unwrap_or(crate::uri::MatchPolicy::Exact);
+                let limit = q.limit.or(self.limit).unwrap_or(Self::DEFAULT_QUEUE_LIMIT);
+                (q.uri.clone(), policy, limit)
+            })
+            .collect()
+    }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.kind != "memory" {
@@ -114,25 +152,37 @@ impl RealmStoreConfig {
             ));
         }
         for (i, h) in self.event_history.iter().enumerate() {
-            let at = |k: &str| format!("event-history[{i}].{k}");
-            let policy = match h.policy.as_deref() {
-                None => crate::uri::MatchPolicy::Exact,
-                Some(m) => crate::uri::MatchPolicy::parse(m).ok_or_else(|| {
-                    ConfigError::new(at("match"), format!("invalid match policy \"{m}\""))
-                })?,
-            };
-            if !crate::uri::is_valid(&h.uri, UriCheck::Loose, policy) {
-                return Err(ConfigError::new(
-                    at("uri"),
-                    format!("invalid topic \"{}\"", h.uri),
-                ));
-            }
-            if h.limit == Some(0) {
-                return Err(ConfigError::new(at("limit"), "must be at least 1"));
-            }
+            check_store_entry("topic", &h.uri, h.policy.as_deref(), h.limit)
+                .map_err(|e| e.within(&format!("event-history[{i}]")))?;
+        }
+        for (i, q) in self.call_queue.iter().enumerate() {
+            check_store_entry("procedure", &q.uri, q.policy.as_deref(), q.limit)
+                .map_err(|e| e.within(&format!("call-queue[{i}]")))?;
         }
         Ok(())
     }
+}
+
+/// An `event-history` or `call-queue` entry: a URI pattern `what` names, its match policy,
+/// its limit.
+fn check_store_entry(
+    what: &str,
+    uri: &str,
+    policy: Option<&str>,
+    limit: Option<usize>,
+) -> Result<(), ConfigError> {
+    let policy = match policy {
+        None => crate::uri::MatchPolicy::Exact,
+        Some(m) => crate::uri::MatchPolicy::parse(m)
+            .ok_or_else(|| ConfigError::new("match", format!("invalid match policy \"{m}\"")))?,
+    };
+    if !crate::uri::is_valid(uri, UriCheck::Loose, policy) {
+        return Err(ConfigError::new("uri", format!("invalid {what} \"{uri}\"")));
+    }
+    if limit == Some(0) {
+        return Err(ConfigError::new("limit", "must be at least 1"));
+    }
+    Ok(())
 }
 
 impl RealmConfig {
@@ -144,6 +194,7 @@ impl RealmConfig {
             options: RealmOptions::default(),
             rlinks: Vec::new(),
             store: None,
+            stats: None,
         }
     }
 
@@ -171,6 +222,9 @@ impl RealmConfig {
         }
         if let Some(store) = &self.store {
             store.validate().map_err(|e| e.within("store"))?;
+        }
+        if let Some(stats) = &self.stats {
+            stats.validate().map_err(|e| e.within("stats"))?;
         }
         for (i, l) in self.rlinks.iter().enumerate() {
             if !l.is_object() {
@@ -250,6 +304,10 @@ pub struct Realm {
     /// The store keeps event history (fixed at start): publications skip it otherwise
     /// without touching the broker's lock.
     pub(crate) keeps_history: bool,
+    /// The store's call queues: (URI pattern, match policy, limit), fixed at start.
+    call_queues: Vec<(String, crate::uri::MatchPolicy, usize)>,
+    /// Session statistics, if the realm keeps them.
+    stats: Option<SessionStatsConfig>,
     /// Router-internal sessions by authrole (see [`Realm::service_session`]).
     services: tokio::sync::Mutex<HashMap<String, Session>>,
     /// For joining service sessions; the router owns the realm, so the link is weak.
@@ -307,6 +365,12 @@ impl Realm {
                 .store
                 .as_ref()
                 .is_some_and(|s| !s.event_history.is_empty()),
+            call_queues: config
+                .store
+                .as_ref()
+                .map(RealmStoreConfig::call_queues)
+                .unwrap_or_default(),
+            stats: config.stats,
             broker: RwLock::new(Broker::with_history(config.store.as_ref())),
             dealer: RwLock::new(Dealer::default()),
             closed: AtomicBool::new(false),
@@ -327,6 +391,24 @@ impl Realm {
 
     pub fn created(&self) -> &str {
         &self.created
+    }
+
+    pub fn stats_config(&self) -> Option<&SessionStatsConfig> {
+        self.stats.as_ref()
+    }
+
+    /// The limit of the call queue for a registration of `procedure`, if the store has one
+    /// that selects it (the first that does).
+    pub(crate) fn call_queue_limit(&self, procedure: &str) -> Option<usize> {
+        use crate::uri::MatchPolicy;
+        self.call_queues
+            .iter()
+            .find(|(uri, policy, _)| match policy {
+                MatchPolicy::Exact => procedure == uri,
+                MatchPolicy::Prefix => procedure.starts_with(uri.as_str()),
+                MatchPolicy::Wildcard => crate::uri::wildcard_matches(uri, procedure),
+            })
+            .map(|(_, _, limit)| *limit)
     }
 
     pub fn is_closed(&self) -> bool {

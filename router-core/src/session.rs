@@ -31,6 +31,7 @@ use crate::message::{Id, Message, Payload, ProtocolViolation, code};
 use crate::peer::{OutReceiver, OutSender, Outgoing, TrySendError, out_queue};
 use crate::realm::Realm;
 use crate::router::{ConnectionInfo, LocalLink, Router};
+use crate::session_stats::SessionStats;
 use crate::transport::wire::{WireError, WireRead, WireWrite};
 use crate::value::{Dict, Value};
 use crate::{broker, dealer, dict, meta};
@@ -93,10 +94,14 @@ pub(crate) struct PendingInvocation {
     pub _concurrency: Option<crate::dealer::ConcurrencySlot>,
 }
 
-/// A CALL of this session that is in flight: which callee, which INVOCATION.
-pub(crate) struct CallRef {
-    pub callee: std::sync::Weak<SessionHandle>,
-    pub invocation: Id,
+/// A CALL of this session that is in flight: with a callee (which INVOCATION), or waiting
+/// in a registration's call queue.
+pub(crate) enum CallRef {
+    Invoked {
+        callee: std::sync::Weak<SessionHandle>,
+        invocation: Id,
+    },
+    Queued(std::sync::Weak<crate::call_queue::CallQueue>),
 }
 
 /// A testament: an event the router publishes when the session goes away.
@@ -284,6 +289,11 @@ impl Deferred {
 pub(crate) trait MessageSource: Send {
     fn next_message(&mut self)
     -> impl Future<Output = Result<Option<Message>, SourceError>> + Send;
+
+    /// The size in bytes of the last message's frame (0 where messages are not serialized).
+    fn last_size(&self) -> usize {
+        0
+    }
 }
 
 pub(crate) enum SourceError {
@@ -294,16 +304,24 @@ pub(crate) enum SourceError {
 struct WireSource<R> {
     reader: R,
     codec: Codec,
+    /// The size of the last frame read (for session statistics).
+    last_size: u32,
 }
 
 impl<R: WireRead> MessageSource for WireSource<R> {
+    fn last_size(&self) -> usize {
+        self.last_size as usize
+    }
+
     async fn next_message(&mut self) -> Result<Option<Message>, SourceError> {
         match self.reader.read_frame().await {
-            Ok(Some(frame)) => self
-                .codec
-                .decode_routed(&frame)
-                .map(Some)
-                .map_err(SourceError::Violation),
+            Ok(Some(frame)) => {
+                self.last_size = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+                self.codec
+                    .decode_routed(&frame)
+                    .map(Some)
+                    .map_err(SourceError::Violation)
+            }
             Ok(None) => Ok(None),
             Err(e) => Err(SourceError::Wire(e)),
         }
@@ -337,7 +355,17 @@ pub(crate) fn serve_wire<R: WireRead, W: WireWrite, G: Send + 'static>(
 ) -> impl Future<Output = ()> + Send + 'static {
     let (tx, rx) = out_queue(QUEUE_CAPACITY);
     Connection {
-        session: run(router, conn, WireSource { reader, codec }, tx, Some(codec)),
+        session: run(
+            router,
+            conn,
+            WireSource {
+                reader,
+                codec,
+                last_size: 0,
+            },
+            tx,
+            Some(codec),
+        ),
         writer: write_queue(writer, codec, rx),
         session_done: false,
         writer_done: false,
@@ -415,6 +443,11 @@ fn write_queue<W: WireWrite>(
                 let mut buf = BytesMut::new();
                 frames.extend(batch.drain(..).map(|o| o.encode_in(codec, &mut buf)));
                 rx.recycle(batch);
+                if let Some(stats) = rx.stats() {
+                    for f in &frames {
+                        stats.count(f.len());
+                    }
+                }
             }
             let res = writer.write_frames(&frames).await;
             frames.clear();
@@ -775,6 +808,13 @@ async fn handshake<S: MessageSource>(
         authorizer: None,
     };
     meta::on_join(&ctx.realm, &ctx.handle, &mut ctx.deferred);
+    if let Some(config) = ctx.realm.stats_config() {
+        let stats = Arc::new(SessionStats::new(config.clone(), &ctx.realm, &ctx.handle));
+        if config.trigger_on_join {
+            stats.publish_now(false);
+        }
+        tx.attach_stats(stats);
+    }
     ctx.deferred.flush().await;
     Some(ctx)
 }
@@ -842,6 +882,16 @@ async fn established<S: MessageSource>(ctx: &mut SessionCtx, src: &mut S) -> boo
             };
             match next {
                 None => None,
+                Some(Ok(Some(msg))) if handle.tx.stats().is_some() => {
+                    if let Some(stats) = handle.tx.stats() {
+                        stats.count(src.last_size());
+                    }
+                    if ctx.realm.has_authorizers() {
+                        Some(Box::pin(crate::authorizer::dispatch_authorized(ctx, msg)).await)
+                    } else {
+                        Some(dispatch(ctx, msg))
+                    }
+                }
                 Some(Ok(Some(msg))) if ctx.realm.has_authorizers() => {
                     Some(Box::pin(crate::authorizer::dispatch_authorized(ctx, msg)).await)
                 }
@@ -1023,6 +1073,11 @@ impl SessionCtx {
         }
         dealer::session_gone(&self.handle, &mut self.deferred);
         meta::on_leave(&self.realm, &self.handle, &mut self.deferred);
+        if let Some(stats) = self.handle.tx.stats()
+            && stats.config().trigger_on_leave
+        {
+            stats.publish_now(true);
+        }
         // Deliver in the background: this session's own queue is going away.
         std::mem::take(&mut self.deferred).spawn_flush();
         debug!(session = id, "session left");

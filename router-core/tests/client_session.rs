@@ -697,6 +697,30 @@ async fn meta_events_and_kills() {
     assert_eq!(bounded(b.closed()).await.reason, "wamp.close.killed");
     let ev = next_event(&mut on_unregister).await;
     assert_eq!(ev.args, vec![a_id, Value::from(reg.id)]);
+    // Killing by authrole takes every session of that role and no other.
+    let c = join(&router, "carol", "app2").await;
+    let d = join(&router, "dave", "app2").await;
+    let e = join(&router, "erin", "app").await;
+    let killed = bounded(w.call(
+        "wamp.session.kill_by_authrole",
+        vec!["app2".into()],
+        dict! {"reason" => "com.example.maintenance", "message" => "back soon"},
+        CallOptions::default(),
+    ))
+    .await
+    .unwrap();
+    let mut killed = ids(&killed.value());
+    killed.sort();
+    let mut expected = vec![c.session_id(), d.session_id()];
+    expected.sort();
+    assert_eq!(killed, expected);
+    for s in [&c, &d] {
+        let closed = bounded(s.closed()).await;
+        assert_eq!(closed.reason, "com.example.maintenance");
+        assert_eq!(closed.message, "back soon");
+    }
+    assert!(!e.is_closed());
+    bounded(e.leave("wamp.close.normal")).await.unwrap();
     // The caller is never killed by its own kill call.
     let n = bounded(w.call_simple("wamp.session.kill_all", vec![])).await;
     assert_eq!(n.unwrap(), Value::Int(0));

@@ -215,6 +215,16 @@ async def scenario_rpc(url, ser):
     await expect_error(caller.call(f"{NS}.test.busyrr"), "crossbar.error.max_concurrency_reached",
                        "a third call to two round-robin callees with concurrency 1")
     check([await t for t in two] == ["done", "done"], "round-robin spreads calls over callees below their limit")
+    # Shared registrations: first and last pick by registration order, random spreads.
+    for policy in ("first", "last", "random"):
+        for name, s in (("callee", callee), ("other", other)):
+            await s.register(lambda name=name: name, f"{NS}.shared.{policy}", options=RegisterOptions(invoke=policy))
+        got = [await caller.call(f"{NS}.shared.{policy}") for _ in range(40)]
+        expected = {"first": {"callee"}, "last": {"other"}, "random": {"callee", "other"}}[policy]
+        check(set(got) == expected, f"shared registration '{policy}' invokes {sorted(expected)} (got {sorted(set(got))})")
+    await expect_error(caller.register(lambda: None, f"{NS}.shared.first", options=RegisterOptions(invoke="last")),
+                       "wamp.error.procedure_exists_with_different_invocation_policy",
+                       "a shared registration with another policy")
     # REGISTER with force_reregister, as Crossbar.io has it: the procedure moves to the new callee.
     await other.register(lambda a, b: "taken over", f"{NS}.test.add2", options=RegisterOptions(force_reregister=True))
     check(await caller.call(f"{NS}.test.add2", 2, 3) == "taken over", "force_reregister takes the procedure over")

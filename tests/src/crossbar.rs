@@ -81,6 +81,16 @@ impl Crossbar {
     }
 }
 
+/// Runs `script --url ws://127.0.0.1:<port>/ws` (and `args`) against Crossbar.io started on
+/// `config`, printing Crossbar.io's log if it fails; see [`crate::run_ws_script_on_node`].
+pub fn run_ws_script(config: &serde_json::Value, port: u16, script: &str, args: &[&str]) {
+    let Some(bin) = crossbar_bin() else { return };
+    let cb = Crossbar::start(&bin, &config.to_string(), &[port]);
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let out = crate::run_py(script, &[&["--url", url.as_str()], args].concat());
+    cb.check(|| crate::assert_py_ok(&out, &format!("{script} against Crossbar.io")));
+}
+
 impl Drop for Crossbar {
     fn drop(&mut self) {
         // SIGTERM lets Crossbar.io stop its worker processes; SIGKILL if it does not exit.

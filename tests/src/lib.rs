@@ -156,6 +156,24 @@ pub fn assert_py_ok(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
 }
 
+/// Runs `script --url ws://127.0.0.1:<port>/ws` (and `args`) against a node started on
+/// `config`, which `crossbar-edge check` must accept first; the node's log is printed if the
+/// script fails. The usual first half of a test whose second half runs the same script
+/// against Crossbar.io ([`crossbar::run_ws_script`]).
+pub fn run_ws_script_on_node(config: &serde_json::Value, port: u16, script: &str, args: &[&str]) {
+    let config = config.to_string();
+    let (ok, text) = check_config(&config);
+    assert!(ok, "check refused the config: {text}");
+    let mut node = Node::start(&config, &[]);
+    node.wait_ready(&[port]);
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let out = run_py(script, &[&["--url", url.as_str()], args].concat());
+    if !out.status.success() {
+        println!("node log:\n{}", node.log_text());
+    }
+    assert_py_ok(&out, script);
+}
+
 /// A node config with one router worker: realm `realm1` whose `anonymous` role may do
 /// everything, and a Web transport on `port` with a JSON root, WAMP on `/ws` and the services
 /// of `paths` (an object of path → service).
@@ -179,6 +197,18 @@ pub fn web_node_config(port: u16, paths: serde_json::Value) -> serde_json::Value
             "paths": all_paths
         }]
     }]})
+}
+
+/// [`web_node_config`] without extra paths, with `extra` (a `store`, `stats`, …) merged into
+/// the realm.
+pub fn realm_node_config(port: u16, extra: serde_json::Value) -> serde_json::Value {
+    let mut config = web_node_config(port, serde_json::json!({}));
+    if let (Some(realm), serde_json::Value::Object(extra)) =
+        (config["workers"][0]["realms"][0].as_object_mut(), extra)
+    {
+        realm.extend(extra);
+    }
+    config
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again soon).
