@@ -145,7 +145,21 @@ run_router() { # name
         rss_pid=$(crossbar_router_worker "$pid") || { echo "no Crossbar.io router worker found" >&2; exit 1; }
         rss_tree=()
     fi
+    # Every load scenario reports the router's CPU seconds over its window (the whole node
+    # tree for crossbar-edge, the router worker for Crossbar.io) and the work per CPU-second.
+    common+=(--router-pid "$rss_pid" "${rss_tree[@]}")
 
+    # Ordinary clients: every message its own write (autobahn, browsers, devices).
+    echo "== $name: rpc, 100 callers x 1 outstanding, unbatched" >&2
+    bench "${name}_rpc_unb" --url "$rs" "${common[@]}" --unbatched rpc --callers 100 --outstanding 1
+    echo "== $name: rpc, 8 callers x 32 outstanding, unbatched" >&2
+    bench "${name}_rpc_unb8" --url "$rs" "${common[@]}" --unbatched rpc --callers 8 --outstanding 32
+    echo "== $name: rpc, 1000 connections, a call every 200 ms each, unbatched" >&2
+    bench "${name}_rpc_1000" --url "$rs" "${common[@]}" --unbatched rpc --callers 1000 --outstanding 1 --interval-ms 200
+    echo "== $name: pubsub 1 -> 100, unbatched" >&2
+    bench "${name}_pubsub_unb_100" --url "$rs" "${common[@]}" --unbatched pubsub --subscribers 100
+
+    # Pipelining clients (many messages per write): the best case.
     echo "== $name: rpc" >&2
     bench "${name}_rpc" --url "$rs" "${common[@]}" rpc --callers 8 --outstanding 32
     peak=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("calls_per_s", 0))' "$RES/${name}_rpc.json")
@@ -161,7 +175,7 @@ run_router() { # name
     echo "== $name: websocket rpc (json)" >&2
     bench "${name}_wsrpc" --url "ws://127.0.0.1:$web/ws" --serializer json "${common[@]}" rpc
     echo "== $name: $SESSIONS idle sessions" >&2
-    bench "${name}_sessions" --url "$rs" sessions --count "$SESSIONS" --router-pid "$rss_pid" "${rss_tree[@]}"
+    bench "${name}_sessions" --url "$rs" --router-pid "$rss_pid" "${rss_tree[@]}" sessions --count "$SESSIONS"
     echo "== $name: management API" >&2
     bench "${name}_mgmt" mgmt --cbdir "$dir/.crossbar"
 
@@ -176,9 +190,12 @@ run_router crossbar
 echo "== limit line: bare tokio-tungstenite echo server on core $ROUTER_CPU" >&2
 eport=$(free_port)
 setsid taskset -c "$ROUTER_CPU" "$BENCH" echo-server --listen "127.0.0.1:$eport" 2>/dev/null &
-PIDS+=("$!")
+epid=$!
+PIDS+=("$epid")
 wait_port "$eport" 10
-bench echo --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
+bench echo --url "ws://127.0.0.1:$eport" --router-pid "$epid" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
+# The same with ordinary clients' writes, as the unbatched rpc scenario's callers.
+bench echo_unb --url "ws://127.0.0.1:$eport" --router-pid "$epid" --unbatched --warmup "$WARMUP" --duration "$DURATION" echo --connections 100 --outstanding 1
 # The latency floor: one message in flight. A WAMP call is two such round trips (caller →
 # router → callee and back), so no router here can answer a call faster than twice this.
 bench echo1 --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 1 --outstanding 1
@@ -200,7 +217,20 @@ def get(router, scen, key):
 
 rows = [
     # metric, scenario, key, better
+    # Ordinary clients (every message its own write): what users see.
+    ("rpc_unbatched_calls_per_s", "rpc_unb", "calls_per_s", "higher"),
+    ("rpc_unbatched_calls_per_cpu_s", "rpc_unb", "calls_per_cpu_s", "higher"),
+    ("rpc_unbatched_p50_us", "rpc_unb", "p50_us", "lower"),
+    ("rpc_unbatched_p99_us", "rpc_unb", "p99_us", "lower"),
+    ("rpc_unbatched_8x32_calls_per_s", "rpc_unb8", "calls_per_s", "higher"),
+    ("rpc_unbatched_8x32_calls_per_cpu_s", "rpc_unb8", "calls_per_cpu_s", "higher"),
+    ("rpc_1000conn_calls_per_cpu_s", "rpc_1000", "calls_per_cpu_s", "higher"),
+    ("rpc_1000conn_p99_us", "rpc_1000", "p99_us", "lower"),
+    ("pubsub_unbatched_events_per_s_100", "pubsub_unb_100", "events_per_s", "higher"),
+    ("pubsub_unbatched_events_per_cpu_s_100", "pubsub_unb_100", "events_per_cpu_s", "higher"),
+    # Pipelining clients: the best case.
     ("rpc_calls_per_s", "rpc", "calls_per_s", "higher"),
+    ("rpc_calls_per_cpu_s", "rpc", "calls_per_cpu_s", "higher"),
     ("rpc_peak_p50_us", "rpc", "p50_us", "lower"),
     ("rpc_peak_p99_us", "rpc", "p99_us", "lower"),
     ("rpc_peak_p999_us", "rpc", "p999_us", "lower"),
@@ -213,6 +243,7 @@ rows = [
     ("pubsub_events_per_s_1", "pubsub_1", "events_per_s", "higher"),
     ("pubsub_events_per_s_10", "pubsub_10", "events_per_s", "higher"),
     ("pubsub_events_per_s_100", "pubsub_100", "events_per_s", "higher"),
+    ("pubsub_events_per_cpu_s_100", "pubsub_100", "events_per_cpu_s", "higher"),
     ("pubsub_p99_us_100", "pubsub_100", "p99_us", "lower"),
     ("rss_per_session_kib", "sessions", "rss_per_session_kib", "lower"),
     ("startup_ms", "startup", "startup_ms", "lower"),
@@ -230,13 +261,20 @@ for metric, scen, key, better in rows:
     r = e / c if e is not None and c not in (None, 0) else None
     out[metric] = {"edge": e, "crossbar": c, "ratio": r}
     lines.append(f"{metric:<26} {fmt(e):>14} {fmt(c):>14} {('%.3g' % r) if r is not None else 'n/a':>9}  {better}")
-echo = load("echo").get("msgs_per_s")
-rpc = out["rpc_calls_per_s"]["edge"]
-share = rpc / echo if rpc and echo else None
-out["echo_limit_msgs_per_s"] = {"edge": echo, "crossbar": None, "ratio": share}
 print("\n".join(lines))
-print(f"limit line: bare tokio-tungstenite echo {fmt(echo)} round trips/s; "
-      f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of it")
+# The limit lines: a call is two messages in and two out at the router, an echo round trip
+# one of each, so 50 % of the echo's round trips is the ceiling for calls.
+for label, echo_scen, rpc_metric, key in (
+        ("ordinary clients (100 x 1, every message its own write)", "echo_unb", "rpc_unbatched_calls_per_s", "echo_unbatched_limit_msgs_per_s"),
+        ("pipelining clients (8 x 32)", "echo", "rpc_calls_per_s", "echo_limit_msgs_per_s")):
+    e = load(echo_scen)
+    echo, rpc = e.get("msgs_per_s"), out[rpc_metric]["edge"]
+    share = rpc / echo if rpc and echo else None
+    out[key] = {"edge": echo, "crossbar": None, "ratio": share}
+    per_cpu = e.get("round_trips_per_cpu_s")
+    print(f"limit line, {label}: bare tokio-tungstenite echo {fmt(echo)} round trips/s"
+          f"{f' ({fmt(per_cpu)} per echo-server CPU-second)' if per_cpu else ''}; "
+          f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of it")
 e1 = load("echo1")
 if e1.get("p50_us") is not None:
     out["echo_floor_p99_us"] = {"edge": e1.get("p99_us"), "crossbar": None, "ratio": None}
@@ -246,7 +284,8 @@ for r in ("edge", "crossbar"):
     m = load(f"{r}_mgmt")
     if m.get("status") == "n/a":
         print(f"mgmt ({r}): n/a: {m.get('reason')}")
-    for scen in ("rpc", "rpclat", "wsrpc", "pubsub_1", "pubsub_10", "pubsub_100", "sessions", "startup"):
+    for scen in ("rpc_unb", "rpc_unb8", "rpc_1000", "pubsub_unb_100", "rpc", "rpclat", "wsrpc",
+                 "pubsub_1", "pubsub_10", "pubsub_100", "sessions", "startup"):
         d = load(f"{r}_{scen}")
         if d.get("status") == "failed":
             print(f"{scen} ({r}): failed: {d.get('reason')}")

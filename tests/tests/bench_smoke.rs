@@ -79,7 +79,41 @@ fn every_scenario_runs_against_a_node() {
     assert!(num(&r, "events") >= 100.0, "{r}");
     assert!(num(&r, "p99_us") > 0.0, "{r}");
 
+    // Ordinary clients: every message its own write, many connections at a low rate, and the
+    // router's CPU time over the window (the node's process tree).
     let pid = node.child.id().to_string();
+    let cpu = ["--router-pid", pid.as_str(), "--tree", "--unbatched"];
+    for scenario in [
+        &["rpc", "--callers", "20", "--outstanding", "1"][..],
+        &[
+            "rpc",
+            "--callers",
+            "50",
+            "--outstanding",
+            "1",
+            "--interval-ms",
+            "20",
+        ],
+        &["pubsub", "--subscribers", "10"],
+    ] {
+        let mut a = vec!["--url", rs.as_str()];
+        a.extend(short);
+        a.extend(cpu);
+        a.extend(scenario);
+        let r = bench(&a);
+        let work = if scenario[0] == "rpc" {
+            "calls"
+        } else {
+            "events"
+        };
+        assert!(num(&r, work) >= 50.0, "{r}");
+        let cpu_s = num(&r, "router_cpu_s");
+        assert!(cpu_s >= 0.0, "{r}");
+        if cpu_s > 0.0 {
+            assert!(num(&r, &format!("{work}_per_cpu_s")) > 0.0, "{r}");
+        }
+    }
+
     let r = bench(&[
         "--url",
         &rs,

@@ -282,18 +282,38 @@ impl Conn {
     }
 }
 
+/// Whether every frame goes out in a write of its own (`--unbatched`).
+static UNBATCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets the write pattern of every connection's writer task (see [`spawn_writer`]).
+pub fn set_unbatched(on: bool) {
+    UNBATCHED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn unbatched() -> bool {
+    UNBATCHED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Frames queued per connection before senders wait: bounded so a stalled router pushes back
 /// on the load generator instead of growing memory.
 const QUEUE: usize = 8192;
 
 /// A task that writes everything queued on the returned sender, as many frames per syscall
-/// as are waiting. It ends (closing the connection) when every sender is dropped.
+/// as are waiting (or, with `--unbatched`, each frame with a syscall of its own, as ordinary
+/// clients do). It ends (closing the connection) when every sender is dropped.
 pub fn spawn_writer(mut w: Writer) -> (mpsc::Sender<Bytes>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
+    let per_message = unbatched();
     let task = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(1024);
-        while rx.recv_many(&mut batch, 1024).await > 0 {
-            if w.write(&batch).await.is_err() {
+        'run: while rx.recv_many(&mut batch, 1024).await > 0 {
+            if per_message {
+                for f in batch.drain(..) {
+                    if w.write(std::slice::from_ref(&f)).await.is_err() {
+                        break 'run;
+                    }
+                }
+            } else if w.write(&batch).await.is_err() {
                 break;
             }
             batch.clear();

@@ -57,6 +57,7 @@ fn message(size: usize) -> Bytes {
 
 pub async fn run_echo(url: &str, o: &EchoOpts) -> Result<Report> {
     let phase = Arc::new(Phase::default());
+    let per_message = crate::conn::unbatched();
     let mut tasks = Vec::new();
     for _ in 0..o.connections {
         let (ws, _) = tokio_tungstenite::connect_async(url)
@@ -68,7 +69,13 @@ pub async fn run_echo(url: &str, o: &EchoOpts) -> Result<Report> {
             let mut batch = Vec::with_capacity(1024);
             while rx.recv_many(&mut batch, 1024).await > 0 {
                 for m in batch.drain(..) {
-                    if w.feed(Message::Binary(m)).await.is_err() {
+                    // Ordinary clients (--unbatched): every message its own write.
+                    let sent = if per_message {
+                        w.send(Message::Binary(m)).await
+                    } else {
+                        w.feed(Message::Binary(m)).await
+                    };
+                    if sent.is_err() {
                         return;
                     }
                 }
@@ -136,5 +143,6 @@ pub async fn run_echo(url: &str, o: &EchoOpts) -> Result<Report> {
     );
     Ok(json!({
         "scenario": "echo", "msgs_per_s": rate, "p50_us": us(0.5), "p99_us": us(0.99),
+        "round_trips": done, "seconds": window.as_secs_f64(),
     }))
 }

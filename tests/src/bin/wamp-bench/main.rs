@@ -16,8 +16,8 @@ mod sessions;
 mod startup;
 
 use std::path::PathBuf;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -35,6 +35,16 @@ pub type Report = serde_json::Value;
 pub fn clock_ns() -> u64 {
     static START: LazyLock<Instant> = LazyLock::new(Instant::now);
     (1u64 << 60) + START.elapsed().as_nanos() as u64
+}
+
+/// The router whose CPU time runs measure (`--router-pid`, `--tree`).
+static ROUTER: OnceLock<(u32, bool)> = OnceLock::new();
+/// The CPU seconds the router used in the last measured window.
+static ROUTER_CPU: Mutex<Option<f64>> = Mutex::new(None);
+
+fn router_cpu_seconds() -> Option<f64> {
+    let (pid, tree) = *ROUTER.get()?;
+    procfs::cpu_seconds(pid, tree)
 }
 
 /// The phases of a timed run, shared by every task of a scenario: results count only while
@@ -68,14 +78,19 @@ impl Phase {
         let _ = rx.wait_for(|s| *s).await;
     }
 
-    /// Warms up, measures for `duration`, stops; returns the measured window.
+    /// Warms up, measures for `duration`, stops; returns the measured window. The router's
+    /// CPU time over the window is kept for the report (see [`ROUTER`]).
     pub async fn run(&self, warmup: Duration, duration: Duration) -> Duration {
         tokio::time::sleep(warmup).await;
+        let cpu = router_cpu_seconds();
         self.state.store(Phase::MEASURE, Ordering::Relaxed);
         let t = Instant::now();
         tokio::time::sleep(duration).await;
         self.state.store(Phase::STOP, Ordering::Relaxed);
         let window = t.elapsed();
+        if let (Some(a), Some(b)) = (cpu, router_cpu_seconds()) {
+            *ROUTER_CPU.lock().expect("not poisoned") = Some(b - a);
+        }
         self.stop.send_replace(true);
         window
     }
@@ -108,6 +123,17 @@ struct Cli {
     /// one core).
     #[arg(long, global = true, default_value_t = 1)]
     threads: usize,
+    /// Every message its own write, as ordinary clients send (autobahn, a browser). Without
+    /// it a connection writes everything it has queued at once, as a pipelining client.
+    #[arg(long, global = true)]
+    unbatched: bool,
+    /// The router process: its CPU time over the measured window is reported, with the work
+    /// done per router CPU-second (and `sessions` reads its memory).
+    #[arg(long, global = true)]
+    router_pid: Option<u32>,
+    /// With --router-pid: the process and all its descendants.
+    #[arg(long, global = true)]
+    tree: bool,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -123,6 +149,10 @@ enum Scenario {
         /// Bytes of the string argument each call carries.
         #[arg(long, default_value_t = 16)]
         payload: usize,
+        /// Milliseconds each caller waits after a result before its next call (0: none), for
+        /// many connections at a low rate each.
+        #[arg(long, default_value_t = 0.0)]
+        interval_ms: f64,
     },
     /// One caller at a fixed rate: latency percentiles at that load.
     RpcLatency {
@@ -142,16 +172,10 @@ enum Scenario {
         #[arg(long, default_value_t = 16)]
         payload: usize,
     },
-    /// S idle sessions: router resident memory per session.
+    /// S idle sessions: router resident memory per session (of --router-pid, --tree).
     Sessions {
         #[arg(long, default_value_t = 10000)]
         count: usize,
-        /// The process holding the sessions.
-        #[arg(long)]
-        router_pid: u32,
-        /// Sum the RSS of the process and all its descendants.
-        #[arg(long)]
-        tree: bool,
         /// Seconds to let memory settle before each reading.
         #[arg(long, default_value_t = 1.0)]
         settle: f64,
@@ -219,10 +243,11 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
     if duration.is_zero() {
         bail!("--duration must be positive");
     }
-    let rpc_opts = |callers, outstanding, payload| rpc::RpcOpts {
+    let rpc_opts = |callers, outstanding, payload, interval_ms: f64| rpc::RpcOpts {
         callers,
         outstanding,
         payload,
+        interval: Duration::from_secs_f64(interval_ms.max(0.0) / 1000.0),
         warmup,
         duration,
     };
@@ -231,14 +256,16 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
             callers,
             outstanding,
             payload,
+            interval_ms,
         } => {
             if *callers == 0 || *outstanding == 0 {
                 bail!("--callers and --outstanding must be at least 1");
             }
-            rpc::run_rpc(t, c, realm, &rpc_opts(*callers, *outstanding, *payload)).await?
+            let o = rpc_opts(*callers, *outstanding, *payload, *interval_ms);
+            rpc::run_rpc(t, c, realm, &o).await?
         }
         Scenario::RpcLatency { rate, payload } => {
-            rpc::run_rpc_latency(t, c, realm, *rate, &rpc_opts(1, 1, *payload)).await?
+            rpc::run_rpc_latency(t, c, realm, *rate, &rpc_opts(1, 1, *payload, 0.0)).await?
         }
         Scenario::Pubsub {
             subscribers,
@@ -254,13 +281,11 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
             };
             pubsub::run_pubsub(t, c, realm, &o).await?
         }
-        Scenario::Sessions {
-            count,
-            router_pid,
-            tree,
-            settle,
-        } => {
-            sessions::run_sessions(t, c, realm, *count, *router_pid, *tree, secs(*settle)?).await?
+        Scenario::Sessions { count, settle } => {
+            let Some(pid) = cli.router_pid else {
+                bail!("sessions needs --router-pid");
+            };
+            sessions::run_sessions(t, c, realm, *count, pid, cli.tree, secs(*settle)?).await?
         }
         Scenario::Startup {
             runs,
@@ -313,9 +338,37 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
     }))
 }
 
+/// Adds the router's CPU time over the measured window to a report, and the work per router
+/// CPU-second (`calls`, `events`, `round_trips` divided by it): the figure that holds even
+/// when the load generator, not the router, is what limits the rate.
+fn with_router_cpu(mut report: Report) -> Report {
+    let Some(cpu) = ROUTER_CPU.lock().expect("not poisoned").take() else {
+        return report;
+    };
+    let Some(obj) = report.as_object_mut() else {
+        return report;
+    };
+    obj.insert("router_cpu_s".into(), cpu.into());
+    if let Some(seconds) = obj.get("seconds").and_then(|v| v.as_f64()) {
+        obj.insert("router_cpu_share".into(), (cpu / seconds).into());
+    }
+    for work in ["calls", "events", "round_trips"] {
+        if let Some(n) = obj.get(work).and_then(|v| v.as_f64())
+            && cpu > 0.0
+        {
+            obj.insert(format!("{work}_per_cpu_s"), (n / cpu).into());
+        }
+    }
+    report
+}
+
 fn main() {
     let cli = Cli::parse();
     let json = cli.json;
+    conn::set_unbatched(cli.unbatched);
+    if let Some(pid) = cli.router_pid {
+        let _ = ROUTER.set((pid, cli.tree));
+    }
     let rt = if cli.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -330,6 +383,21 @@ fn main() {
     clock_ns();
     match rt.block_on(run(cli)) {
         Ok(Some(report)) => {
+            let report = with_router_cpu(report);
+            if let Some(cpu) = report.get("router_cpu_s").and_then(|v| v.as_f64()) {
+                let per = [
+                    "calls_per_cpu_s",
+                    "events_per_cpu_s",
+                    "round_trips_per_cpu_s",
+                ]
+                .iter()
+                .find_map(|k| report.get(*k).and_then(|v| v.as_f64()).map(|v| (*k, v)));
+                eprintln!(
+                    "router CPU: {cpu:.2} s in the window{}",
+                    per.map(|(k, v)| format!(", {v:.0} {k}"))
+                        .unwrap_or_default()
+                );
+            }
             if json {
                 println!("{report}");
             }

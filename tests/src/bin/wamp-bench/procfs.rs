@@ -1,5 +1,5 @@
-//! Resident memory of a router from `/proc`: one process, or a process and its descendants
-//! (a node whose router workers are child processes).
+//! Resident memory and CPU time of a router from `/proc`: one process, or a process and its
+//! descendants (a node whose router workers are child processes).
 
 use std::fs;
 
@@ -49,4 +49,26 @@ pub fn rss_total_kib(pid: u32, with_tree: bool) -> Option<u64> {
         sum += rss_kib(p).unwrap_or(0);
     }
     rss_kib(pid).map(|_| sum)
+}
+
+/// User plus system CPU time of `pid` in clock ticks (fields 14 and 15 of `/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The kernel's clock ticks per second for `/proc` times (`getconf CLK_TCK`; 100 on Linux
+/// everywhere this runs).
+const CLK_TCK: f64 = 100.0;
+
+/// CPU seconds (user + system) `pid` has used so far, or its whole process tree.
+pub fn cpu_seconds(pid: u32, with_tree: bool) -> Option<f64> {
+    let pids = if with_tree { tree(pid) } else { vec![pid] };
+    let own = cpu_ticks(pid)?;
+    let others: u64 = pids[1..].iter().filter_map(|p| cpu_ticks(*p)).sum();
+    Some((own + others) as f64 / CLK_TCK)
 }

@@ -146,6 +146,7 @@ pub async fn run_pubsub(
     );
     Ok(json!({
         "scenario": "pubsub", "subscribers": o.subscribers, "events": delivered,
+        "seconds": window.as_secs_f64(),
         "events_per_s": rate, "publications_per_s": rate / m as f64,
         "p50_us": us(0.5), "p99_us": us(0.99), "p999_us": us(0.999),
     }))

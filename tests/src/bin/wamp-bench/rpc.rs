@@ -22,6 +22,8 @@ pub struct RpcOpts {
     pub callers: usize,
     pub outstanding: usize,
     pub payload: usize,
+    /// Each caller's pause after a result before its next call.
+    pub interval: Duration,
     pub warmup: Duration,
     pub duration: Duration,
 }
@@ -100,6 +102,7 @@ async fn caller(
     codec: Codec,
     call: Arc<Template>,
     window: usize,
+    interval: Duration,
     phase: Arc<Phase>,
 ) -> CallerStats {
     let mut st = CallerStats::default();
@@ -144,6 +147,9 @@ async fn caller(
             st.first_error = codec.decode(&frame).ok().map(|m| format!("{m:?}"));
         }
         if state != Phase::STOP {
+            if !interval.is_zero() {
+                tokio::time::sleep(interval).await;
+            }
             slots.put(next, Instant::now());
             if tx.send(call.encode(next)).await.is_err() {
                 break;
@@ -175,6 +181,7 @@ pub async fn run_rpc(target: &Target, codec: Codec, realm: &str, o: &RpcOpts) ->
             codec,
             call.clone(),
             o.outstanding,
+            o.interval,
             phase.clone(),
         )));
     }
@@ -212,6 +219,7 @@ pub async fn run_rpc(target: &Target, codec: Codec, realm: &str, o: &RpcOpts) ->
     Ok(json!({
         "scenario": "rpc", "callers": o.callers, "outstanding": o.outstanding,
         "calls": done, "errors": errors, "seconds": window.as_secs_f64(),
+        "interval_ms": o.interval.as_secs_f64() * 1000.0,
         "calls_per_s": rate, "p50_us": us(0.5), "p99_us": us(0.99), "p999_us": us(0.999),
     }))
 }
