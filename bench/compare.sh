@@ -194,8 +194,16 @@ epid=$!
 PIDS+=("$epid")
 wait_port "$eport" 10
 bench echo --url "ws://127.0.0.1:$eport" --router-pid "$epid" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
-# The same with ordinary clients' writes, as the unbatched rpc scenario's callers.
-bench echo_unb --url "ws://127.0.0.1:$eport" --router-pid "$epid" --unbatched --warmup "$WARMUP" --duration "$DURATION" echo --connections 100 --outstanding 1
+# The RawSocket scenarios' limit: a TCP server writing back every byte it reads, with the
+# write patterns of the rpc scenarios (ordinary clients and pipelining ones).
+echo "== limit line: bare TCP echo server (RawSocket framing) on core $ROUTER_CPU" >&2
+rport=$(free_port)
+setsid taskset -c "$ROUTER_CPU" "$BENCH" echo-server --raw --listen "127.0.0.1:$rport" 2>/dev/null &
+rpid=$!
+PIDS+=("$rpid")
+wait_port "$rport" 10
+bench echo_raw_unb --url "rs://127.0.0.1:$rport" --router-pid "$rpid" --unbatched --warmup "$WARMUP" --duration "$DURATION" echo --connections 100 --outstanding 1
+bench echo_raw --url "rs://127.0.0.1:$rport" --router-pid "$rpid" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
 # The latency floor: one message in flight. A WAMP call is two such round trips (caller →
 # router → callee and back), so no router here can answer a call faster than twice this.
 bench echo1 --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 1 --outstanding 1
@@ -264,17 +272,22 @@ for metric, scen, key, better in rows:
 print("\n".join(lines))
 # The limit lines: a call is two messages in and two out at the router, an echo round trip
 # one of each, so 50 % of the echo's round trips is the ceiling for calls.
-for label, echo_scen, rpc_metric, key in (
-        ("ordinary clients (100 x 1, every message its own write)", "echo_unb", "rpc_unbatched_calls_per_s", "echo_unbatched_limit_msgs_per_s"),
-        ("pipelining clients (8 x 32)", "echo", "rpc_calls_per_s", "echo_limit_msgs_per_s")):
-    e = load(echo_scen)
-    echo, rpc = e.get("msgs_per_s"), out[rpc_metric]["edge"]
+# The work per CPU-second has the same ceiling: half the echo server's round trips per
+# CPU-second.
+for label, echo_scen, rpc_scen, key in (
+        ("RawSocket, ordinary clients (100 x 1, every message its own write)", "echo_raw_unb", "rpc_unb", "echo_unbatched_limit_msgs_per_s"),
+        ("RawSocket, pipelining clients (8 x 32)", "echo_raw", "rpc", "echo_raw_limit_msgs_per_s"),
+        ("WebSocket (tokio-tungstenite), pipelining clients (8 x 32)", "echo", "rpc", "echo_limit_msgs_per_s")):
+    e, r = load(echo_scen), load(f"edge_{rpc_scen}")
+    echo, rpc = e.get("msgs_per_s"), r.get("calls_per_s")
     share = rpc / echo if rpc and echo else None
     out[key] = {"edge": echo, "crossbar": None, "ratio": share}
-    per_cpu = e.get("round_trips_per_cpu_s")
-    print(f"limit line, {label}: bare tokio-tungstenite echo {fmt(echo)} round trips/s"
-          f"{f' ({fmt(per_cpu)} per echo-server CPU-second)' if per_cpu else ''}; "
-          f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of it")
+    echo_cpu, rpc_cpu = e.get("round_trips_per_cpu_s"), r.get("calls_per_cpu_s")
+    cpu_share = rpc_cpu / echo_cpu if rpc_cpu and echo_cpu else None
+    print(f"limit line, {label}: bare echo {fmt(echo)} round trips/s"
+          f"{f', {fmt(echo_cpu)} per echo-server CPU-second' if echo_cpu else ''}; "
+          f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of its round trips/s"
+          f"{f', {100 * cpu_share:.0f} % of its round trips per CPU-second' if cpu_share else ''} (50 % is the ceiling)")
 e1 = load("echo1")
 if e1.get("p50_us") is not None:
     out["echo_floor_p99_us"] = {"edge": e1.get("p99_us"), "crossbar": None, "ratio": None}

@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
@@ -279,12 +280,14 @@ fn header(kind: u8, len: usize) -> [u8; 4] {
 
 /// How much a burst of reads asks the kernel for at once: many small frames per syscall.
 const READ_CHUNK: usize = 16 * 1024;
+/// What an idle connection reads onto the stack when data arrives: most messages fit.
+const IDLE_READ: usize = 2048;
 
 /// The receiving half of a RawSocket connection.
 ///
 /// Reads are buffered, so a burst of frames costs one syscall rather than three per frame;
 /// the buffer exists only while bytes are pending, so an idle connection holds none (it
-/// waits for the next burst with a 4-byte read into the stack). The framing is a poll
+/// waits for the next burst with a read onto the stack). The framing is a poll
 /// function over that buffer rather than nested `async fn`s: what a session keeps while it
 /// waits for its next message is a few words, not the states of every read it might make.
 pub struct RawSocketReader<R, W> {
@@ -384,15 +387,22 @@ where
                 self.buf
                     .reserve((4 + len - self.buf.len()).max(READ_CHUNK / 4));
             } else if self.buf.is_empty() {
-                // Wait for the next burst without holding a buffer.
-                let mut first = [0u8; 4];
-                let mut rb = ReadBuf::new(&mut first);
+                // Wait for the next burst without holding a buffer: what comes is read onto
+                // the stack, and only then given an allocation of its size (one read for a
+                // lone message, where reading its header first would take two).
+                let mut first = [MaybeUninit::<u8>::uninit(); IDLE_READ];
+                let mut rb = ReadBuf::uninit(&mut first);
                 ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb))?;
-                if rb.filled().is_empty() {
+                let got = rb.filled();
+                if got.is_empty() {
                     return Poll::Ready(Ok(None));
                 }
-                self.buf.reserve(READ_CHUNK);
-                self.buf.put_slice(rb.filled());
+                let need = match got {
+                    [a, b, c, d, ..] => 4 + self.frame_len([*a, *b, *c, *d])?,
+                    _ => 4,
+                };
+                self.buf.reserve(need.max(got.len()));
+                self.buf.put_slice(got);
                 continue;
             } else {
                 self.buf.reserve(READ_CHUNK / 4);

@@ -205,8 +205,13 @@ enum Scenario {
     EchoServer {
         #[arg(long, default_value = "127.0.0.1:9999")]
         listen: String,
+        /// A TCP server that writes back every byte it reads (for rs:// clients), instead of
+        /// a WebSocket one.
+        #[arg(long)]
+        raw: bool,
     },
-    /// The limit line: WebSocket echo round trips per second against `echo-server`.
+    /// The limit line: echo round trips per second against `echo-server` (ws:// URL) or
+    /// `echo-server --raw` (rs:// URL, RawSocket framing).
     Echo {
         #[arg(long, default_value_t = 8)]
         connections: usize,
@@ -313,8 +318,8 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
             };
             mgmt::run_mgmt(&cbdir.join("node.sock"), worker.as_deref(), port).await?
         }
-        Scenario::EchoServer { listen } => {
-            echo::run_echo_server(listen).await?;
+        Scenario::EchoServer { listen, raw } => {
+            echo::run_echo_server(listen, *raw).await?;
             return Ok(None);
         }
         Scenario::Echo {
@@ -322,10 +327,6 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
             outstanding,
             size,
         } => {
-            let url = match t {
-                Target::Ws(u) => u.clone(),
-                other => bail!("echo needs a ws:// --url, got {other:?}"),
-            };
             let o = echo::EchoOpts {
                 connections: (*connections).max(1),
                 outstanding: (*outstanding).max(1),
@@ -333,7 +334,7 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
                 warmup,
                 duration,
             };
-            echo::run_echo(&url, &o).await?
+            echo::run_echo(t, &o).await?
         }
     }))
 }
