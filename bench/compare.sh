@@ -145,6 +145,11 @@ run_router() { # name
         rss_pid=$(crossbar_router_worker "$pid") || { echo "no Crossbar.io router worker found" >&2; exit 1; }
         rss_tree=()
     fi
+    # First, on a fresh router: memory per idle session (after the load scenarios the
+    # allocator keeps freed memory and new sessions would seem to cost nothing).
+    echo "== $name: $SESSIONS idle sessions" >&2
+    bench "${name}_sessions" --url "$rs" --router-pid "$rss_pid" "${rss_tree[@]}" sessions --count "$SESSIONS"
+
     # Every load scenario reports the router's CPU seconds over its window (the whole node
     # tree for crossbar-edge, the router worker for Crossbar.io) and the work per CPU-second.
     common+=(--router-pid "$rss_pid" "${rss_tree[@]}")
@@ -174,8 +179,6 @@ run_router() { # name
     done
     echo "== $name: websocket rpc (json)" >&2
     bench "${name}_wsrpc" --url "ws://127.0.0.1:$web/ws" --serializer json "${common[@]}" rpc
-    echo "== $name: $SESSIONS idle sessions" >&2
-    bench "${name}_sessions" --url "$rs" --router-pid "$rss_pid" "${rss_tree[@]}" sessions --count "$SESSIONS"
     echo "== $name: management API" >&2
     bench "${name}_mgmt" mgmt --cbdir "$dir/.crossbar"
 
@@ -204,9 +207,9 @@ PIDS+=("$rpid")
 wait_port "$rport" 10
 bench echo_raw_unb --url "rs://127.0.0.1:$rport" --router-pid "$rpid" --unbatched --warmup "$WARMUP" --duration "$DURATION" echo --connections 100 --outstanding 1
 bench echo_raw --url "rs://127.0.0.1:$rport" --router-pid "$rpid" --warmup "$WARMUP" --duration "$DURATION" echo --connections 8 --outstanding 32
-# The latency floor: one message in flight. A WAMP call is two such round trips (caller →
-# router → callee and back), so no router here can answer a call faster than twice this.
-bench echo1 --url "ws://127.0.0.1:$eport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 1 --outstanding 1
+# The latency floor of the rpc 1 x 1 scenario: one message in flight over RawSocket. A WAMP
+# call is two such round trips (caller → router → callee and back).
+bench echo_raw1 --url "rs://127.0.0.1:$rport" --warmup "$WARMUP" --duration "$DURATION" echo --connections 1 --outstanding 1
 
 "$PYTHON" - "$RES" "$JSON_OUT" "$QUICK" <<'EOF'
 import json, os, sys
@@ -288,11 +291,17 @@ for label, echo_scen, rpc_scen, key in (
           f"{f', {fmt(echo_cpu)} per echo-server CPU-second' if echo_cpu else ''}; "
           f"crossbar-edge rpc = {('%.0f %%' % (100 * share)) if share else 'n/a'} of its round trips/s"
           f"{f', {100 * cpu_share:.0f} % of its round trips per CPU-second' if cpu_share else ''} (50 % is the ceiling)")
-e1 = load("echo1")
+e1 = load("echo_raw1")
 if e1.get("p50_us") is not None:
+    out["echo_floor_p50_us"] = {"edge": e1.get("p50_us"), "crossbar": None, "ratio": None}
     out["echo_floor_p99_us"] = {"edge": e1.get("p99_us"), "crossbar": None, "ratio": None}
-    print(f"latency floor: one echo round trip p50 {fmt(e1.get('p50_us'))} us, p99 {fmt(e1.get('p99_us'))} us "
-          f"(a call is two round trips: floor ~ p50 {fmt(2 * e1['p50_us'])} us)")
+    c1 = load("edge_rpc1")
+    vs = ""
+    if c1.get("p50_us") and c1.get("p99_us"):
+        vs = (f"; crossbar-edge rpc 1 x 1: p50 {c1['p50_us'] / (2 * e1['p50_us']):.2f}x, "
+              f"p99 {c1['p99_us'] / (2 * e1['p99_us']):.2f}x two round trips")
+    print(f"latency floor: one RawSocket echo round trip p50 {fmt(e1.get('p50_us'))} us, p99 {fmt(e1.get('p99_us'))} us "
+          f"(a call is two round trips){vs}")
 for r in ("edge", "crossbar"):
     m = load(f"{r}_mgmt")
     if m.get("status") == "n/a":
