@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod crossbar;
 pub mod mgmt;
+pub mod procs;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -82,9 +83,12 @@ pub fn check_config(config: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A long-running `tests/py/` script (an outside authenticator, a service client); killed
-/// when dropped.
-pub struct PyService(Child);
+/// A long-running `tests/py/` script (an outside authenticator, a service client, a load
+/// generator); its output lines are kept; killed when dropped.
+pub struct PyService {
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
 
 impl PyService {
     /// Starts `script args` and waits (bounded) for it to print a line `ready`; its output is
@@ -98,27 +102,67 @@ impl PyService {
             .spawn()
             .unwrap_or_else(|e| panic!("run {script}: {e}"));
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
         let name = script.to_owned();
+        let kept = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 println!("{name}: {line}");
-                if line.trim() == "ready" {
-                    let _ = tx.send(());
-                }
+                kept.lock().unwrap().push(line);
             }
         });
-        let service = PyService(child);
-        rx.recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{script} {args:?} did not get ready within 30 s"));
+        let service = PyService { child, lines };
+        if service
+            .wait_line(|l| l.trim() == "ready", Duration::from_secs(30))
+            .is_none()
+        {
+            panic!("{script} {args:?} did not get ready within 30 s");
+        }
         service
+    }
+
+    /// The first line (so far or within `timeout`) that `pred` accepts.
+    pub fn wait_line(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The last line starting with `prefix`, without the prefix.
+    pub fn last(&self, prefix: &str) -> Option<String> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix(prefix).map(str::to_owned))
+    }
+
+    /// Waits (bounded) for the script to end by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // The reader thread may still be taking the last lines.
+                std::thread::sleep(Duration::from_millis(50));
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 }
 
 impl Drop for PyService {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use router_core::uri::MatchPolicy;
 use serde_json::{Value, json};
 use tests::mgmt::{WAIT, call, call_ok, connect, events, runtime, status_is, wait_event};
+use tests::procs::{alive, group_members, wait_gone};
 use tests::{Node, assert_py_ok, free_port, run_py, wait_port};
 
 fn router_item(port: u16, restart: &str) -> Value {
@@ -20,56 +21,6 @@ fn router_item(port: u16, restart: &str) -> Value {
         "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
                         "serializers": ["json", "msgpack"]}]
     })
-}
-
-/// Is the process alive (not gone, not a zombie)?
-fn alive(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-/// Live processes whose process group is `pgid`.
-fn group_members(pgid: u64) -> Vec<u64> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u64>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // state ppid pgrp …
-        if f.len() > 2 && f[0] != "Z" && f[2].parse::<u64>().ok() == Some(pgid) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn wait_gone(pids: &[u64]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if pids
-            .iter()
-            .all(|&p| !alive(p) && group_members(p).is_empty())
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<_> = pids
-        .iter()
-        .map(|&p| (p, alive(p), group_members(p)))
-        .collect();
-    panic!("worker processes left behind: {left:?}");
 }
 
 fn pid_of(info: &Value) -> u64 {

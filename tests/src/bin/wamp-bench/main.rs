@@ -13,6 +13,7 @@ mod procfs;
 mod pubsub;
 mod rpc;
 mod sessions;
+mod soak;
 mod startup;
 
 use std::path::PathBuf;
@@ -180,6 +181,29 @@ enum Scenario {
         #[arg(long, default_value_t = 1.0)]
         settle: f64,
     },
+    /// Many sessions with mixed RPC and pub/sub for --duration, watching the router
+    /// (--router-pid, --tree) for leaks: RSS, descriptors, errors, p99 per sample.
+    Soak {
+        #[arg(long, default_value_t = 10000)]
+        sessions: usize,
+        /// Sessions that call (one call in flight each).
+        #[arg(long, default_value_t = 100)]
+        callers: usize,
+        #[arg(long, default_value_t = 100)]
+        topics: usize,
+        /// Each caller's pause after a result, in milliseconds.
+        #[arg(long, default_value_t = 50.0)]
+        call_interval_ms: f64,
+        /// Publications per second (each to one topic, in turn).
+        #[arg(long, default_value_t = 1000.0)]
+        publish_rate: f64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 10.0)]
+        sample: f64,
+        /// The largest RSS growth from the end of the warm-up that passes, in percent.
+        #[arg(long, default_value_t = 5.0)]
+        max_rss_growth_pct: f64,
+    },
     /// Spawns the command after `--` and times it to the first successful WAMP call.
     Startup {
         #[arg(long, default_value_t = 3)]
@@ -291,6 +315,33 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
                 bail!("sessions needs --router-pid");
             };
             sessions::run_sessions(t, c, realm, *count, pid, cli.tree, secs(*settle)?).await?
+        }
+        Scenario::Soak {
+            sessions,
+            callers,
+            topics,
+            call_interval_ms,
+            publish_rate,
+            sample,
+            max_rss_growth_pct,
+        } => {
+            let Some(router_pid) = cli.router_pid else {
+                bail!("soak needs --router-pid");
+            };
+            let o = soak::SoakOpts {
+                sessions: *sessions,
+                callers: *callers,
+                topics: *topics,
+                call_interval: Duration::from_secs_f64(call_interval_ms.max(0.0) / 1000.0),
+                publish_rate: *publish_rate,
+                warmup,
+                duration,
+                sample: secs(*sample)?,
+                router_pid,
+                tree: cli.tree,
+                max_rss_growth_pct: *max_rss_growth_pct,
+            };
+            soak::run_soak(t, c, realm, &o).await?
         }
         Scenario::Startup {
             runs,
