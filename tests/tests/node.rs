@@ -313,3 +313,59 @@ fn the_open_files_soft_limit_is_raised_to_the_hard_limit() {
     assert_eq!(soft, hard, "soft {soft}, hard {hard}");
     assert_ne!(soft, "256");
 }
+
+/// A HELLO flood: 500 connections at once, each with a hostile HELLO (1 MiB of details,
+/// 100,000-deep nesting, a realm that does not exist, a HELLO that is not one), while a
+/// normal client keeps joining: every hostile one is refused (ABORT or closed), the normal
+/// joins are answered all along, and the router worker is never restarted.
+#[test]
+fn a_hello_flood_leaves_normal_joins_served() {
+    let (raw, web) = (free_port(), free_port());
+    let mut node = Node::start(&init_config(raw, web), &[]);
+    node.wait_ready(&[raw, web]);
+    let hostile: Vec<Vec<u8>> = vec![
+        format!(
+            r#"[1, "realm1", {{"roles": {{"caller": {{}}}}, "x": "{}"}}]"#,
+            "y".repeat(1 << 20)
+        )
+        .into_bytes(),
+        format!(r#"[1, "realm1", {{"roles": {}}}]"#, "[".repeat(100_000)).into_bytes(),
+        br#"[1, "no.such.realm", {"roles": {"caller": {}}}]"#.to_vec(),
+        br#"[1, 1, 2, 3]"#.to_vec(),
+        br#"[1, "realm1", {"roles": "everything"}]"#.to_vec(),
+    ];
+    let flood: Vec<_> = (0..20)
+        .map(|t| {
+            let hostile = hostile.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let mut s = rawsocket_json(raw);
+                    send_frame(&mut s, &hostile[(t + i) % hostile.len()]);
+                    let answer = read_until_closed(&mut s);
+                    assert!(
+                        !answer.contains("[2,"),
+                        "a hostile HELLO was welcomed: {}",
+                        &answer[..answer.len().min(200)]
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let mut s = rawsocket_json(raw);
+        send_frame(&mut s, br#"[1, "realm1", {"roles": {"caller": {}}}]"#);
+        let welcome = read_frame(&mut s);
+        assert!(welcome.starts_with("[2,"), "{welcome}");
+        slowest = slowest.max(t.elapsed());
+    }
+    for f in flood {
+        f.join().unwrap();
+    }
+    println!("normal joins during the flood: the slowest took {slowest:?}");
+    assert!(slowest < Duration::from_secs(5), "{slowest:?}");
+    let log = node.log_text();
+    assert!(!log.contains("restarting"), "{log}");
+    assert_eq!(node.terminate(), Some(0), "log:\n{log}");
+}
