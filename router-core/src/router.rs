@@ -6,6 +6,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
+use crate::auth::rate_limit::AuthRateLimit;
 use crate::auth::{Authenticator, TransportInfo};
 use crate::codec::Codec;
 use crate::message::Message;
@@ -43,11 +44,18 @@ pub struct LocalLink {
 #[derive(Default)]
 pub struct Router {
     realms: RwLock<HashMap<String, Arc<Realm>>>,
+    /// Failed password logins by client address, over all of the router's transports.
+    auth_limit: AuthRateLimit,
 }
 
 impl Router {
     pub fn new() -> Arc<Router> {
         Arc::new(Router::default())
+    }
+
+    /// The limit on failed password logins per client address (`auth::rate_limit`).
+    pub fn auth_limit(&self) -> &AuthRateLimit {
+        &self.auth_limit
     }
 
     /// Starts a realm from its config (roles included).

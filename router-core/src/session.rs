@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
 
-use crate::auth::{AuthStep, HelloInfo, Identity, TransportInfo};
+use crate::auth::{AuthStep, HelloInfo, Identity, TransportInfo, rate_limit};
 use crate::authorization::{Action, Authorization};
 use crate::codec::Codec;
 use crate::message::{Id, Message, Payload, ProtocolViolation, code};
@@ -696,7 +696,22 @@ async fn handshake<S: MessageSource>(
         session_id,
         transport: conn.transport.clone(),
     };
-    let identity = match conn.authenticator.hello(&hello).await {
+    // Password logins from an address with too many failures are refused before they are
+    // checked (`auth::rate_limit`).
+    let limited = rate_limit::subject(&hello);
+    let attempt = match router.auth_limit().begin(limited) {
+        Ok(a) => a,
+        Err(d) => {
+            send_direct(tx, Message::abort(&d.reason, d.message)).await;
+            return None;
+        }
+    };
+    let step = conn.authenticator.hello(&hello).await;
+    attempt.record(match &step {
+        AuthStep::Deny(d) => Some(d),
+        _ => None,
+    });
+    let identity = match step {
         AuthStep::Welcome(id) => id,
         AuthStep::Deny(d) => {
             send_direct(tx, Message::abort(&d.reason, d.message)).await;
@@ -707,6 +722,7 @@ async fn handshake<S: MessageSource>(
             extra,
             pending,
         } => {
+            let limited = limited.filter(|_| rate_limit::is_password_method(&method));
             send_direct(
                 tx,
                 Message::Challenge {
@@ -717,7 +733,16 @@ async fn handshake<S: MessageSource>(
             .await;
             match next_with_timeout(src).await {
                 Ok(Some(Message::Authenticate { signature, extra })) => {
-                    match pending.authenticate(&signature, &extra).await {
+                    let attempt = match router.auth_limit().begin(limited) {
+                        Ok(a) => a,
+                        Err(d) => {
+                            send_direct(tx, Message::abort(&d.reason, d.message)).await;
+                            return None;
+                        }
+                    };
+                    let checked = pending.authenticate(&signature, &extra).await;
+                    attempt.record(checked.as_ref().err());
+                    match checked {
                         Ok(id) => id,
                         Err(d) => {
                             send_direct(tx, Message::abort(&d.reason, d.message)).await;

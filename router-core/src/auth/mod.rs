@@ -24,6 +24,7 @@ pub mod config_auth;
 pub mod cookie;
 pub mod cryptosign;
 pub(crate) mod dynamic;
+pub mod rate_limit;
 pub mod reason;
 mod scram;
 mod ticket;
