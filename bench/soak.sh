@@ -32,4 +32,4 @@ NODE=$!
 until (exec 3<>"/dev/tcp/127.0.0.1/$RAW") 2>/dev/null; do sleep 0.1; done
 taskset -c 1 "$ROOT/target/release/wamp-bench" --url "rs://127.0.0.1:$RAW" --router-pid "$NODE" --tree \
     --warmup 60 --duration $((MINUTES * 60)) soak --sessions "$SESSIONS" --callers 100 --topics 100 \
-    --call-interval-ms 50 --publish-rate 1000 --sample 30
+    --call-interval-ms 50 --publish-rate 200 --sample 30
