@@ -116,13 +116,15 @@ pub(crate) fn parse(text: &[u8]) -> Result<Value, String> {
     parse_python(text)
 }
 
-/// A run of 20 digits or more: perhaps an integer beyond `u64`, which serde_json would read as
-/// a float (longer fractions and exponents come here too, and read the same either way).
+/// A run of 19 digits or more: perhaps an integer beyond 64 bits, which serde_json would read
+/// as a float — beyond `u64` from 20 digits, and below `i64::MIN` from 19 (-2⁶³ - 1 is
+/// `-9223372036854775809`; 18 digits always fit `i64`). Longer fractions and exponents come
+/// here too, and read the same either way.
 pub(crate) fn has_long_digit_run(text: &[u8]) -> bool {
     let mut run = 0;
     text.iter().any(|b| {
         run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        run >= 20
+        run >= 19
     })
 }
 

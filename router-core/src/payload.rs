@@ -256,7 +256,7 @@ impl Payload {
 /// Whether arguments serialized by `from` may hold what `to` cannot carry, so a raw payload is
 /// decoded for the check only then (never on the usual path). Only MessagePack refuses
 /// anything (integers beyond 64 bits): CBOR's bignum tags can hold one, and so can a JSON
-/// number of 20 digits or more. JSON writes every integer and float (as Python's json does),
+/// number of 19 digits or more. JSON writes every integer and float (as Python's json does),
 /// and CBOR and UBJSON carry all.
 fn may_hold_uncarriable(from: Codec, to: Codec, bytes: &[u8]) -> bool {
     match (from, to) {
