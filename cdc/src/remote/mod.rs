@@ -28,6 +28,8 @@ mod handlers;
 mod table;
 
 use handlers::*;
+#[doc(hidden)]
+pub use table::fuzz_read_forward_args;
 use table::{FORWARDS, SPECIAL, forward_simple};
 #[cfg(test)]
 use table::{P, read_params};

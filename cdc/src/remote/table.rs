@@ -349,6 +349,25 @@ pub(crate) fn read_params(a: &Args, first: usize, params: &[P]) -> Result<List, 
     Ok(out)
 }
 
+/// Reads `a` as every plain forward's handler does before it calls the node (node ID, worker
+/// ID for worker-level procedures, then the parameters), ignoring the errors.
+///
+/// Only for the fuzz target `cdc_args` (`fuzz-harness`): the table and `read_params` are
+/// private to this crate. Not an API.
+#[doc(hidden)]
+pub fn fuzz_read_forward_args(a: &Args) {
+    for f in FORWARDS {
+        let _ = a.node_id(0);
+        let first = if f.node_proc.api.worker_level() {
+            let _ = a.object_id(1, "worker_id");
+            2
+        } else {
+            1
+        };
+        let _ = read_params(a, first, f.params);
+    }
+}
+
 pub(crate) async fn forward_simple(st: &RealmState, f: &Forward, a: &Args) -> RResult<Payload> {
     let node_id = a.node_id(0)?;
     let (worker_id, first) = if f.node_proc.api.worker_level() {

@@ -218,6 +218,8 @@ pub struct RunningTransport {
     shared: Arc<Shared>,
     accept_task: Option<JoinHandle<()>>,
     web: Option<Arc<WebState>>,
+    /// What the port serves, kept for [`RunningTransport::fuzz_serve_connection`].
+    service: Arc<Service>,
     limit: Arc<Semaphore>,
     max_connections: usize,
 }
@@ -296,6 +298,21 @@ impl RunningTransport {
     /// The top-level paths with a service (`/` for the root).
     pub fn web_service_paths(&self) -> Vec<String> {
         self.web.as_ref().map(|w| w.paths()).unwrap_or_default()
+    }
+
+    /// Serves `io` as a connection accepted on this transport's endpoint (plain, no TLS) and
+    /// returns when its handshake is done; a WAMP session it starts runs on as its own task.
+    ///
+    /// Only for the fuzz targets (`fuzz-harness`, `fuzz/`): they feed in-memory streams to
+    /// the code that serves accepted connections, which is private to this module. Not an API.
+    #[doc(hidden)]
+    pub async fn fuzz_serve_connection(&self, io: BoxedIo) {
+        let Ok(permit) = self.limit.clone().try_acquire_owned() else {
+            return;
+        };
+        let peer = "tcp4:127.0.0.1:40000".to_owned();
+        let (service, shared) = (self.service.clone(), self.shared.clone());
+        handle_connection(io, peer, service, None, shared, permit).await;
     }
 
     fn web_state(&self) -> Result<&Arc<WebState>, TransportError> {
@@ -428,9 +445,10 @@ pub async fn start_transport(
     let max_connections = max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS) as usize;
     let limit = Arc::new(Semaphore::new(max_connections));
     info!(transport = %ctx.transport_id, %kind, %addr, tls = tls.is_some(), "transport listening");
+    let service = Arc::new(service);
     let accept_task = tokio::spawn(accept_loop(
         listener,
-        Arc::new(service),
+        service.clone(),
         tls,
         shared.clone(),
         limit.clone(),
@@ -442,6 +460,7 @@ pub async fn start_transport(
         shared,
         accept_task: Some(accept_task),
         web,
+        service,
         limit,
         max_connections,
     })
