@@ -148,7 +148,7 @@ impl Broker {
         topic: &str,
         publication: Id,
         payload: &Payload,
-        publisher: &SessionHandle,
+        publisher: &Publisher<'_>,
     ) {
         let mut ids = Vec::new();
         self.for_each_match(topic, |s| ids.push(s.id));
@@ -164,8 +164,8 @@ impl Broker {
                         .map(|d| d.as_nanos())
                         .unwrap_or_default(),
                     session: publisher.id,
-                    authid: publisher.identity.authid.clone(),
-                    authrole: publisher.identity.authrole.clone(),
+                    authid: publisher.authid.to_owned(),
+                    authrole: publisher.authrole.to_owned(),
                     publication,
                     topic: topic.to_owned(),
                     payload: payload.clone(),
@@ -668,23 +668,90 @@ pub(crate) fn publish(
     filter.refusing = refusing.into_iter().map(|(c, _)| c).collect();
     let disclose = auth.allow
         && (auth.disclose || topic.starts_with("wamp.") || topic.starts_with("crossbar."));
-    let publisher = disclose.then(|| ctx.handle.clone());
     let realm = ctx.realm.clone();
-    retain(&realm, &topic, &payload, &options, publisher.as_deref());
+    let from = Publisher::from(&*ctx.handle);
+    if let Some(cluster) = realm.cluster() {
+        cluster.forward_event(&topic, publication, &options, &payload, &from, disclose);
+    }
+    let publisher = disclose.then_some(&from);
+    retain(&realm, &topic, &payload, &options, publisher);
     if realm.keeps_history {
         realm
             .broker
             .write()
-            .record(&topic, publication, &payload, &ctx.handle);
+            .record(&topic, publication, &payload, &from);
     }
     dispatch(
         &realm,
         &topic,
-        Publication::new(publication, payload, &options, publisher.as_deref()),
+        Publication::new(publication, payload, &options, publisher),
         &filter,
         &mut ctx.deferred,
     );
     Step::Continue
+}
+
+/// Who published an event: a session and its identity, on this router or on another member
+/// of the realm's cluster.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Publisher<'a> {
+    pub id: Id,
+    pub authid: &'a str,
+    pub authrole: &'a str,
+}
+
+impl<'a> From<&'a SessionHandle> for Publisher<'a> {
+    fn from(s: &'a SessionHandle) -> Self {
+        Publisher {
+            id: s.id,
+            authid: &s.identity.authid,
+            authrole: &s.identity.authrole,
+        }
+    }
+}
+
+/// A publication of another member of the realm's cluster.
+pub(crate) struct RemotePublication {
+    pub topic: String,
+    pub publication: Id,
+    pub options: Dict,
+    pub payload: Payload,
+    /// The publishing session and its authid and authrole.
+    pub publisher: (Id, String, String),
+    /// The publisher's role discloses it.
+    pub disclose: bool,
+}
+
+/// An event published on another member of the realm's cluster, delivered here as a local
+/// publication is: retained, kept in history, dispatched to the matching subscriptions with
+/// the publication's black/white lists and disclosure. Receivers whose serializer cannot
+/// carry its arguments are left out (the publisher cannot be told any more).
+pub(crate) fn deliver_remote(realm: &Arc<Realm>, ev: RemotePublication, deferred: &mut Deferred) {
+    let from = Publisher {
+        id: ev.publisher.0,
+        authid: &ev.publisher.1,
+        authrole: &ev.publisher.2,
+    };
+    let mut filter = ReceiverFilter::from_options(&ev.options, Some(from.id));
+    filter.refusing = [Codec::MsgPack, Codec::Json]
+        .into_iter()
+        .filter(|c| ev.payload.refused_by(*c).is_some())
+        .collect();
+    let publisher = ev.disclose.then_some(&from);
+    retain(realm, &ev.topic, &ev.payload, &ev.options, publisher);
+    if realm.keeps_history {
+        realm
+            .broker
+            .write()
+            .record(&ev.topic, ev.publication, &ev.payload, &from);
+    }
+    dispatch(
+        realm,
+        &ev.topic,
+        Publication::new(ev.publication, ev.payload, &ev.options, publisher),
+        &filter,
+        deferred,
+    );
 }
 
 /// The serializers of this event's receivers that cannot carry its arguments, with why. The
@@ -723,7 +790,7 @@ fn retain(
     topic: &str,
     payload: &Payload,
     options: &Dict,
-    publisher: Option<&SessionHandle>,
+    publisher: Option<&Publisher<'_>>,
 ) {
     if options.get("retain").and_then(Value::as_bool) != Some(true) {
         return;
@@ -734,10 +801,7 @@ fn retain(
         transparency,
         payload: payload.clone(),
         filter: ReceiverFilter::from_options(options, None),
-        publisher: publisher.map(|p| {
-            let id = &p.identity;
-            (p.id, id.authid.clone(), id.authrole.clone())
-        }),
+        publisher: publisher.map(|p| (p.id, p.authid.to_owned(), p.authrole.to_owned())),
     };
     realm
         .broker
@@ -754,12 +818,24 @@ pub(crate) fn publish_internal(
     options: &Dict,
     deferred: &mut Deferred,
 ) {
+    let publication = crate::util::random_id();
+    // Testaments go to the whole cluster; meta events stay with the member they describe.
+    if let Some(cluster) = realm.cluster()
+        && !topic.starts_with("wamp.")
+    {
+        let router = Publisher {
+            id: 0,
+            authid: "",
+            authrole: "",
+        };
+        cluster.forward_event(topic, publication, options, &payload, &router, false);
+    }
     retain(realm, topic, &payload, options, None);
     let filter = ReceiverFilter::from_options(options, None);
     dispatch(
         realm,
         topic,
-        Publication::new(crate::util::random_id(), payload, options, None),
+        Publication::new(publication, payload, options, None),
         &filter,
         deferred,
     );
@@ -778,19 +854,13 @@ impl Publication {
         id: Id,
         payload: Payload,
         options: &Dict,
-        publisher: Option<&SessionHandle>,
+        publisher: Option<&Publisher<'_>>,
     ) -> Publication {
         let mut details = Dict::new();
         if let Some(p) = publisher {
             details.insert("publisher".into(), Value::from(p.id));
-            details.insert(
-                "publisher_authid".into(),
-                Value::from(p.identity.authid.clone()),
-            );
-            details.insert(
-                "publisher_authrole".into(),
-                Value::from(p.identity.authrole.clone()),
-            );
+            details.insert("publisher_authid".into(), Value::from(p.authid));
+            details.insert("publisher_authrole".into(), Value::from(p.authrole));
         }
         payload.forward_transparency(options, &mut details);
         Publication {

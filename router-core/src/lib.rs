@@ -10,6 +10,7 @@ pub mod authorization;
 mod authorizer;
 pub mod broker;
 mod call_queue;
+pub mod cluster;
 mod cbor;
 pub mod client;
 pub mod codec;

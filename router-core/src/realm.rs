@@ -70,6 +70,12 @@ pub struct RealmConfig {
     /// Session statistics published on `wamp.session.on_stats`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<SessionStatsConfig>,
+    /// crossbar-edge: the realm shared with other routers over a message bus
+    /// (`{"type": "nats", …}`). Read by whoever runs the bus (the router worker); router-core
+    /// only checks its shape, and a realm that has it routes to the other members once a
+    /// [`ClusterBus`](crate::cluster::ClusterBus) is attached ([`Realm::attach_cluster`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<serde_json::Value>,
 }
 
 /// A realm's `store`: `{type: "memory", limit?, event-history: [{uri, match?, limit?}],
@@ -195,6 +201,7 @@ impl RealmConfig {
             rlinks: Vec::new(),
             store: None,
             stats: None,
+            cluster: None,
         }
     }
 
@@ -225,6 +232,14 @@ impl RealmConfig {
         }
         if let Some(stats) = &self.stats {
             stats.validate().map_err(|e| e.within("stats"))?;
+        }
+        if let Some(c) = &self.cluster
+            && !c.get("type").is_some_and(serde_json::Value::is_string)
+        {
+            return Err(ConfigError::new(
+                "cluster.type",
+                "a cluster must be an object with a string \"type\" (\"nats\")",
+            ));
         }
         for (i, l) in self.rlinks.iter().enumerate() {
             if !l.is_object() {
@@ -308,6 +323,8 @@ pub struct Realm {
     call_queues: Vec<(String, crate::uri::MatchPolicy, usize)>,
     /// Session statistics, if the realm keeps them.
     stats: Option<SessionStatsConfig>,
+    /// The realm's side of its cluster, once a bus is attached.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterLink>>,
     /// Router-internal sessions by authrole (see [`Realm::service_session`]).
     services: tokio::sync::Mutex<HashMap<String, Session>>,
     /// For joining service sessions; the router owns the realm, so the link is weak.
@@ -371,6 +388,7 @@ impl Realm {
                 .map(RealmStoreConfig::call_queues)
                 .unwrap_or_default(),
             stats: config.stats,
+            cluster: std::sync::OnceLock::new(),
             broker: RwLock::new(Broker::with_history(config.store.as_ref())),
             dealer: RwLock::new(Dealer::default()),
             closed: AtomicBool::new(false),
@@ -391,6 +409,25 @@ impl Realm {
 
     pub fn created(&self) -> &str {
         &self.created
+    }
+
+    /// The realm's cluster link, if it is shared with other routers.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::ClusterLink>> {
+        self.cluster.get()
+    }
+
+    /// Shares this realm with the other members reached through `bus`, as `member`: from
+    /// now on its publications go to them and theirs are delivered here. Once per realm.
+    pub fn attach_cluster(
+        self: &Arc<Self>,
+        member: String,
+        bus: Arc<dyn crate::cluster::ClusterBus>,
+    ) -> Result<Arc<crate::cluster::ClusterLink>, RouterError> {
+        let link = Arc::new(crate::cluster::ClusterLink::new(self, member, bus));
+        self.cluster.set(link.clone()).map_err(|_| {
+            RouterError::InvalidConfig(format!("realm \"{}\" already has a cluster", self.name))
+        })?;
+        Ok(link)
     }
 
     pub fn stats_config(&self) -> Option<&SessionStatsConfig> {

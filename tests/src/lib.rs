@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod crossbar;
 pub mod mgmt;
+pub mod nats;
 pub mod procs;
 
 use std::io::{BufRead, BufReader};
@@ -94,6 +95,11 @@ impl PyService {
     /// Starts `script args` and waits (bounded) for it to print a line `ready`; its output is
     /// echoed with the script's name.
     pub fn start(script: &str, args: &[&str]) -> PyService {
+        Self::start_when(script, args, "ready", Duration::from_secs(30))
+    }
+
+    /// Starts `script args` and waits up to `within` for it to print the line `when`.
+    pub fn start_when(script: &str, args: &[&str], when: &str, within: Duration) -> PyService {
         let mut child = Command::new(python())
             .arg(workspace_root().join("tests/py").join(script))
             .args(args)
@@ -111,12 +117,19 @@ impl PyService {
                 kept.lock().unwrap().push(line);
             }
         });
-        let service = PyService { child, lines };
-        if service
-            .wait_line(|l| l.trim() == "ready", Duration::from_secs(30))
+        let mut service = PyService { child, lines };
+        let deadline = Instant::now() + within;
+        while service
+            .wait_line(|l| l.trim() == when, Duration::from_millis(100))
             .is_none()
         {
-            panic!("{script} {args:?} did not get ready within 30 s");
+            if let Ok(Some(status)) = service.child.try_wait() {
+                panic!("{script} {args:?} ended ({status}) before printing \"{when}\"");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{script} {args:?} did not print \"{when}\" within {within:?}"
+            );
         }
         service
     }

@@ -81,6 +81,8 @@ pub struct RunningRealm {
     pub created: String,
     /// Role id → role name, for the roles started on it (at start or later).
     pub roles: BTreeMap<String, String>,
+    /// The NATS cluster the realm is shared over (its `cluster` config).
+    pub cluster: Option<Arc<cluster_nats::NatsCluster>>,
 }
 
 /// A running transport as the management API shows it.
@@ -156,6 +158,13 @@ impl RouterWorker {
                 )));
             }
         }
+        let cluster_config = match &config.cluster {
+            Some(c) => Some(
+                cluster_nats::NatsClusterConfig::parse(c)
+                    .map_err(|e| RouterWorkerError::Config(e.within("cluster")))?,
+            ),
+            None => None,
+        };
         let realm =
             self.router
                 .start_realm(config.clone())
@@ -163,7 +172,20 @@ impl RouterWorker {
                     realm_id: realm_id.to_owned(),
                     message: e.to_string(),
                 })?;
-        info!(realm_id, realm = %config.name, roles = config.roles.len(), "realm started");
+        let cluster = match cluster_config {
+            None => None,
+            Some(c) => match cluster_nats::NatsCluster::start(&realm, c, &self.base_dir).await {
+                Ok(c) => Some(Arc::new(c)),
+                Err(message) => {
+                    let _ = self.router.stop_realm(&config.name);
+                    return Err(RouterWorkerError::Realm {
+                        realm_id: realm_id.to_owned(),
+                        message,
+                    });
+                }
+            },
+        };
+        info!(realm_id, realm = %config.name, roles = config.roles.len(), clustered = cluster.is_some(), "realm started");
         realms.insert(
             realm_id.to_owned(),
             RunningRealm {
@@ -171,6 +193,7 @@ impl RouterWorker {
                 config,
                 created: realm.created().to_owned(),
                 roles,
+                cluster,
             },
         );
         Ok(())

@@ -117,6 +117,10 @@ impl WorkerConfig {
                 for (i, realm) in w.realms.iter().enumerate() {
                     let at = path::index(&path::key(at, "realms"), i);
                     realm.validate().map_err(|e| e.within(&at))?;
+                    if let Some(c) = &realm.cluster {
+                        cluster_nats::NatsClusterConfig::parse(c)
+                            .map_err(|e| e.within(&path::key(&at, "cluster")))?;
+                    }
                 }
                 for (i, t) in w.transports.iter().enumerate() {
                     validate_transport(t, &path::index(&path::key(at, "transports"), i))?;

@@ -81,16 +81,29 @@ impl RouterApi {
             .iter()
             .map(|r| self.role_marshal(realm_id, r))
             .collect();
+        let mut config_json = to_json(&config);
+        // The cluster's credentials stay on the node.
+        if let Some(auth) = config_json
+            .pointer_mut("/cluster/auth")
+            .and_then(Json::as_object_mut)
+        {
+            for (k, v) in auth.iter_mut() {
+                if k != "type" && k != "file" && k != "user" {
+                    *v = json!("***");
+                }
+            }
+        }
         Ok(json!({
             "id": realm_id,
             "name": config.name,
-            "config": to_json(&config),
+            "config": config_json,
             "category": "standalone",
             "created": realm.created,
             "roles": roles,
             "has_router": true,
             "has_service_session": false,
             "rlinks": [],
+            "cluster": realm.cluster.as_ref().map(|c| c.status()),
             "status": self.status_of(Kind::Realm, &[realm_id]).as_str(),
         }))
     }
