@@ -6,7 +6,7 @@
 //! and agree on what they accept (`codec.rs`'s `check_routed_agrees`); what decodes must
 //! re-encode to a frame that decodes to the same message, the routed form too; and every other
 //! serializer that the payload's `refused_by` does not exclude must write a frame it can read
-//! back. The value reader (`decode_value`, used for configs and worker extras) must round-trip
+//! back (JSON only where no string begins with NUL: that is binary in JSON). The value reader (`decode_value`, used for configs and worker extras) must round-trip
 //! what it accepts as well.
 
 use bytes::Bytes;
@@ -64,6 +64,12 @@ fn one_message(codec: Codec, bytes: &[u8]) {
         if other == codec || refused(&plain, other) {
             continue;
         }
+        // A string that begins with NUL is binary to a JSON reader (autobahn's convention:
+        // "\0" + base64), so a JSON peer cannot be sent one as a string; the router never
+        // does for its own fields, and a sender's arguments are the sender's choice.
+        if other == Codec::Json && has_nul_string(&want) {
+            continue;
+        }
         for (what, msg) in [("decoded", &plain), ("routed", &routed)] {
             let out = other.encode(msg);
             if let Err(e) = other.decode(&out) {
@@ -80,6 +86,12 @@ fn one_message(codec: Codec, bytes: &[u8]) {
 /// no form for.
 fn refused(msg: &Message, other: Codec) -> bool {
     msg.payload().is_some_and(|p| p.refused_by(other).is_some())
+}
+
+/// Whether the text of a message holds a string (not bytes) that begins with NUL.
+fn has_nul_string(text: &str) -> bool {
+    text.match_indices("\"\\0")
+        .any(|(i, _)| i == 0 || text.as_bytes()[i - 1] != b'b')
 }
 
 fn one_value(codec: Codec, bytes: &[u8]) {
