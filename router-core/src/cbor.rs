@@ -26,6 +26,11 @@ fn bad(e: impl std::fmt::Display) -> ProtocolViolation {
 /// Only framing: what the item holds is checked when it is decoded. Each step consumes at
 /// least one byte, so the loop is bounded by the input however large the claimed counts.
 pub(crate) fn item_len(b: &[u8]) -> Option<usize> {
+    walk(b, |_| {})
+}
+
+/// [`item_len`], calling `on_head` with the position of every head it reads.
+fn walk(b: &[u8], mut on_head: impl FnMut(usize)) -> Option<usize> {
     /// What an enclosing container still expects: a count of items, or items until a break.
     enum Open {
         Items(u64),
@@ -35,6 +40,7 @@ pub(crate) fn item_len(b: &[u8]) -> Option<usize> {
     let mut pos = 0usize;
     loop {
         let head = *b.get(pos)?;
+        on_head(pos);
         pos += 1;
         let (major, info) = (head >> 5, head & 0x1f);
         // Whether this head ends an item (a scalar, an empty container, a break).
@@ -96,6 +102,49 @@ pub(crate) fn item_len(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// Reads one CBOR data item (all of `item`) with ciborium.
+///
+/// ciborium reads a bignum (tags 2 and 3) of up to 16 bytes as a 128-bit integer and refuses a
+/// negative one below `i128::MIN` (-2¹²⁷ - 1 … -2¹²⁸) as "integer too large", though it is
+/// valid CBOR — and what this router writes for such an integer from a JSON sender. Those
+/// bignums get a leading zero byte first (17 bytes, the same number), which ciborium hands
+/// over as a tagged value.
+pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: &[u8]) -> Result<T, String> {
+    let widened = widen_negative_bignums(item);
+    let mut reader = widened.as_deref().unwrap_or(item);
+    ciborium::from_reader(&mut reader).map_err(|e| e.to_string())
+}
+
+/// `b` with every tag-3 bignum of 16 bytes whose magnitude is 2¹²⁷ or more written with 17;
+/// `None` when there is none (the common case: no tag 3 at all).
+fn widen_negative_bignums(b: &[u8]) -> Option<Vec<u8>> {
+    if !b.contains(&0xc3) {
+        return None;
+    }
+    let mut at = Vec::new();
+    walk(b, |pos| {
+        // 0xc3: tag 3; 0x50: a byte string of 16; its first byte with the top bit set.
+        if b[pos] == 0xc3
+            && b.get(pos + 1) == Some(&0x50)
+            && b.get(pos + 2).is_some_and(|x| *x >= 0x80)
+        {
+            at.push(pos + 1);
+        }
+    })?;
+    if at.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() + at.len());
+    let mut from = 0;
+    for p in at {
+        out.extend_from_slice(&b[from..p]);
+        out.extend_from_slice(&[0x51, 0x00]);
+        from = p + 1;
+    }
+    out.extend_from_slice(&b[from..]);
+    Some(out)
+}
+
 /// The elements of one CBOR array (a WAMP message) not read yet.
 pub(crate) struct CborItems<'a> {
     frame: &'a [u8],
@@ -140,10 +189,7 @@ impl<'a> CborItems<'a> {
         if self.left == 0 {
             return None;
         }
-        Some(
-            self.take_element()
-                .and_then(|mut b| ciborium::from_reader(&mut b).map_err(bad)),
-        )
+        Some(self.take_element().and_then(|b| from_item(b).map_err(bad)))
     }
 
     /// The remaining elements as checked arguments: an array, or an array and a map.
@@ -167,8 +213,8 @@ impl<'a> CborItems<'a> {
         } else {
             None
         };
-        for mut part in [Some(args), kwargs].into_iter().flatten() {
-            ciborium::from_reader::<ValueCheck, _>(&mut part).map_err(bad)?;
+        for part in [Some(args), kwargs].into_iter().flatten() {
+            from_item::<ValueCheck>(part).map_err(bad)?;
         }
         if args == [0x80] && kwargs.is_none_or(|k| k == [0xa0]) {
             return Ok(RawTail::Empty);

@@ -204,13 +204,12 @@ impl Codec {
             }
             Codec::Ubjson => crate::ubjson::from_slice(bytes).map_err(|e| bad(e.to_string())),
             Codec::Cbor => {
-                let mut reader = bytes;
-                let v: Value =
-                    ciborium::from_reader(&mut reader).map_err(|e| bad(e.to_string()))?;
-                if !reader.is_empty() {
-                    return Err(bad(format!("{} trailing bytes", reader.len())));
+                let len = crate::cbor::item_len(bytes)
+                    .ok_or_else(|| bad("truncated or malformed value".into()))?;
+                if len != bytes.len() {
+                    return Err(bad(format!("{} trailing bytes", bytes.len() - len)));
                 }
-                Ok(v)
+                crate::cbor::from_item(bytes).map_err(bad)
             }
         }
     }

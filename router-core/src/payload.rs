@@ -117,11 +117,11 @@ impl RawPayload {
                 _ => crate::msgpack::value_len(rest),
             }
             .ok_or("truncated element")?;
-            let (mut head, tail) = rest.split_at(len);
+            let (head, tail) = rest.split_at(len);
             rest = tail;
             // `head` is exactly one value: no second framing pass through `decode_value`.
             match codec {
-                Codec::Cbor => ciborium::from_reader(&mut head).map_err(|e| e.to_string()),
+                Codec::Cbor => crate::cbor::from_item(head),
                 _ => rmp_serde::from_slice(head).map_err(|e| e.to_string()),
             }
         };

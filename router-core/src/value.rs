@@ -597,6 +597,15 @@ impl<'de> Visitor<'de> for TagVisitor {
         if !self.build {
             return Ok(Value::Null);
         }
+        // A bignum's magnitude in minimal bytes, as [`bignum`] writes it (the CBOR reader
+        // hands some over with a leading zero: `cbor::from_item`).
+        if let (TAG_BIGPOS | TAG_BIGNEG, Value::Bytes(b)) = (tag, &value)
+            && b.len() > 1
+            && b[0] == 0
+        {
+            let start = b.iter().position(|x| *x != 0).unwrap_or(b.len() - 1);
+            return Ok(Value::Tagged(tag, Box::new(Value::Bytes(b.slice(start..)))));
+        }
         Ok(Value::Tagged(tag, Box::new(value)))
     }
 }
