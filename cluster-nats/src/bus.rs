@@ -182,6 +182,7 @@ impl NatsCluster {
             }
         }));
         tasks.push(tokio::spawn(drain(client.clone(), subject.clone(), rx)));
+        tasks.push(tokio::spawn(heartbeat(link.clone())));
         tracing::info!(realm = %realm.name(), %subject, member = %link.member(), "cluster: realm attached to NATS");
         Ok(NatsCluster {
             config,
@@ -213,6 +214,7 @@ impl NatsCluster {
             "events_lost": counters.events_lost,
             "events_dropped": self.bus.dropped.load(Ordering::Relaxed),
             "frames_bad": counters.frames_bad,
+            "members": self.link.members(),
         })
     }
 }
@@ -222,6 +224,30 @@ impl Drop for NatsCluster {
         for t in &self.tasks {
             t.abort();
         }
+        // The others forget this member at once instead of after its timeout.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (client, subject, leave) = (
+                self.client.clone(),
+                self.subject.clone(),
+                self.link.leave_frame(),
+            );
+            runtime.spawn(async move {
+                if client.publish(subject, leave).await.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+                }
+            });
+        }
+    }
+}
+
+/// Says every [`HEARTBEAT_INTERVAL`](router_core::cluster::HEARTBEAT_INTERVAL) that this
+/// member is alive, and lets the link forget silent members.
+async fn heartbeat(link: Arc<ClusterLink>) {
+    let mut every = tokio::time::interval(router_core::cluster::HEARTBEAT_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        link.tick();
     }
 }
 

@@ -15,13 +15,20 @@
 //! checks it with the same decoder that checks a client's messages, and forwards the
 //! arguments to its subscribers of that serializer without decoding them.
 //!
+//! Membership: every member broadcasts a heartbeat ([`ClusterLink::tick`], every
+//! [`HEARTBEAT_INTERVAL`]) and a leave frame when its realm stops; a member is known from its
+//! first frame and forgotten after its leave frame or [`MEMBER_TIMEOUT`] of silence (a node
+//! that died or lost the bus). [`ClusterLink::members`] is what the management API shows.
+//!
 //! Order: a member's frames are sent in the order its sessions' publications were routed,
 //! and the bus keeps that order to each other member, so events keep their order per
 //! publisher and subscriber across members. `seq` counts a member's frames, so one that went
 //! missing on the bus (a bus server failing) is counted, never reordered.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -44,6 +51,13 @@ pub trait ClusterBus: Send + Sync + 'static {
 
 const VERSION: u8 = 1;
 const KIND_EVENT: u8 = 1;
+const KIND_HEARTBEAT: u8 = 2;
+const KIND_LEAVE: u8 = 3;
+
+/// How often a member says it is alive ([`ClusterLink::tick`]).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a member may stay silent before the others forget it.
+pub const MEMBER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The options of a publication that matter to receivers on other members.
 const FORWARDED_OPTIONS: &[&str] = &[
@@ -66,7 +80,35 @@ pub struct ClusterLink {
     seq: AtomicU64,
     /// The last `seq` seen of each other member.
     seen: Mutex<HashMap<String, u64>>,
+    /// The other members heard from within [`MEMBER_TIMEOUT`], by name.
+    members: Mutex<BTreeMap<String, Peer>>,
+    /// When this member joined (RFC 3339), as the others see it.
+    started: String,
     counters: Counters,
+}
+
+/// Another member, as its frames tell.
+struct Peer {
+    since: String,
+    started: String,
+    sessions: u64,
+    last_seen: Instant,
+}
+
+/// A member of the realm's cluster, for the management API.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterMember {
+    pub member: String,
+    /// This router.
+    pub local: bool,
+    /// When the member started its side of the realm (its own clock).
+    pub started: String,
+    /// When this router first heard from it (this router's clock).
+    pub since: String,
+    /// Its sessions on the realm at its last heartbeat.
+    pub sessions: u64,
+    /// Milliseconds since its last frame (0 for this router).
+    pub last_seen_ms: u64,
 }
 
 #[derive(Default)]
@@ -96,7 +138,96 @@ impl ClusterLink {
             bus,
             seq: AtomicU64::new(0),
             seen: Mutex::new(HashMap::default()),
+            members: Mutex::new(BTreeMap::new()),
+            started: crate::util::utcnow(),
             counters: Counters::default(),
+        }
+    }
+
+    /// Says to the others that this member is alive, and forgets those silent for longer
+    /// than [`MEMBER_TIMEOUT`]. The bus calls it every [`HEARTBEAT_INTERVAL`].
+    pub fn tick(&self) {
+        let sessions = self.realm.upgrade().map_or(0, |r| r.session_count());
+        let header = Value::List(vec![
+            Value::from(self.member.as_str()),
+            Value::from(self.started.as_str()),
+            Value::from(sessions as u64),
+        ]);
+        self.bus.broadcast(frame(KIND_HEARTBEAT, &header, &[]));
+        let realm = self.realm_name();
+        self.members.lock().retain(|name, peer| {
+            let alive = peer.last_seen.elapsed() <= MEMBER_TIMEOUT;
+            if !alive {
+                tracing::warn!(%realm, member = %name, silent_ms = peer.last_seen.elapsed().as_millis() as u64, "cluster: member timed out");
+            }
+            alive
+        });
+    }
+
+    /// The frame that tells the others this member is leaving (its realm stops): the bus
+    /// sends it last.
+    pub fn leave_frame(&self) -> Bytes {
+        frame(
+            KIND_LEAVE,
+            &Value::List(vec![Value::from(self.member.as_str())]),
+            &[],
+        )
+    }
+
+    /// This router and the members heard from within [`MEMBER_TIMEOUT`], by name.
+    pub fn members(&self) -> Vec<ClusterMember> {
+        let sessions = self.realm.upgrade().map_or(0, |r| r.session_count());
+        let mut all = vec![ClusterMember {
+            member: self.member.clone(),
+            local: true,
+            started: self.started.clone(),
+            since: self.started.clone(),
+            sessions: sessions as u64,
+            last_seen_ms: 0,
+        }];
+        for (name, p) in self.members.lock().iter() {
+            if p.last_seen.elapsed() > MEMBER_TIMEOUT {
+                continue;
+            }
+            all.push(ClusterMember {
+                member: name.clone(),
+                local: false,
+                started: p.started.clone(),
+                since: p.since.clone(),
+                sessions: p.sessions,
+                last_seen_ms: p.last_seen.elapsed().as_millis() as u64,
+            });
+        }
+        all.sort_by(|a, b| a.member.cmp(&b.member));
+        all
+    }
+
+    fn realm_name(&self) -> String {
+        self.realm
+            .upgrade()
+            .map(|r| r.name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Notes that `member` was heard from (any frame), with what its heartbeat says.
+    fn heard(&self, member: &str, heartbeat: Option<(String, u64)>) {
+        let mut members = self.members.lock();
+        let peer = match members.get_mut(member) {
+            Some(p) => p,
+            None => {
+                tracing::info!(realm = %self.realm_name(), %member, "cluster: member joined");
+                members.entry(member.to_owned()).or_insert(Peer {
+                    since: crate::util::utcnow(),
+                    started: String::new(),
+                    sessions: 0,
+                    last_seen: Instant::now(),
+                })
+            }
+        };
+        peer.last_seen = Instant::now();
+        if let Some((started, sessions)) = heartbeat {
+            peer.started = started;
+            peer.sessions = sessions;
         }
     }
 
@@ -157,16 +288,11 @@ impl ClusterLink {
             topic: topic.to_owned(),
             payload: payload.clone(),
         });
-        let header = Codec::MsgPack.encode_value(&header);
-        let mut frame = BytesMut::with_capacity(7 + header.len() + message.len());
-        frame.put_u8(VERSION);
-        frame.put_u8(KIND_EVENT);
-        frame.put_u32(u32::try_from(header.len()).unwrap_or(u32::MAX));
-        frame.put_slice(&header);
-        frame.put_u8(codec_id(codec));
-        frame.put_slice(&message);
+        let mut body = Vec::with_capacity(1 + message.len());
+        body.push(codec_id(codec));
+        body.extend_from_slice(&message);
         self.counters.events_out.fetch_add(1, Ordering::Relaxed);
-        self.bus.broadcast(frame.freeze());
+        self.bus.broadcast(frame(KIND_EVENT, &header, &body));
     }
 
     /// Delivers a frame another member sent. A frame that cannot be read is dropped and
@@ -175,8 +301,25 @@ impl ClusterLink {
         let Some(realm) = self.realm.upgrade() else {
             return;
         };
-        let event = match read_event(&frame) {
-            Ok(e) => e,
+        let event = match read_frame(&frame) {
+            Ok(Frame::Event(e)) => e,
+            Ok(Frame::Heartbeat {
+                member,
+                started,
+                sessions,
+            }) => {
+                if member != self.member {
+                    self.heard(&member, Some((started, sessions)));
+                }
+                return;
+            }
+            Ok(Frame::Leave { member }) => {
+                if self.members.lock().remove(&member).is_some() {
+                    tracing::info!(realm = %realm.name(), %member, "cluster: member left");
+                }
+                self.seen.lock().remove(&member);
+                return;
+            }
             Err(why) => {
                 self.counters.frames_bad.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(realm = %realm.name(), reason = %why, "cluster frame dropped");
@@ -186,6 +329,7 @@ impl ClusterLink {
         if event.member == self.member {
             return;
         }
+        self.heard(&event.member, None);
         {
             let mut seen = self.seen.lock();
             let last = seen.entry(event.member.clone()).or_insert(0);
@@ -222,6 +366,31 @@ fn codec_of(id: u8) -> Option<Codec> {
     })
 }
 
+/// `[VERSION][kind][header length u32 BE][header: MessagePack][body]`.
+fn frame(kind: u8, header: &Value, body: &[u8]) -> Bytes {
+    let header = Codec::MsgPack.encode_value(header);
+    let mut frame = BytesMut::with_capacity(6 + header.len() + body.len());
+    frame.put_u8(VERSION);
+    frame.put_u8(kind);
+    frame.put_u32(u32::try_from(header.len()).unwrap_or(u32::MAX));
+    frame.put_slice(&header);
+    frame.put_slice(body);
+    frame.freeze()
+}
+
+/// A frame of another member.
+enum Frame {
+    Event(Box<RemoteEvent>),
+    Heartbeat {
+        member: String,
+        started: String,
+        sessions: u64,
+    },
+    Leave {
+        member: String,
+    },
+}
+
 /// A publication of another member, read from its frame.
 struct RemoteEvent {
     member: String,
@@ -229,14 +398,15 @@ struct RemoteEvent {
     publication: RemotePublication,
 }
 
-fn read_event(frame: &Bytes) -> Result<RemoteEvent, String> {
-    if frame.len() < 7 || frame[0] != VERSION || frame[1] != KIND_EVENT {
-        return Err("not a version 1 event frame".into());
+fn read_frame(frame: &Bytes) -> Result<Frame, String> {
+    if frame.len() < 6 || frame[0] != VERSION {
+        return Err("not a version 1 frame".into());
     }
+    let kind = frame[1];
     let len = u32::from_be_bytes([frame[2], frame[3], frame[4], frame[5]]) as usize;
     let body = 6usize
         .checked_add(len)
-        .filter(|end| *end < frame.len())
+        .filter(|end| *end < frame.len() || (kind != KIND_EVENT && *end == frame.len()))
         .ok_or("the header overruns the frame")?;
     let header = Codec::MsgPack
         .decode_value(&frame[6..body])
@@ -255,6 +425,18 @@ fn read_event(frame: &Bytes) -> Result<RemoteEvent, String> {
             .and_then(Value::as_u64)
             .ok_or_else(|| format!("header element {i} is not an integer"))
     };
+    match kind {
+        KIND_EVENT => {}
+        KIND_HEARTBEAT => {
+            return Ok(Frame::Heartbeat {
+                member: text(0)?,
+                started: text(1)?,
+                sessions: int(2)?,
+            });
+        }
+        KIND_LEAVE => return Ok(Frame::Leave { member: text(0)? }),
+        other => return Err(format!("unknown frame kind {other}")),
+    }
     let codec = codec_of(frame[body]).ok_or("unknown serializer")?;
     let message = codec
         .decode_routed(&frame.slice(body + 1..))
@@ -268,7 +450,7 @@ fn read_event(frame: &Bytes) -> Result<RemoteEvent, String> {
     else {
         return Err("the message is not a PUBLISH".into());
     };
-    Ok(RemoteEvent {
+    Ok(Frame::Event(Box::new(RemoteEvent {
         member: text(0)?,
         seq: int(1)?,
         publication: RemotePublication {
@@ -279,5 +461,5 @@ fn read_event(frame: &Bytes) -> Result<RemoteEvent, String> {
             publisher: (int(3)?, text(4)?, text(5)?),
             disclose: h.get(6).and_then(Value::as_bool).unwrap_or(false),
         },
-    })
+    })))
 }

@@ -241,3 +241,71 @@ async fn frames_that_cannot_be_read_are_dropped_and_counted() {
     assert_eq!(link_b.counters().events_in, 0);
     assert!(!bob.is_closed());
 }
+
+/// Polls `f` until it holds, for at most `limit`.
+async fn until(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+fn names(link: &ClusterLink) -> Vec<(String, bool)> {
+    link.members()
+        .into_iter()
+        .map(|m| (m.member, m.local))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_known_by_heartbeat_and_forgotten_on_leave_or_silence() {
+    use router_core::cluster::MEMBER_TIMEOUT;
+    let (a, b, link_a, link_b) = pair();
+    // Alone until the other says something.
+    assert_eq!(names(&link_a), vec![("a".to_owned(), true)]);
+    let _alice = join(&a, "alice", "app").await;
+    let _s1 = join(&b, "bob", "app").await;
+    let _s2 = join(&b, "carol", "app").await;
+    link_a.tick();
+    link_b.tick();
+    let both = vec![("a".to_owned(), true), ("b".to_owned(), false)];
+    assert!(
+        until(MEMBER_TIMEOUT, || names(&link_a) == both).await,
+        "{:?}",
+        link_a.members()
+    );
+    assert!(until(MEMBER_TIMEOUT, || names(&link_b).len() == 2).await);
+    let b_seen_by_a = link_a.members().into_iter().find(|m| !m.local).unwrap();
+    assert_eq!(b_seen_by_a.sessions, 2);
+    assert!(!b_seen_by_a.started.is_empty());
+
+    // b leaves: a forgets it at once.
+    link_a.on_frame(link_b.leave_frame()).await;
+    assert_eq!(names(&link_a), vec![("a".to_owned(), true)]);
+
+    // b is heard again, then falls silent (it died, or lost the bus): forgotten after the
+    // timeout, by a's next heartbeat.
+    link_b.tick();
+    assert!(until(MEMBER_TIMEOUT, || names(&link_a).len() == 2).await);
+    let silent_since = std::time::Instant::now();
+    assert!(
+        until(MEMBER_TIMEOUT * 2, || {
+            link_a.tick();
+            names(&link_a).len() == 1
+        })
+        .await,
+        "{:?}",
+        link_a.members()
+    );
+    assert!(silent_since.elapsed() >= MEMBER_TIMEOUT - std::time::Duration::from_millis(100));
+    // A frame that is not a known kind is dropped and counted.
+    let before = link_a.counters().frames_bad;
+    link_a
+        .on_frame(Bytes::from_static(&[1, 9, 0, 0, 0, 1, 0x90]))
+        .await;
+    assert_eq!(link_a.counters().frames_bad, before + 1);
+}

@@ -3,7 +3,7 @@
 //! (`tests/py/cluster.py`): events cross nodes with the broker's matching, filters,
 //! disclosure and retention, in order, and keep flowing when one NATS server of three dies.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tests::mgmt::{call_ok, connect, runtime};
@@ -88,9 +88,113 @@ fn events_cross_three_nodes_over_nats_and_survive_a_nats_server_dying() {
     assert_eq!(c["subject"], "edge.test.realm1.all", "{realm}");
     assert!(c["events_out"].as_u64().unwrap() > 2000, "{c}");
     assert_eq!(c["frames_bad"], 0, "{c}");
+
+    membership_follows_nodes_that_stop_freeze_and_come_back(&nodes);
     for mut n in nodes {
         assert_eq!(n.terminate(), Some(0), "{}", n.log_text());
     }
+}
+
+/// The members `node`'s realm shows, by name.
+fn members(node: &Node) -> Vec<String> {
+    let realm = runtime().block_on(async {
+        let s = connect(&node.cbdir()).await;
+        call_ok(
+            &s,
+            "crossbar.worker.router1.get_router_realm",
+            vec![json!("realm001")],
+        )
+        .await
+    });
+    realm["cluster"]["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no members: {realm}"))
+        .iter()
+        .map(|m| m["member"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls `node`'s members until they are `want`, for at most `limit`; how long it took.
+fn wait_members(node: &Node, want: &[&str], limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let now = members(node);
+        if now == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "members {now:?}, want {want:?}, after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Membership across real nodes: every node sees the three; a node whose router is frozen
+/// (SIGSTOP: it neither dies nor says goodbye, as when it is cut off) is forgotten after the
+/// member timeout and known again once it runs; a node whose realm stops is forgotten at once.
+fn membership_follows_nodes_that_stop_freeze_and_come_back(nodes: &[Node]) {
+    let all = ["node0", "node1", "node2"];
+    for n in nodes {
+        wait_members(n, &all, Duration::from_secs(10));
+    }
+    let m = runtime().block_on(async {
+        let s = connect(&nodes[0].cbdir()).await;
+        call_ok(
+            &s,
+            "crossbar.worker.router1.get_router_realm",
+            vec![json!("realm001")],
+        )
+        .await
+    })["cluster"]["members"]
+        .clone();
+    assert_eq!(m[0]["local"], true, "{m}");
+    assert_eq!(m[1]["local"], false, "{m}");
+    assert!(
+        m[1]["started"].as_str().is_some_and(|s| !s.is_empty()),
+        "{m}"
+    );
+
+    let pid = runtime().block_on(async {
+        let s = connect(&nodes[2].cbdir()).await;
+        call_ok(&s, "crossbar.get_worker", vec![json!("router1")]).await["pid"]
+            .as_u64()
+            .unwrap()
+    });
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    // The timeout is 5 s after its last heartbeat (sent at most 1 s before the stop).
+    let gone = wait_members(&nodes[0], &["node0", "node1"], Duration::from_secs(15));
+    println!("a frozen member was forgotten after {gone:?}");
+    assert!(
+        gone >= Duration::from_secs(3),
+        "forgotten too early: {gone:?}"
+    );
+    wait_members(&nodes[1], &["node0", "node1"], Duration::from_secs(15));
+    signal("-CONT");
+    let back = wait_members(&nodes[0], &all, Duration::from_secs(15));
+    println!("it was known again {back:?} after it ran again");
+
+    // A realm that stops says so: forgotten well before the timeout.
+    runtime().block_on(async {
+        let s = connect(&nodes[1].cbdir()).await;
+        call_ok(
+            &s,
+            "crossbar.worker.router1.stop_router_realm",
+            vec![json!("realm001")],
+        )
+        .await
+    });
+    let left = wait_members(&nodes[0], &["node0", "node2"], Duration::from_secs(15));
+    println!("a member whose realm stopped was forgotten after {left:?}");
+    assert!(left < Duration::from_secs(4), "no leave frame? {left:?}");
 }
 
 #[test]
@@ -107,5 +211,44 @@ fn check_names_a_bad_cluster_block() {
     assert!(
         !ok && text.contains("workers[0].realms[0].cluster.type"),
         "{text}"
+    );
+}
+
+/// The README's two-node realm: `examples/cluster/node-a.json` and `node-b.json` (ports and
+/// NATS server moved to free ones here) and `examples/cluster/hello.py`.
+#[test]
+fn the_readme_two_node_example_works() {
+    let nats = NatsCluster::start(1);
+    let example = |name: &str| -> Value {
+        let path = tests::workspace_root().join("examples/cluster").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (ok, out) = check_config(&text);
+        assert!(ok, "{name}: {out}");
+        serde_json::from_str(&text).unwrap()
+    };
+    let mut nodes = Vec::new();
+    let mut urls = Vec::new();
+    for name in ["node-a.json", "node-b.json"] {
+        let mut config = example(name);
+        let port = free_port();
+        let worker = &mut config["workers"][0];
+        worker["transports"][0]["endpoint"]["port"] = json!(port);
+        worker["realms"][0]["cluster"]["servers"] = json!(nats.urls());
+        let mut node = Node::start(&config.to_string(), &[]);
+        node.wait_ready(&[port]);
+        nodes.push(node);
+        urls.push(format!("ws://127.0.0.1:{port}/ws"));
+    }
+    wait_members(&nodes[0], &["node-a", "node-b"], Duration::from_secs(10));
+    let out = std::process::Command::new(tests::python())
+        .arg(tests::workspace_root().join("examples/cluster/hello.py"))
+        .args(&urls)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("node-b received: hello from node-a"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
