@@ -79,6 +79,16 @@ fn every_scenario_runs_against_a_node() {
     assert!(num(&r, "events") >= 100.0, "{r}");
     assert!(num(&r, "p99_us") > 0.0, "{r}");
 
+    // Subscribers spread over other addresses (bench/cluster.sh: other nodes), and the CPU
+    // of more than one process (here the same one twice).
+    let pid = node.child.id().to_string();
+    let mut a = vec!["--url", &rs, "--router-pid", &pid, "--also-pid", &pid];
+    a.extend(short);
+    a.extend(["pubsub", "--subscribers", "4", "--subscriber-url", &ws]);
+    a.extend(["--subscriber-url", &rs]);
+    let r = bench(&a);
+    assert!(num(&r, "events") >= 100.0, "{r}");
+
     // Ordinary clients: every message its own write, many connections at a low rate, and the
     // router's CPU time over the window (the node's process tree).
     let pid = node.child.id().to_string();

@@ -38,14 +38,15 @@ pub fn clock_ns() -> u64 {
     (1u64 << 60) + START.elapsed().as_nanos() as u64
 }
 
-/// The router whose CPU time runs measure (`--router-pid`, `--tree`).
-static ROUTER: OnceLock<(u32, bool)> = OnceLock::new();
+/// The router whose CPU time runs measure (`--router-pid`, `--tree`), and the other processes
+/// that route with it (`--also-pid`: a cluster's other nodes and its NATS servers).
+static ROUTER: OnceLock<(Vec<u32>, bool)> = OnceLock::new();
 /// The CPU seconds the router used in the last measured window.
 static ROUTER_CPU: Mutex<Option<f64>> = Mutex::new(None);
 
 fn router_cpu_seconds() -> Option<f64> {
-    let (pid, tree) = *ROUTER.get()?;
-    procfs::cpu_seconds(pid, tree)
+    let (pids, tree) = ROUTER.get()?;
+    pids.iter().map(|p| procfs::cpu_seconds(*p, *tree)).sum()
 }
 
 /// The phases of a timed run, shared by every task of a scenario: results count only while
@@ -135,6 +136,10 @@ struct Cli {
     /// With --router-pid: the process and all its descendants.
     #[arg(long, global = true)]
     tree: bool,
+    /// With --router-pid: another process that routes with it (a cluster's other nodes and
+    /// NATS servers); its CPU time (with --tree, its tree's) is added to the router's.
+    #[arg(long, global = true)]
+    also_pid: Vec<u32>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -172,6 +177,10 @@ enum Scenario {
         window: usize,
         #[arg(long, default_value_t = 16)]
         payload: usize,
+        /// Where subscribers connect (repeatable: spread over them in turn; default --url,
+        /// where the publisher connects): another node of a clustered realm.
+        #[arg(long)]
+        subscriber_url: Vec<Target>,
     },
     /// S idle sessions: router resident memory per session (of --router-pid, --tree).
     Sessions {
@@ -300,8 +309,10 @@ async fn run(cli: Cli) -> Result<Option<Report>> {
             subscribers,
             window,
             payload,
+            subscriber_url,
         } => {
             let o = pubsub::PubSubOpts {
+                subscriber_urls: subscriber_url.clone(),
                 subscribers: *subscribers,
                 window: (*window).max(1),
                 payload: *payload,
@@ -419,7 +430,9 @@ fn main() {
     let json = cli.json;
     conn::set_unbatched(cli.unbatched);
     if let Some(pid) = cli.router_pid {
-        let _ = ROUTER.set((pid, cli.tree));
+        let mut pids = vec![pid];
+        pids.extend(&cli.also_pid);
+        let _ = ROUTER.set((pids, cli.tree));
     }
     let rt = if cli.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -25,6 +25,8 @@ use crate::{Phase, Report, clock_ns};
 const LATENCY_SAMPLE: u64 = 4;
 
 pub struct PubSubOpts {
+    /// Where subscribers connect, in turn (empty: where the publisher does).
+    pub subscriber_urls: Vec<Target>,
     pub subscribers: usize,
     pub window: usize,
     pub payload: usize,
@@ -46,8 +48,12 @@ pub async fn run_pubsub(
     let wake = Arc::new(Notify::new());
     let phase = Arc::new(Phase::default());
     let mut subs = Vec::new();
-    for _ in 0..o.subscribers {
-        let mut c = Conn::join(target, codec, realm).await?;
+    for i in 0..o.subscribers {
+        let at = match o.subscriber_urls.len() {
+            0 => target,
+            n => &o.subscriber_urls[i % n],
+        };
+        let mut c = Conn::join(at, codec, realm).await?;
         c.subscribe(&topic).await?;
         let (mut reader, tx, _w) = c.split();
         let (received, wake, phase) = (received.clone(), wake.clone(), phase.clone());
