@@ -214,6 +214,7 @@ impl NatsCluster {
             "events_lost": counters.events_lost,
             "events_dropped": self.bus.dropped.load(Ordering::Relaxed),
             "frames_bad": counters.frames_bad,
+            "member_conflicts": counters.member_conflicts,
             "members": self.link.members(),
         })
     }

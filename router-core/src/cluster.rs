@@ -45,7 +45,8 @@ use crate::value::{Dict, Value};
 pub trait ClusterBus: Send + Sync + 'static {
     /// Queues `frame` for the other members: never blocks, keeps the order of the calls. A
     /// frame the bus cannot take (its queue is full while it is disconnected) is dropped and
-    /// counted by the bus.
+    /// counted by the bus. A member's own frames never come back to it, so a frame under its
+    /// own name is another router's with the same `member`.
     fn broadcast(&self, frame: Bytes);
 }
 
@@ -84,6 +85,8 @@ pub struct ClusterLink {
     members: Mutex<BTreeMap<String, Peer>>,
     /// When this member joined (RFC 3339), as the others see it.
     started: String,
+    /// When a member name conflict was last warned about.
+    conflict_warned: Mutex<Option<Instant>>,
     counters: Counters,
 }
 
@@ -117,7 +120,11 @@ struct Counters {
     events_in: AtomicU64,
     events_lost: AtomicU64,
     frames_bad: AtomicU64,
+    member_conflicts: AtomicU64,
 }
+
+/// How often a member name conflict may be warned about.
+const CONFLICT_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a link has done, for the management API.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +135,9 @@ pub struct ClusterCounters {
     pub events_lost: u64,
     /// Frames that could not be read (dropped).
     pub frames_bad: u64,
+    /// Frames of another router under this member's name (dropped): two routers share a
+    /// `member` name, and neither sees the other's events.
+    pub member_conflicts: u64,
 }
 
 impl ClusterLink {
@@ -140,6 +150,7 @@ impl ClusterLink {
             seen: Mutex::new(HashMap::default()),
             members: Mutex::new(BTreeMap::new()),
             started: crate::util::utcnow(),
+            conflict_warned: Mutex::new(None),
             counters: Counters::default(),
         }
     }
@@ -209,6 +220,21 @@ impl ClusterLink {
             .unwrap_or_default()
     }
 
+    /// Counts a frame of another router under this member's name, and says so (at most
+    /// every [`CONFLICT_WARNING_INTERVAL`]).
+    fn name_conflict(&self, realm: &Realm) {
+        let n = self
+            .counters
+            .member_conflicts
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        let mut warned = self.conflict_warned.lock();
+        if warned.is_none_or(|t| t.elapsed() >= CONFLICT_WARNING_INTERVAL) {
+            *warned = Some(Instant::now());
+            tracing::warn!(realm = %realm.name(), member = %self.member, frames = n, "cluster: another router uses this member name; its frames are dropped (give each node's realm its own cluster.member)");
+        }
+    }
+
     /// Notes that `member` was heard from (any frame), with what its heartbeat says.
     fn heard(&self, member: &str, heartbeat: Option<(String, u64)>) {
         let mut members = self.members.lock();
@@ -243,6 +269,7 @@ impl ClusterLink {
             events_in: c.events_in.load(Ordering::Relaxed),
             events_lost: c.events_lost.load(Ordering::Relaxed),
             frames_bad: c.frames_bad.load(Ordering::Relaxed),
+            member_conflicts: c.member_conflicts.load(Ordering::Relaxed),
         }
     }
 
@@ -308,7 +335,9 @@ impl ClusterLink {
                 started,
                 sessions,
             }) => {
-                if member != self.member {
+                if member == self.member {
+                    self.name_conflict(&realm);
+                } else {
                     self.heard(&member, Some((started, sessions)));
                 }
                 return;
@@ -327,6 +356,7 @@ impl ClusterLink {
             }
         };
         if event.member == self.member {
+            self.name_conflict(&realm);
             return;
         }
         self.heard(&event.member, None);

@@ -308,4 +308,18 @@ async fn members_are_known_by_heartbeat_and_forgotten_on_leave_or_silence() {
         .on_frame(Bytes::from_static(&[1, 9, 0, 0, 0, 1, 0x90]))
         .await;
     assert_eq!(link_a.counters().frames_bad, before + 1);
+
+    // Another router under a's own name: its frames are dropped and counted, never taken for
+    // a's (or listed as a member).
+    let c = router();
+    let (to_a, mut from_c) = mpsc::unbounded_channel();
+    let link_c = c
+        .realm("realm1")
+        .unwrap()
+        .attach_cluster("a".into(), Arc::new(MemBus(to_a)))
+        .unwrap();
+    link_c.tick();
+    link_a.on_frame(from_c.recv().await.unwrap()).await;
+    assert_eq!(link_a.counters().member_conflicts, 1);
+    assert_eq!(names(&link_a), vec![("a".to_owned(), true)]);
 }
