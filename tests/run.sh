@@ -28,6 +28,8 @@ if [ -z "${CROSSBAR_MASTER_BIN:-}" ]; then
     fi
     if [ -x "$CBVENV/bin/crossbar" ]; then
         export CROSSBAR_MASTER_BIN="$CBVENV/bin/crossbar"
+        # agent/tests/crossbar_interop.rs: Crossbar.io's Python reads our key files.
+        export CROSSBAR_PYTHON="${CROSSBAR_PYTHON:-$CBVENV/bin/python}"
     fi
 fi
 
