@@ -62,29 +62,11 @@ stop_all() {
 # KEEP_WORK=1 keeps the configs and logs (the path is printed).
 trap 'stop_all; if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi' EXIT
 
-free_port() {
-    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # port timeout_s
-    local deadline=$((SECONDS + $2))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.05
-    done
-}
+. "$ROOT/bench/lib.sh"
 start() { # log command... → pid (its own process group, on the routers' core)
     local log=$1; shift
     setsid taskset -c "$ROUTER_CPU" "$@" >"$log" 2>&1 &
     PIDS+=("$!")
-}
-bench() { # name args... → $RES/name.json (a failed scenario is recorded, not fatal)
-    local name=$1; shift
-    if taskset -c "$BENCH_CPU" "$BENCH" --json "$@" >"$RES/$name.json" 2>"$RES/$name.log"; then
-        sed 's/^/   /' "$RES/$name.log" >&2
-    else
-        echo "   $name failed: $(tail -n 1 "$RES/$name.log")" >&2
-        echo '{"status":"failed"}' >"$RES/$name.json"
-    fi
 }
 scenarios() { # name url1 url2 url3 pids...
     local name=$1 u1=$2 u2=$3 u3=$4; shift 4

@@ -74,15 +74,7 @@ fn events_cross_three_nodes_over_nats_and_survive_a_nats_server_dying() {
     assert!(script.last("FAIL").is_none());
 
     // The management API shows the realm's cluster.
-    let realm = runtime().block_on(async {
-        let s = connect(&nodes[0].cbdir()).await;
-        call_ok(
-            &s,
-            "crossbar.worker.router1.get_router_realm",
-            vec![json!("realm001")],
-        )
-        .await
-    });
+    let realm = realm_status(&nodes[0]);
     let c = &realm["cluster"];
     assert_eq!(c["member"], "node0", "{realm}");
     assert_eq!(c["subject"], "edge.test.realm1.all", "{realm}");
@@ -95,17 +87,26 @@ fn events_cross_three_nodes_over_nats_and_survive_a_nats_server_dying() {
     }
 }
 
+/// Calls a management procedure of `node` with one argument (through its node.sock).
+fn call_on(node: &Node, procedure: &str, arg: Value) -> Value {
+    runtime().block_on(async {
+        let s = connect(&node.cbdir()).await;
+        call_ok(&s, procedure, vec![arg]).await
+    })
+}
+
+/// `node`'s realm as `get_router_realm` shows it.
+fn realm_status(node: &Node) -> Value {
+    call_on(
+        node,
+        "crossbar.worker.router1.get_router_realm",
+        json!("realm001"),
+    )
+}
+
 /// The members `node`'s realm shows, by name.
 fn members(node: &Node) -> Vec<String> {
-    let realm = runtime().block_on(async {
-        let s = connect(&node.cbdir()).await;
-        call_ok(
-            &s,
-            "crossbar.worker.router1.get_router_realm",
-            vec![json!("realm001")],
-        )
-        .await
-    });
+    let realm = realm_status(node);
     realm["cluster"]["members"]
         .as_array()
         .unwrap_or_else(|| panic!("no members: {realm}"))
@@ -138,16 +139,7 @@ fn membership_follows_nodes_that_stop_freeze_and_come_back(nodes: &[Node]) {
     for n in nodes {
         wait_members(n, &all, Duration::from_secs(10));
     }
-    let m = runtime().block_on(async {
-        let s = connect(&nodes[0].cbdir()).await;
-        call_ok(
-            &s,
-            "crossbar.worker.router1.get_router_realm",
-            vec![json!("realm001")],
-        )
-        .await
-    })["cluster"]["members"]
-        .clone();
+    let m = realm_status(&nodes[0])["cluster"]["members"].clone();
     assert_eq!(m[0]["local"], true, "{m}");
     assert_eq!(m[1]["local"], false, "{m}");
     assert!(
@@ -155,12 +147,9 @@ fn membership_follows_nodes_that_stop_freeze_and_come_back(nodes: &[Node]) {
         "{m}"
     );
 
-    let pid = runtime().block_on(async {
-        let s = connect(&nodes[2].cbdir()).await;
-        call_ok(&s, "crossbar.get_worker", vec![json!("router1")]).await["pid"]
-            .as_u64()
-            .unwrap()
-    });
+    let pid = call_on(&nodes[2], "crossbar.get_worker", json!("router1"))["pid"]
+        .as_u64()
+        .unwrap();
     let signal = |sig: &str| {
         let ok = std::process::Command::new("kill")
             .args([sig, &pid.to_string()])
@@ -183,15 +172,11 @@ fn membership_follows_nodes_that_stop_freeze_and_come_back(nodes: &[Node]) {
     println!("it was known again {back:?} after it ran again");
 
     // A realm that stops says so: forgotten well before the timeout.
-    runtime().block_on(async {
-        let s = connect(&nodes[1].cbdir()).await;
-        call_ok(
-            &s,
-            "crossbar.worker.router1.stop_router_realm",
-            vec![json!("realm001")],
-        )
-        .await
-    });
+    call_on(
+        &nodes[1],
+        "crossbar.worker.router1.stop_router_realm",
+        json!("realm001"),
+    );
     let left = wait_members(&nodes[0], &["node0", "node2"], Duration::from_secs(15));
     println!("a member whose realm stopped was forgotten after {left:?}");
     assert!(left < Duration::from_secs(4), "no leave frame? {left:?}");
